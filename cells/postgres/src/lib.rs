@@ -1,0 +1,30 @@
+//! The Postgres Cell.
+//!
+//! Data flows through one type per stage:
+//! attributes ([`parse`]) → declarations ([`declare::TableDecl`], recorded in the manifest)
+//! → desired [`schema::Schema`] → [`plan::Plan`] against the live schema ([`live::introspect`])
+//! → [`live::apply`] → [`lock::Lock`] → expansion checked against the lock ([`check`], [`expand`]).
+//!
+//! Everything except `live` is pure and unit-tested without a database.
+
+pub mod check;
+pub mod declare;
+pub mod ident;
+pub mod lock;
+pub mod plan;
+pub mod schema;
+pub mod types;
+
+#[cfg(feature = "macros")]
+pub mod expand;
+#[cfg(feature = "macros")]
+pub mod parse;
+
+#[cfg(feature = "live")]
+pub mod live;
+
+/// The Cell's name as it appears in manifests, locks and container labels.
+pub const CELL_NAME: &str = "postgres";
+
+/// The lock file's name inside the workspace's `.cell/` directory.
+pub const LOCK_FILE: &str = "postgres.lock.json";

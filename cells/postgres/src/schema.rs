@@ -1,0 +1,138 @@
+//! The schema model shared by the declared side (from code) and the live side (from the
+//! catalogs). Maps are ordered so that serialisation, and so the lock file, is deterministic.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    pub tables: BTreeMap<String, Table>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub columns: BTreeMap<String, Column>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_key: Vec<String>,
+    /// Secondary indexes by name (the primary key's index is not listed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, Index>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub foreign_keys: BTreeMap<String, ForeignKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    /// The type as Postgres' `format_type` prints it: `integer`, `timestamp with time zone`.
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    pub nullable: bool,
+    /// The default expression; on the live side as Postgres stores it (`now()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub columns: Vec<String>,
+    pub references: String,
+    pub ref_columns: Vec<String>,
+    pub on_delete: FkAction,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FkAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    pub const ALL: [FkAction; 5] = [
+        FkAction::NoAction,
+        FkAction::Restrict,
+        FkAction::Cascade,
+        FkAction::SetNull,
+        FkAction::SetDefault,
+    ];
+
+    /// The SQL spelling: `NO ACTION`, `CASCADE`, ...
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    /// Parses what a user writes in `on_delete = "..."`: `cascade`, `set null`, `set_null`, ...
+    pub fn parse(text: &str) -> Option<FkAction> {
+        let norm = text.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+        FkAction::ALL.into_iter().find(|a| a.sql().eq_ignore_ascii_case(&norm))
+    }
+
+    /// `pg_constraint.confdeltype`.
+    pub fn from_catalog(code: i8) -> Option<FkAction> {
+        Some(match code as u8 {
+            b'a' => FkAction::NoAction,
+            b'r' => FkAction::Restrict,
+            b'c' => FkAction::Cascade,
+            b'n' => FkAction::SetNull,
+            b'd' => FkAction::SetDefault,
+            _ => return None,
+        })
+    }
+}
+
+impl Table {
+    /// A short, stable hash of this table's shape. The runtime compares the fingerprint
+    /// embedded at compile time (from the lock) with one computed from the live catalogs.
+    pub fn fingerprint(&self, name: &str) -> String {
+        let bytes = serde_json::to_vec(&(name, self)).expect("schema serialises");
+        let digest = Sha256::digest(&bytes);
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fk_actions_parse_as_users_write_them() {
+        assert_eq!(FkAction::parse("cascade"), Some(FkAction::Cascade));
+        assert_eq!(FkAction::parse("SET NULL"), Some(FkAction::SetNull));
+        assert_eq!(FkAction::parse("set_null"), Some(FkAction::SetNull));
+        assert_eq!(FkAction::parse("no-action"), Some(FkAction::NoAction));
+        assert_eq!(FkAction::parse("explode"), None);
+    }
+
+    #[test]
+    fn fingerprint_depends_on_shape_and_name() {
+        let mut t = Table::default();
+        t.columns.insert(
+            "id".into(),
+            Column { sql_type: "uuid".into(), nullable: false, default: None },
+        );
+        let a = t.fingerprint("users");
+        assert_eq!(a, t.fingerprint("users"));
+        assert_ne!(a, t.fingerprint("people"));
+        t.columns.get_mut("id").unwrap().nullable = true;
+        assert_ne!(a, t.fingerprint("users"));
+        assert_eq!(a.len(), 16);
+    }
+}
