@@ -1,0 +1,255 @@
+//! Code generation for `#[Postgres::table]`. Cannot fail: problems found against the lock
+//! come in as [`Mismatch`]es and are emitted as spanned `compile_error!`s *beside* the
+//! generated API, so one mistake gives one message, not a cascade of missing methods.
+
+use std::path::Path;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ItemStruct;
+
+use crate::check::Mismatch;
+use crate::ident::quote as q;
+use crate::parse::ParsedTable;
+use crate::schema::Table;
+
+/// What the expansion knows of the lock.
+pub enum LockView<'a> {
+    /// No lock file: expand from the declaration alone (stub mode; also phase 1).
+    Absent,
+    /// The lock file, and this table's entry in it (already checked by the caller).
+    Present { path: &'a Path, table: Option<&'a Table>, mismatches: Vec<Mismatch> },
+}
+
+pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> TokenStream {
+    let decl = &parsed.decl;
+    let ident = &item.ident;
+    let rt = quote!(::cell_runtime);
+    let p = quote!(::cell_runtime::__private);
+
+    let table = &decl.name;
+    let columns: Vec<&str> = decl.columns.iter().map(|c| c.name.as_str()).collect();
+    let fields = &parsed.field_idents;
+    let select_list = columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
+    let qt = q(table);
+
+    let column_consts = fields.iter().zip(&columns).map(|(f, c)| {
+        let name = format_ident!("COLUMN_{}", f.to_string().trim_start_matches("r#").to_uppercase());
+        let doc = format!("The column `{table}.{c}`.");
+        quote!(#[doc = #doc] pub const #name: &'static str = #c;)
+    });
+
+    let placeholders = (1..=columns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let insert_sql = format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders})");
+    let indices = (0..columns.len()).map(syn::Index::from);
+
+    let pk_index = decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
+    let pk_field = &fields[pk_index];
+    let pk_ty = &parsed.field_types[pk_index];
+    let pk_col = q(&columns[pk_index]);
+    let pk_param = param_type(pk_ty);
+
+    let others: Vec<usize> = (0..columns.len()).filter(|&i| i != pk_index).collect();
+    let update = if others.is_empty() {
+        quote!()
+    } else {
+        let sets = others.iter().enumerate().map(|(n, &i)| format!("{} = ${}", q(columns[i]), n + 2)).collect::<Vec<_>>();
+        let sql = format!("UPDATE {qt} SET {} WHERE {pk_col} = $1", sets.join(", "));
+        let other_fields = others.iter().map(|&i| &fields[i]);
+        quote! {
+            /// Writes every field of this row, found by its primary key. `Ok(false)` when no row has that key.
+            pub async fn update(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> {
+                db.execute(#sql, &[&self.#pk_field #(, &self.#other_fields)*]).await.map(|n| n == 1)
+            }
+        }
+    };
+
+    let find_by = decl.columns.iter().enumerate().filter(|(_, c)| c.index.is_some() || c.primary_key).map(|(i, c)| {
+        let f = &fields[i];
+        let method = format_ident!("find_by_{}", f.to_string().trim_start_matches("r#"));
+        let ty = param_type(&parsed.field_types[i]);
+        let sql = format!("SELECT {select_list} FROM {qt} WHERE {} = $1", q(&c.name));
+        let unique = c.primary_key || c.index.is_some_and(|ix| ix.unique);
+        if unique {
+            let doc = format!("The row whose `{}` is `value`, if any.", c.name);
+            quote! {
+                #[doc = #doc]
+                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> {
+                    match db.query_opt(#sql, &[&value]).await? {
+                        ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
+                        ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
+                    }
+                }
+            }
+        } else {
+            let doc = format!("Every row whose `{}` is `value`, in primary key order.", c.name);
+            let sql = format!("{sql} ORDER BY {pk_col}");
+            quote! {
+                #[doc = #doc]
+                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> {
+                    db.query(#sql, &[&value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()
+                }
+            }
+        }
+    });
+
+    let delete_sql = format!("DELETE FROM {qt} WHERE {pk_col} = $1");
+    let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
+    let count_sql = format!("SELECT count(*) FROM {qt}");
+
+    let (tracking, fingerprint, errors) = match lock {
+        LockView::Absent => (quote!(), quote!(::core::option::Option::None), Vec::new()),
+        LockView::Present { path, table: locked, mismatches } => {
+            let path = path.display().to_string();
+            // cargo rebuilds this crate when the lock's bytes change (its mtime, precisely).
+            let tracking = quote!(const _: &[u8] = ::core::include_bytes!(#path););
+            let fp = match locked {
+                Some(t) => {
+                    let fp = t.fingerprint(table);
+                    quote!(::core::option::Option::Some(#fp))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            (tracking, fp, mismatches)
+        }
+    };
+    let errors = errors.iter().map(|m| {
+        let span = m.field.map_or(parsed.struct_ident.span(), |i| fields[i].span());
+        compile_error(span, &format!("{}\n\nhelp: {}", m.message, m.help))
+    });
+
+    let table_doc = format!("The table's name, `{table}`.");
+    quote! {
+        #item
+
+        #(#errors)*
+
+        const _: () = {
+            #tracking
+            #p::inventory::submit! {
+                #p::TableInfo { table: #table, fingerprint: #fingerprint }
+            }
+            impl #p::FromRow for #ident {
+                fn from_row(row: &#p::Row) -> ::core::result::Result<Self, #rt::Error> {
+                    ::core::result::Result::Ok(Self { #(#fields: row.try_get(#indices)?,)* })
+                }
+            }
+        };
+
+        #[allow(dead_code)]
+        impl #ident {
+            #[doc = #table_doc]
+            pub const TABLE: &'static str = #table;
+            /// The columns, in field order.
+            pub const COLUMNS: &'static [&'static str] = &[#(#columns),*];
+            #(#column_consts)*
+
+            /// Inserts this row.
+            pub async fn insert(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<(), #rt::Error> {
+                db.execute(#insert_sql, &[#(&self.#fields),*]).await.map(|_| ())
+            }
+
+            #(#find_by)*
+
+            #update
+
+            /// Deletes this row (by primary key). `Ok(false)` when it was not there.
+            pub async fn delete(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> {
+                db.execute(#delete_sql, &[&self.#pk_field]).await.map(|n| n == 1)
+            }
+
+            /// Deletes the row with this primary key. `Ok(false)` when there was none.
+            pub async fn delete_by_id(db: &#rt::PostgresConnection, id: #pk_param) -> ::core::result::Result<bool, #rt::Error> {
+                db.execute(#delete_sql, &[&id]).await.map(|n| n == 1)
+            }
+
+            /// A page of rows in primary key order.
+            pub async fn all(db: &#rt::PostgresConnection, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> {
+                db.query(#all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()
+            }
+
+            /// The number of rows.
+            pub async fn count(db: &#rt::PostgresConnection) -> ::core::result::Result<i64, #rt::Error> {
+                let row = db.query_one(#count_sql, &[]).await?;
+                ::core::result::Result::Ok(row.try_get(0)?)
+            }
+        }
+    }
+}
+
+/// How a finder takes its key: `&str` for `String`, a reference otherwise.
+fn param_type(ty: &syn::Type) -> TokenStream {
+    if let syn::Type::Path(p) = ty
+        && p.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty())
+    {
+        return quote!(&str);
+    }
+    quote!(&#ty)
+}
+
+/// `compile_error!` at `span`.
+pub fn compile_error(span: Span, message: &str) -> TokenStream {
+    quote_spanned!(span=> ::core::compile_error!{ #message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse_table, validate};
+
+    fn expand_str(item: TokenStream, lock: LockView<'_>) -> String {
+        let mut item: ItemStruct = syn::parse2(item).unwrap();
+        let parsed = parse_table(quote!(), &mut item).unwrap();
+        validate(&parsed).unwrap();
+        expand(&item, &parsed, lock).to_string()
+    }
+
+    fn users() -> TokenStream {
+        quote! {
+            struct User {
+                #[Postgres::primary_key] id: Uuid,
+                #[Postgres::index(unique)] email: String,
+                #[Postgres::index] age: i32,
+            }
+        }
+    }
+
+    #[test]
+    fn generates_crud_with_bind_parameters_and_quoted_identifiers() {
+        let out = expand_str(users(), LockView::Absent);
+        assert!(out.contains(r#"INSERT INTO \"users\" (\"id\", \"email\", \"age\") VALUES ($1, $2, $3)"#), "{out}");
+        assert!(out.contains("fn find_by_email"), "{out}");
+        assert!(out.contains("value : & str"), "{out}");
+        assert!(out.contains("fn find_by_age"), "{out}");
+        assert!(out.contains(r#"UPDATE \"users\" SET \"email\" = $2, \"age\" = $3 WHERE \"id\" = $1"#), "{out}");
+        assert!(out.contains("COLUMN_EMAIL"), "{out}");
+        assert!(!out.contains("include_bytes"), "no lock, no tracking: {out}");
+        assert!(!out.contains("Postgres :: primary_key"), "field attributes stripped: {out}");
+    }
+
+    #[test]
+    fn tracks_the_lock_and_embeds_its_fingerprint() {
+        let mut item: ItemStruct = syn::parse2(users()).unwrap();
+        let parsed = parse_table(quote!(), &mut item).unwrap();
+        let table = parsed.decl.to_table();
+        let out = expand(
+            &item,
+            &parsed,
+            LockView::Present { path: Path::new("/ws/.cell/postgres.lock.json"), table: Some(&table), mismatches: vec![] },
+        )
+        .to_string();
+        assert!(out.contains(r#"include_bytes ! ("/ws/.cell/postgres.lock.json")"#), "{out}");
+        assert!(out.contains(&table.fingerprint("users")), "{out}");
+    }
+
+    #[test]
+    fn mismatches_become_compile_errors_beside_the_api() {
+        let mut item: ItemStruct = syn::parse2(users()).unwrap();
+        let parsed = parse_table(quote!(), &mut item).unwrap();
+        let m = Mismatch { field: Some(2), message: "column `users.age` does not exist".into(), help: "run it".into() };
+        let out = expand(&item, &parsed, LockView::Present { path: Path::new("/l"), table: None, mismatches: vec![m] })
+            .to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("fn insert"), "{out}");
+    }
+}
