@@ -1,0 +1,35 @@
+use std::fmt;
+
+/// Everything a generated API or a connection can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No endpoint is configured and no dev Cell state was found.
+    #[error(
+        "{cell} Cell not found: {why}\nhelp: run `cargo cell build` (or `cargo cell up {cell}`) to start the dev Cell, or set {env} to the database URL"
+    )]
+    CellNotFound { cell: &'static str, env: &'static str, why: String },
+    #[error("cannot connect to the {cell} Cell at {endpoint}: {source}\nhelp: check that it runs (`cargo cell status`); in deployment, check {env}")]
+    Connect {
+        cell: &'static str,
+        endpoint: String,
+        env: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The live schema differs from the one this program was compiled against.
+    #[error("the database schema does not match this program: {}\nhelp: run `cargo cell apply` (deployment: `cargo cell apply --env <name>`) and rebuild", SchemaList(.tables))]
+    SchemaMismatch { tables: Vec<String> },
+    #[error("database error: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    #[error("connection pool error: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+}
+
+struct SchemaList<'a>(&'a [String]);
+
+impl fmt::Display for SchemaList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
+}

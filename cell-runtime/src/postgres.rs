@@ -1,0 +1,178 @@
+//! `PostgresConnection`: a pool to the Postgres Cell with statements prepared once per
+//! connection, and the check that the live schema is the one the program was compiled for.
+
+use std::path::Path;
+
+use deadpool_postgres::{Pool, Runtime};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::Error;
+use crate::__private::{Connect, TableInfo};
+
+const CELL: &str = "Postgres";
+const URL_ENV: &str = "CELL_POSTGRES_URL";
+
+/// A pooled connection to the Postgres Cell. Cheap to clone.
+#[derive(Clone)]
+pub struct PostgresConnection {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConnection").field("status", &self.pool.status()).finish()
+    }
+}
+
+impl PostgresConnection {
+    /// Connects from `CELL_POSTGRES_URL`, else `DATABASE_URL`, else the dev Cell's state that
+    /// `cargo cell build` wrote in `.cell/state/`; then checks the schema fingerprints.
+    pub async fn connect() -> Result<Self, Error> {
+        let url = endpoint()?;
+        Self::connect_to(&url).await
+    }
+
+    /// Connects to `url` and checks that every table this program was compiled against has
+    /// the shape its lock recorded.
+    pub async fn connect_to(url: &str) -> Result<Self, Error> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| connect_error(url, e))?;
+        let manager = deadpool_postgres::Manager::from_config(
+            config,
+            NoTls,
+            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .runtime(Runtime::Tokio1)
+            .max_size(16)
+            .build()
+            .map_err(|e| connect_error(url, e))?;
+        let db = PostgresConnection { pool };
+        // Fail at connect, not at the first query: a bad endpoint or password shows here.
+        let client = db.pool.get().await.map_err(|e| connect_error(url, e))?;
+        verify_schema(&client).await?;
+        drop(client);
+        Ok(db)
+    }
+
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query(&stmt, params).await?)
+    }
+
+    pub async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, Error> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query_opt(&stmt, params).await?)
+    }
+
+    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query_one(&stmt, params).await?)
+    }
+
+    /// Runs a statement; returns the number of rows it touched.
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.execute(&stmt, params).await?)
+    }
+
+    /// A client from the pool, for transactions and anything the generated API lacks.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+impl Connect for PostgresConnection {
+    fn connect() -> impl std::future::Future<Output = Result<Self, Error>> + Send {
+        PostgresConnection::connect()
+    }
+}
+
+fn connect_error(url: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Connect { cell: CELL, endpoint: redact(url), env: URL_ENV, source: Box::new(e) }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn endpoint() -> Result<String, Error> {
+    for var in [URL_ENV, "DATABASE_URL"] {
+        if let Ok(url) = std::env::var(var)
+            && !url.is_empty()
+        {
+            return Ok(url);
+        }
+    }
+    let mut searched = Vec::new();
+    let starts = [std::env::current_exe().ok(), std::env::current_dir().ok()];
+    for start in starts.iter().flatten() {
+        for dir in start.ancestors() {
+            let state = dir.join(".cell").join("state").join("postgres.json");
+            if let Some(url) = read_state(&state) {
+                return Ok(url);
+            }
+        }
+        searched.push(start.display().to_string());
+    }
+    Err(Error::CellNotFound {
+        cell: CELL,
+        env: URL_ENV,
+        why: format!(
+            "{URL_ENV} and DATABASE_URL are not set, and no .cell/state/postgres.json was found above {}",
+            searched.join(" or ")
+        ),
+    })
+}
+
+fn read_state(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value.get("url")?.as_str().map(str::to_string)
+}
+
+async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
+    let compiled: Vec<&TableInfo> = inventory::iter::<TableInfo>.into_iter().filter(|t| t.fingerprint.is_some()).collect();
+    if compiled.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = compiled.iter().map(|t| t.table.to_string()).collect();
+    let live = cell_postgres::live::introspect(client, &names).await?;
+    let mut wrong = Vec::new();
+    for info in compiled {
+        let expected = info.fingerprint.expect("filtered");
+        match live.tables.get(info.table) {
+            None => wrong.push(format!("table `{}` does not exist", info.table)),
+            Some(t) if t.fingerprint(info.table) != expected => {
+                wrong.push(format!("table `{}` has changed since the program was built", info.table))
+            }
+            Some(_) => {}
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    if wrong.is_empty() { Ok(()) } else { Err(Error::SchemaMismatch { tables: wrong }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://cell:s3cret@127.0.0.1:5432/app"), "postgres://cell:***@127.0.0.1:5432/app");
+        assert_eq!(redact("postgres://127.0.0.1/app"), "postgres://127.0.0.1/app");
+    }
+}

@@ -1,0 +1,56 @@
+//! Finding and reading the workspace's lock files from inside rustc.
+//!
+//! The workspace root is the nearest ancestor of `CARGO_MANIFEST_DIR` whose Cargo.toml has a
+//! `[workspace]` table (else the crate's own folder): the same root `cargo metadata` gives
+//! cargo-cell, which writes the locks there. A lock is read once per rustc process and file
+//! version (path + modification time), so a long-lived rust-analyzer sees new locks.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use cell_postgres::lock::Lock;
+
+type Cached = (Option<SystemTime>, Arc<Lock>);
+static CACHE: Mutex<Option<HashMap<PathBuf, Cached>>> = Mutex::new(None);
+
+pub fn workspace_root() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
+    for candidate in dir.ancestors() {
+        let manifest = candidate.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest)
+            && text.lines().any(|l| l.trim() == "[workspace]")
+        {
+            return Some(candidate.to_path_buf());
+        }
+    }
+    Some(dir)
+}
+
+/// The path of a lock file of this workspace (it may not exist).
+pub fn lock_path(file: &str) -> Option<PathBuf> {
+    workspace_root().map(|root| root.join(".cell").join(file))
+}
+
+/// The lock at `path`: `Ok(None)` when there is none.
+pub fn read(path: &Path) -> Result<Option<Arc<Lock>>, String> {
+    let mtime = match std::fs::metadata(path) {
+        Ok(m) => m.modified().ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some((seen, lock)) = cache.get(path)
+        && *seen == mtime
+        && mtime.is_some()
+    {
+        return Ok(Some(lock.clone()));
+    }
+    let lock = Lock::read(path).map_err(|e| e.to_string())?;
+    let Some(lock) = lock else { return Ok(None) };
+    let lock = Arc::new(lock);
+    cache.insert(path.to_path_buf(), (mtime, lock.clone()));
+    Ok(Some(lock))
+}

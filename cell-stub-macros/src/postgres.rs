@@ -1,0 +1,72 @@
+//! `#[Postgres::table]`: record in phase 1, else expand against `.cell/postgres.lock.json`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::ItemStruct;
+
+use cell_postgres::check;
+use cell_postgres::expand::{LockView, compile_error, expand};
+use cell_postgres::parse::{parse_table, validate};
+use cell_postgres::{CELL_NAME, LOCK_FILE};
+
+use crate::{locks, record};
+
+pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut item: ItemStruct = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let err = compile_error(
+                Span::call_site(),
+                "#[Postgres::table] goes on a struct with named fields\n\nhelp: write `#[Postgres::table] struct User { #[Postgres::primary_key] id: Uuid, ... }`",
+            );
+            return quote!(#err #input);
+        }
+    };
+    let parsed = match parse_table(args, &mut item).and_then(|p| validate(&p).map(|()| p)) {
+        Ok(parsed) => parsed,
+        // The struct stays (without our attributes), so the one error is the only one.
+        Err(e) => {
+            let err = e.to_compile_error();
+            return quote!(#item #err);
+        }
+    };
+
+    if record::is_recording() {
+        let value = serde_json::to_value(&parsed.decl).expect("declarations serialise");
+        if let Err(e) = record::record(CELL_NAME, "table", &parsed.decl.name, &value) {
+            let err = compile_error(Span::call_site(), &format!("cargo-cell could not record this table: {e}"));
+            return quote!(#item #err);
+        }
+        return expand(&item, &parsed, LockView::Absent);
+    }
+
+    let Some(path) = locks::lock_path(LOCK_FILE) else {
+        return expand(&item, &parsed, LockView::Absent);
+    };
+    match locks::read(&path) {
+        Ok(None) => expand(&item, &parsed, LockView::Absent),
+        Ok(Some(lock)) => {
+            let table = lock.tables.get(&parsed.decl.name);
+            let mismatches = check::against_lock(&parsed.decl, table);
+            expand(&item, &parsed, LockView::Present { path: &path, table, mismatches })
+        }
+        Err(e) => {
+            let err = compile_error(
+                parsed.struct_ident.span(),
+                &format!("{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"),
+            );
+            let out = expand(&item, &parsed, LockView::Absent);
+            quote!(#out #err)
+        }
+    }
+}
+
+pub fn misplaced_field_attribute(name: &str, item: TokenStream) -> TokenStream {
+    let err = compile_error(
+        Span::call_site(),
+        &format!(
+            "#[Postgres::{name}] belongs on a field of a #[Postgres::table] struct\n\nhelp: put #[Postgres::table] on the struct, above its other attributes"
+        ),
+    );
+    quote!(#err #item)
+}
