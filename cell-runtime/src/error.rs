@@ -8,8 +8,14 @@ pub enum Error {
     #[error(
         "{cell} Cell not found: {why}\nhelp: run `cargo cell build` (or `cargo cell up {cell}`) to start the dev Cell, or set {env} to the database URL"
     )]
-    CellNotFound { cell: &'static str, env: &'static str, why: String },
-    #[error("cannot connect to the {cell} Cell at {endpoint}: {source}\nhelp: check that it runs (`cargo cell status`); in deployment, check {env}")]
+    CellNotFound {
+        cell: &'static str,
+        env: &'static str,
+        why: String,
+    },
+    #[error(
+        "cannot connect to the {cell} Cell at {endpoint}: {source}\nhelp: check that it runs (`cargo cell status`); in deployment, check {env}"
+    )]
     Connect {
         cell: &'static str,
         endpoint: String,

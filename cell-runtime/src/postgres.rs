@@ -7,8 +7,8 @@ use deadpool_postgres::{Pool, Runtime};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use crate::Error;
 use crate::__private::{Connect, TableInfo};
+use crate::Error;
 
 const CELL: &str = "Postgres";
 const URL_ENV: &str = "CELL_POSTGRES_URL";
@@ -21,7 +21,9 @@ pub struct PostgresConnection {
 
 impl std::fmt::Debug for PostgresConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresConnection").field("status", &self.pool.status()).finish()
+        f.debug_struct("PostgresConnection")
+            .field("status", &self.pool.status())
+            .finish()
     }
 }
 
@@ -40,7 +42,9 @@ impl PostgresConnection {
         let manager = deadpool_postgres::Manager::from_config(
             config,
             NoTls,
-            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .runtime(Runtime::Tokio1)
@@ -55,13 +59,21 @@ impl PostgresConnection {
         Ok(db)
     }
 
-    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query(&stmt, params).await?)
     }
 
-    pub async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, Error> {
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query_opt(&stmt, params).await?)
@@ -93,7 +105,12 @@ impl Connect for PostgresConnection {
 }
 
 fn connect_error(url: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Connect { cell: CELL, endpoint: redact(url), env: URL_ENV, source: Box::new(e) }
+    Error::Connect {
+        cell: CELL,
+        endpoint: redact(url),
+        env: URL_ENV,
+        source: Box::new(e),
+    }
 }
 
 /// The URL without its password, for messages.
@@ -144,7 +161,10 @@ fn read_state(path: &Path) -> Option<String> {
 }
 
 async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
-    let compiled: Vec<&TableInfo> = inventory::iter::<TableInfo>.into_iter().filter(|t| t.fingerprint.is_some()).collect();
+    let compiled: Vec<&TableInfo> = inventory::iter::<TableInfo>
+        .into_iter()
+        .filter(|t| t.fingerprint.is_some())
+        .collect();
     if compiled.is_empty() {
         return Ok(());
     }
@@ -155,15 +175,20 @@ async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
         let expected = info.fingerprint.expect("filtered");
         match live.tables.get(info.table) {
             None => wrong.push(format!("table `{}` does not exist", info.table)),
-            Some(t) if t.fingerprint(info.table) != expected => {
-                wrong.push(format!("table `{}` has changed since the program was built", info.table))
-            }
+            Some(t) if t.fingerprint(info.table) != expected => wrong.push(format!(
+                "table `{}` has changed since the program was built",
+                info.table
+            )),
             Some(_) => {}
         }
     }
     wrong.sort();
     wrong.dedup();
-    if wrong.is_empty() { Ok(()) } else { Err(Error::SchemaMismatch { tables: wrong }) }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::SchemaMismatch { tables: wrong })
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +197,13 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://cell:s3cret@127.0.0.1:5432/app"), "postgres://cell:***@127.0.0.1:5432/app");
-        assert_eq!(redact("postgres://127.0.0.1/app"), "postgres://127.0.0.1/app");
+        assert_eq!(
+            redact("postgres://cell:s3cret@127.0.0.1:5432/app"),
+            "postgres://cell:***@127.0.0.1:5432/app"
+        );
+        assert_eq!(
+            redact("postgres://127.0.0.1/app"),
+            "postgres://127.0.0.1/app"
+        );
     }
 }

@@ -34,7 +34,10 @@ pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
     if record::is_recording() {
         let value = serde_json::to_value(&parsed.decl).expect("declarations serialise");
         if let Err(e) = record::record(CELL_NAME, "table", &parsed.decl.name, &value) {
-            let err = compile_error(Span::call_site(), &format!("cargo-cell could not record this table: {e}"));
+            let err = compile_error(
+                Span::call_site(),
+                &format!("cargo-cell could not record this table: {e}"),
+            );
             return quote!(#item #err);
         }
         return expand(&item, &parsed, LockView::Absent);
@@ -48,12 +51,22 @@ pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
         Ok(Some(lock)) => {
             let table = lock.tables.get(&parsed.decl.name);
             let mismatches = check::against_lock(&parsed.decl, table);
-            expand(&item, &parsed, LockView::Present { path: &path, table, mismatches })
+            expand(
+                &item,
+                &parsed,
+                LockView::Present {
+                    path: &path,
+                    table,
+                    mismatches,
+                },
+            )
         }
         Err(e) => {
             let err = compile_error(
                 parsed.struct_ident.span(),
-                &format!("{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"),
+                &format!(
+                    "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
+                ),
             );
             let out = expand(&item, &parsed, LockView::Absent);
             quote!(#out #err)

@@ -43,7 +43,10 @@ fn unit_key_from(args: impl Iterator<Item = String>) -> Option<String> {
         } else if let Some(v) = a.strip_prefix("--crate-name=") {
             crate_name = Some(v.to_string());
         } else if a == "-C" {
-            if let Some(v) = args.get(i + 1).and_then(|n| n.strip_prefix("extra-filename=")) {
+            if let Some(v) = args
+                .get(i + 1)
+                .and_then(|n| n.strip_prefix("extra-filename="))
+            {
                 extra = Some(v.to_string());
             }
         } else if let Some(v) = a.strip_prefix("-Cextra-filename=") {
@@ -56,15 +59,23 @@ fn unit_key_from(args: impl Iterator<Item = String>) -> Option<String> {
 /// Records one item. Errors are returned as text for a `compile_error!`: a recording that
 /// silently lost an item would make the manifest wrong.
 pub fn record(cell: &str, kind: &str, name: &str, value: &serde_json::Value) -> Result<(), String> {
-    let Some(root) = std::env::var_os(RECORD_DIR_ENV) else { return Ok(()) };
-    let Some(unit) = unit_key() else { return Ok(()) };
+    let Some(root) = std::env::var_os(RECORD_DIR_ENV) else {
+        return Ok(());
+    };
+    let Some(unit) = unit_key() else {
+        return Ok(());
+    };
     let mut guard = RECORDER.lock().unwrap_or_else(|p| p.into_inner());
     let recorder = match guard.as_mut() {
         Some(r) => r,
         None => {
             let unit_dir = PathBuf::from(root).join(&unit);
-            start_unit(&unit_dir).map_err(|e| format!("cannot prepare {}: {e}", unit_dir.display()))?;
-            guard.insert(Recorder { unit_dir, written: HashSet::new() })
+            start_unit(&unit_dir)
+                .map_err(|e| format!("cannot prepare {}: {e}", unit_dir.display()))?;
+            guard.insert(Recorder {
+                unit_dir,
+                written: HashSet::new(),
+            })
         }
     };
     let mut file = format!("{cell}.{kind}.{name}.json");
@@ -99,12 +110,23 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> impl Iterator<Item = String> {
-        list.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter()
+        list.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
     fn unit_key_from_rustc_arguments() {
-        let key = unit_key_from(args(&["rustc", "--crate-name", "users", "--edition=2024", "-C", "extra-filename=-9f8e", "src/lib.rs"]));
+        let key = unit_key_from(args(&[
+            "rustc",
+            "--crate-name",
+            "users",
+            "--edition=2024",
+            "-C",
+            "extra-filename=-9f8e",
+            "src/lib.rs",
+        ]));
         assert_eq!(key.as_deref(), Some("users-9f8e"));
         let key = unit_key_from(args(&["rustc", "--crate-name=app", "-Cextra-filename=-1"]));
         assert_eq!(key.as_deref(), Some("app-1"));

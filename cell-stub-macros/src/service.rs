@@ -8,7 +8,11 @@ use syn::{Fields, ItemStruct};
 
 pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     if !args.is_empty() {
-        return syn::Error::new(args.span(), "#[service] takes no arguments\n\nhelp: write `#[service]`").to_compile_error();
+        return syn::Error::new(
+            args.span(),
+            "#[service] takes no arguments\n\nhelp: write `#[service]`",
+        )
+        .to_compile_error();
     }
     let item: ItemStruct = match syn::parse2(input.clone()) {
         Ok(item) => item,

@@ -45,7 +45,11 @@ pub fn against_lock(decl: &TableDecl, locked: Option<&Table>) -> Vec<Mismatch> {
         if live.sql_type != col.sql_type {
             let suggestion = types::rust_for_sql(&live.sql_type)
                 .map(|r| {
-                    let r = if live.nullable { format!("Option<{r}>") } else { r };
+                    let r = if live.nullable {
+                        format!("Option<{r}>")
+                    } else {
+                        r
+                    };
                     format!("declare the field as `{r}` to match the database, or ")
                 })
                 .unwrap_or_default();
@@ -69,7 +73,11 @@ pub fn against_lock(decl: &TableDecl, locked: Option<&Table>) -> Vec<Mismatch> {
                     decl.name, col.name, col.name, col.rust_type
                 )
             };
-            out.push(Mismatch { field: Some(i), message, help: HELP_BUILD.to_string() });
+            out.push(Mismatch {
+                field: Some(i),
+                message,
+                help: HELP_BUILD.to_string(),
+            });
         }
     }
     for (name, live) in &locked.columns {
@@ -118,22 +126,36 @@ mod tests {
     #[test]
     fn new_field_points_at_the_field() {
         let (mut decl, table) = locked_users();
-        decl.columns.push(ColumnDecl { nullable: true, ..fixtures::column("age", "integer") });
+        decl.columns.push(ColumnDecl {
+            nullable: true,
+            ..fixtures::column("age", "integer")
+        });
         let m = against_lock(&decl, Some(&table));
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].field, Some(5));
-        assert!(m[0].message.contains("`users.age` does not exist"), "{}", m[0].message);
+        assert!(
+            m[0].message.contains("`users.age` does not exist"),
+            "{}",
+            m[0].message
+        );
         assert!(m[0].help.contains("cargo cell build"));
     }
 
     #[test]
     fn type_change_names_both_types() {
         let (mut decl, table) = locked_users();
-        decl.columns[1] = ColumnDecl { rust_type: "i64".into(), ..fixtures::column("email", "bigint") };
+        decl.columns[1] = ColumnDecl {
+            rust_type: "i64".into(),
+            ..fixtures::column("email", "bigint")
+        };
         let m = against_lock(&decl, Some(&table));
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].field, Some(1));
-        assert!(m[0].message.contains("`text`") && m[0].message.contains("`i64`"), "{}", m[0].message);
+        assert!(
+            m[0].message.contains("`text`") && m[0].message.contains("`i64`"),
+            "{}",
+            m[0].message
+        );
         assert!(m[0].help.contains("`String`"), "{}", m[0].help);
     }
 
@@ -144,8 +166,16 @@ mod tests {
         decl.columns[1].nullable = true;
         let m = against_lock(&decl, Some(&table));
         assert_eq!(m.len(), 2);
-        assert!(m[0].message.contains("NOT NULL in the database"), "{}", m[0].message);
-        assert!(m[1].message.contains("nullable in the database"), "{}", m[1].message);
+        assert!(
+            m[0].message.contains("NOT NULL in the database"),
+            "{}",
+            m[0].message
+        );
+        assert!(
+            m[1].message.contains("nullable in the database"),
+            "{}",
+            m[1].message
+        );
     }
 
     #[test]

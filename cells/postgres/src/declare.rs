@@ -74,7 +74,11 @@ impl TableDecl {
         for c in &self.columns {
             table.columns.insert(
                 c.name.clone(),
-                Column { sql_type: c.sql_type.clone(), nullable: c.nullable, default: c.default.clone() },
+                Column {
+                    sql_type: c.sql_type.clone(),
+                    nullable: c.nullable,
+                    default: c.default.clone(),
+                },
             );
             if c.primary_key {
                 table.primary_key.push(c.name.clone());
@@ -82,7 +86,10 @@ impl TableDecl {
             if let Some(ix) = c.index {
                 table.indexes.insert(
                     self.index_name(&c.name, ix.unique),
-                    Index { columns: vec![c.name.clone()], unique: ix.unique },
+                    Index {
+                        columns: vec![c.name.clone()],
+                        unique: ix.unique,
+                    },
                 );
             }
             if let Some(fk) = &c.foreign_key {
@@ -103,7 +110,12 @@ impl TableDecl {
 
 /// The schema a set of declarations asks for.
 pub fn desired_schema(decls: &[TableDecl]) -> Schema {
-    Schema { tables: decls.iter().map(|d| (d.name.clone(), d.to_table())).collect() }
+    Schema {
+        tables: decls
+            .iter()
+            .map(|d| (d.name.clone(), d.to_table()))
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -129,7 +141,10 @@ pub(crate) mod fixtures {
             rust_name: "Organization".into(),
             name: "organizations".into(),
             columns: vec![
-                ColumnDecl { primary_key: true, ..column("id", "uuid") },
+                ColumnDecl {
+                    primary_key: true,
+                    ..column("id", "uuid")
+                },
                 column("name", "text"),
             ],
         };
@@ -137,8 +152,14 @@ pub(crate) mod fixtures {
             rust_name: "User".into(),
             name: "users".into(),
             columns: vec![
-                ColumnDecl { primary_key: true, ..column("id", "uuid") },
-                ColumnDecl { index: Some(IndexDecl { unique: true }), ..column("email", "text") },
+                ColumnDecl {
+                    primary_key: true,
+                    ..column("id", "uuid")
+                },
+                ColumnDecl {
+                    index: Some(IndexDecl { unique: true }),
+                    ..column("email", "text")
+                },
                 ColumnDecl {
                     default: Some("NOW()".into()),
                     ..column("created_at", "timestamp with time zone")
@@ -151,7 +172,10 @@ pub(crate) mod fixtures {
                     }),
                     ..column("org_id", "uuid")
                 },
-                ColumnDecl { nullable: true, ..column("nickname", "text") },
+                ColumnDecl {
+                    nullable: true,
+                    ..column("nickname", "text")
+                },
             ],
         };
         vec![users, orgs]
@@ -169,13 +193,19 @@ mod tests {
         assert_eq!(users.primary_key, vec!["id"]);
         assert_eq!(
             users.indexes["users_email_key"],
-            Index { columns: vec!["email".into()], unique: true }
+            Index {
+                columns: vec!["email".into()],
+                unique: true
+            }
         );
         let fk = &users.foreign_keys["users_org_id_fkey"];
         assert_eq!(fk.references, "organizations");
         assert_eq!(fk.on_delete, FkAction::Cascade);
         assert!(users.columns["nickname"].nullable);
-        assert_eq!(users.columns["created_at"].default.as_deref(), Some("NOW()"));
+        assert_eq!(
+            users.columns["created_at"].default.as_deref(),
+            Some("NOW()")
+        );
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub enum LockView<'a> {
     /// No lock file: expand from the declaration alone (stub mode; also phase 1).
     Absent,
     /// The lock file, and this table's entry in it (already checked by the caller).
-    Present { path: &'a Path, table: Option<&'a Table>, mismatches: Vec<Mismatch> },
+    Present {
+        path: &'a Path,
+        table: Option<&'a Table>,
+        mismatches: Vec<Mismatch>,
+    },
 }
 
 pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> TokenStream {
@@ -34,12 +38,18 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
     let qt = q(table);
 
     let column_consts = fields.iter().zip(&columns).map(|(f, c)| {
-        let name = format_ident!("COLUMN_{}", f.to_string().trim_start_matches("r#").to_uppercase());
+        let name = format_ident!(
+            "COLUMN_{}",
+            f.to_string().trim_start_matches("r#").to_uppercase()
+        );
         let doc = format!("The column `{table}.{c}`.");
         quote!(#[doc = #doc] pub const #name: &'static str = #c;)
     });
 
-    let placeholders = (1..=columns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let placeholders = (1..=columns.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let insert_sql = format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders})");
     let indices = (0..columns.len()).map(syn::Index::from);
 
@@ -53,7 +63,11 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
     let update = if others.is_empty() {
         quote!()
     } else {
-        let sets = others.iter().enumerate().map(|(n, &i)| format!("{} = ${}", q(columns[i]), n + 2)).collect::<Vec<_>>();
+        let sets = others
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| format!("{} = ${}", q(columns[i]), n + 2))
+            .collect::<Vec<_>>();
         let sql = format!("UPDATE {qt} SET {} WHERE {pk_col} = $1", sets.join(", "));
         let other_fields = others.iter().map(|&i| &fields[i]);
         quote! {
@@ -99,10 +113,16 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
 
     let (tracking, fingerprint, errors) = match lock {
         LockView::Absent => (quote!(), quote!(::core::option::Option::None), Vec::new()),
-        LockView::Present { path, table: locked, mismatches } => {
+        LockView::Present {
+            path,
+            table: locked,
+            mismatches,
+        } => {
             let path = path.display().to_string();
             // cargo rebuilds this crate when the lock's bytes change (its mtime, precisely).
-            let tracking = quote!(const _: &[u8] = ::core::include_bytes!(#path););
+            let tracking = quote!(
+                const _: &[u8] = ::core::include_bytes!(#path);
+            );
             let fp = match locked {
                 Some(t) => {
                     let fp = t.fingerprint(table);
@@ -114,7 +134,9 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
         }
     };
     let errors = errors.iter().map(|m| {
-        let span = m.field.map_or(parsed.struct_ident.span(), |i| fields[i].span());
+        let span = m
+            .field
+            .map_or(parsed.struct_ident.span(), |i| fields[i].span());
         compile_error(span, &format!("{}\n\nhelp: {}", m.message, m.help))
     });
 
@@ -180,7 +202,10 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
 /// How a finder takes its key: `&str` for `String`, a reference otherwise.
 fn param_type(ty: &syn::Type) -> TokenStream {
     if let syn::Type::Path(p) = ty
-        && p.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty())
+        && p.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "String" && s.arguments.is_empty())
     {
         return quote!(&str);
     }
@@ -217,14 +242,28 @@ mod tests {
     #[test]
     fn generates_crud_with_bind_parameters_and_quoted_identifiers() {
         let out = expand_str(users(), LockView::Absent);
-        assert!(out.contains(r#"INSERT INTO \"users\" (\"id\", \"email\", \"age\") VALUES ($1, $2, $3)"#), "{out}");
+        assert!(
+            out.contains(
+                r#"INSERT INTO \"users\" (\"id\", \"email\", \"age\") VALUES ($1, $2, $3)"#
+            ),
+            "{out}"
+        );
         assert!(out.contains("fn find_by_email"), "{out}");
         assert!(out.contains("value : & str"), "{out}");
         assert!(out.contains("fn find_by_age"), "{out}");
-        assert!(out.contains(r#"UPDATE \"users\" SET \"email\" = $2, \"age\" = $3 WHERE \"id\" = $1"#), "{out}");
+        assert!(
+            out.contains(r#"UPDATE \"users\" SET \"email\" = $2, \"age\" = $3 WHERE \"id\" = $1"#),
+            "{out}"
+        );
         assert!(out.contains("COLUMN_EMAIL"), "{out}");
-        assert!(!out.contains("include_bytes"), "no lock, no tracking: {out}");
-        assert!(!out.contains("Postgres :: primary_key"), "field attributes stripped: {out}");
+        assert!(
+            !out.contains("include_bytes"),
+            "no lock, no tracking: {out}"
+        );
+        assert!(
+            !out.contains("Postgres :: primary_key"),
+            "field attributes stripped: {out}"
+        );
     }
 
     #[test]
@@ -235,10 +274,17 @@ mod tests {
         let out = expand(
             &item,
             &parsed,
-            LockView::Present { path: Path::new("/ws/.cell/postgres.lock.json"), table: Some(&table), mismatches: vec![] },
+            LockView::Present {
+                path: Path::new("/ws/.cell/postgres.lock.json"),
+                table: Some(&table),
+                mismatches: vec![],
+            },
         )
         .to_string();
-        assert!(out.contains(r#"include_bytes ! ("/ws/.cell/postgres.lock.json")"#), "{out}");
+        assert!(
+            out.contains(r#"include_bytes ! ("/ws/.cell/postgres.lock.json")"#),
+            "{out}"
+        );
         assert!(out.contains(&table.fingerprint("users")), "{out}");
     }
 
@@ -246,9 +292,21 @@ mod tests {
     fn mismatches_become_compile_errors_beside_the_api() {
         let mut item: ItemStruct = syn::parse2(users()).unwrap();
         let parsed = parse_table(quote!(), &mut item).unwrap();
-        let m = Mismatch { field: Some(2), message: "column `users.age` does not exist".into(), help: "run it".into() };
-        let out = expand(&item, &parsed, LockView::Present { path: Path::new("/l"), table: None, mismatches: vec![m] })
-            .to_string();
+        let m = Mismatch {
+            field: Some(2),
+            message: "column `users.age` does not exist".into(),
+            help: "run it".into(),
+        };
+        let out = expand(
+            &item,
+            &parsed,
+            LockView::Present {
+                path: Path::new("/l"),
+                table: None,
+                mismatches: vec![m],
+            },
+        )
+        .to_string();
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("fn insert"), "{out}");
     }

@@ -7,6 +7,7 @@
 //!
 //! Everything except `live` is pure and unit-tested without a database.
 
+pub mod cell;
 pub mod check;
 pub mod declare;
 pub mod ident;

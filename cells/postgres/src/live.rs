@@ -44,13 +44,23 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE con.contype = 'f' AND n.nspname = current_schema() AND t.relname = ANY($1)";
 
 /// The live schema of the named tables (those that exist).
-pub async fn introspect(client: &impl GenericClient, tables: &[String]) -> Result<Schema, tokio_postgres::Error> {
+pub async fn introspect(
+    client: &impl GenericClient,
+    tables: &[String],
+) -> Result<Schema, tokio_postgres::Error> {
     let mut schema = Schema::default();
     for row in client.query(COLUMNS_SQL, &[&tables]).await? {
         let table: String = row.get(0);
         let column: String = row.get(1);
         let t = schema.tables.entry(table).or_default();
-        t.columns.insert(column, Column { sql_type: row.get(2), nullable: row.get(3), default: row.get(4) });
+        t.columns.insert(
+            column,
+            Column {
+                sql_type: row.get(2),
+                nullable: row.get(3),
+                default: row.get(4),
+            },
+        );
     }
     for row in client.query(INDEXES_SQL, &[&tables]).await? {
         let table: String = row.get(0);
@@ -58,7 +68,9 @@ pub async fn introspect(client: &impl GenericClient, tables: &[String]) -> Resul
         let unique: bool = row.get(2);
         let primary: bool = row.get(3);
         let columns: Vec<String> = row.get(4);
-        let Some(t) = schema.tables.get_mut(&table) else { continue };
+        let Some(t) = schema.tables.get_mut(&table) else {
+            continue;
+        };
         if primary {
             t.primary_key = columns;
         } else {
@@ -69,11 +81,22 @@ pub async fn introspect(client: &impl GenericClient, tables: &[String]) -> Resul
         let table: String = row.get(0);
         let name: String = row.get(1);
         let action: String = row.get(3);
-        let on_delete = action.bytes().next().and_then(|b| FkAction::from_catalog(b as i8)).unwrap_or_default();
-        let Some(t) = schema.tables.get_mut(&table) else { continue };
+        let on_delete = action
+            .bytes()
+            .next()
+            .and_then(|b| FkAction::from_catalog(b as i8))
+            .unwrap_or_default();
+        let Some(t) = schema.tables.get_mut(&table) else {
+            continue;
+        };
         t.foreign_keys.insert(
             name,
-            ForeignKey { columns: row.get(4), references: row.get(2), ref_columns: row.get(5), on_delete },
+            ForeignKey {
+                columns: row.get(4),
+                references: row.get(2),
+                ref_columns: row.get(5),
+                on_delete,
+            },
         );
     }
     Ok(schema)
@@ -82,7 +105,10 @@ pub async fn introspect(client: &impl GenericClient, tables: &[String]) -> Resul
 /// Rewrites declared default expressions the way Postgres stores them (`NOW()` → `now()`,
 /// `'a'` → `'a'::text`), so that a declared default never differs from its live self.
 /// Postgres itself does the normalising, in a temporary table inside a rolled-back transaction.
-pub async fn normalize_defaults(client: &mut tokio_postgres::Client, desired: &mut Schema) -> Result<(), tokio_postgres::Error> {
+pub async fn normalize_defaults(
+    client: &mut tokio_postgres::Client,
+    desired: &mut Schema,
+) -> Result<(), tokio_postgres::Error> {
     let mut targets: Vec<(String, String)> = Vec::new();
     let mut cols = Vec::new();
     for (tname, t) in &desired.tables {
@@ -97,7 +123,11 @@ pub async fn normalize_defaults(client: &mut tokio_postgres::Client, desired: &m
         return Ok(());
     }
     let tx = client.transaction().await?;
-    tx.batch_execute(&format!("CREATE TEMP TABLE cell_defaults ({}) ON COMMIT DROP", cols.join(", "))).await?;
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE cell_defaults ({}) ON COMMIT DROP",
+        cols.join(", ")
+    ))
+    .await?;
     let rows = tx
         .query(
             "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
@@ -110,7 +140,12 @@ pub async fn normalize_defaults(client: &mut tokio_postgres::Client, desired: &m
     tx.rollback().await?;
     for (i, (t, c)) in targets.iter().enumerate() {
         if let Some(norm) = stored.get(&format!("c{i}")) {
-            desired.tables.get_mut(t).and_then(|t| t.columns.get_mut(c)).expect("target exists").default = Some(norm.clone());
+            desired
+                .tables
+                .get_mut(t)
+                .and_then(|t| t.columns.get_mut(c))
+                .expect("target exists")
+                .default = Some(norm.clone());
         }
     }
     Ok(())
@@ -118,11 +153,21 @@ pub async fn normalize_defaults(client: &mut tokio_postgres::Client, desired: &m
 
 /// Runs every step of `plan` in one transaction: all of it happens, or none.
 pub async fn apply(client: &mut tokio_postgres::Client, plan: &Plan) -> Result<(), ApplyError> {
-    let tx = client.transaction().await.map_err(|source| ApplyError { step: None, source })?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|source| ApplyError { step: None, source })?;
     for (i, step) in plan.steps.iter().enumerate() {
-        tx.batch_execute(&step.sql()).await.map_err(|source| ApplyError { step: Some((i, step.sql())), source })?;
+        tx.batch_execute(&step.sql())
+            .await
+            .map_err(|source| ApplyError {
+                step: Some((i, step.sql())),
+                source,
+            })?;
     }
-    tx.commit().await.map_err(|source| ApplyError { step: None, source })
+    tx.commit()
+        .await
+        .map_err(|source| ApplyError { step: None, source })
 }
 
 #[derive(Debug, thiserror::Error)]

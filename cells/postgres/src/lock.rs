@@ -23,14 +23,22 @@ pub enum LockError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: io::Error },
     #[error("{path} is not a valid lock file: {source}")]
-    Parse { path: String, source: serde_json::Error },
-    #[error("{path} has lock format version {found}, but this cargo-cell understands up to {LOCK_VERSION}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} has lock format version {found}, but this cargo-cell understands up to {LOCK_VERSION}"
+    )]
     TooNew { path: String, found: u32 },
 }
 
 impl Lock {
     pub fn from_schema(schema: Schema) -> Lock {
-        Lock { version: LOCK_VERSION, tables: schema.tables }
+        Lock {
+            version: LOCK_VERSION,
+            tables: schema.tables,
+        }
     }
 
     /// Stable formatting: sorted keys (the maps are ordered), two-space indent, final newline.
@@ -41,10 +49,15 @@ impl Lock {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        let lock: Lock = serde_json::from_slice(bytes)
-            .map_err(|source| LockError::Parse { path: path.display().to_string(), source })?;
+        let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
         if lock.version > LOCK_VERSION {
-            return Err(LockError::TooNew { path: path.display().to_string(), found: lock.version });
+            return Err(LockError::TooNew {
+                path: path.display().to_string(),
+                found: lock.version,
+            });
         }
         Ok(lock)
     }
@@ -54,7 +67,10 @@ impl Lock {
         match std::fs::read(path) {
             Ok(bytes) => Lock::parse(&bytes, path).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Read { path: path.display().to_string(), source }),
+            Err(source) => Err(LockError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
         }
     }
 }

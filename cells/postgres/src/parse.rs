@@ -14,7 +14,8 @@ use crate::types::{self, RustType};
 /// The attribute namespace.
 pub const NAMESPACE: &str = "Postgres";
 
-const TABLE_KEYS_HELP: &str = "supported keys: `name = \"...\"` (default: the struct's name in snake_case, plural)";
+const TABLE_KEYS_HELP: &str =
+    "supported keys: `name = \"...\"` (default: the struct's name in snake_case, plural)";
 const FIELD_ATTRS_HELP: &str = "supported field attributes: `#[Postgres::primary_key]`, `#[Postgres::index]`, \
      `#[Postgres::index(unique)]`, `#[Postgres::unique]`, `#[Postgres::default(\"SQL expression\")]`, \
      `#[Postgres::foreign_key(ref = \"table.column\", on_delete = \"cascade\")]`";
@@ -86,7 +87,11 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
             name = Some(lit.value());
             Ok(())
         } else {
-            let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            let key = meta
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
             Err(error(
                 meta.path.span(),
                 &format!("unknown key `{key}` in #[Postgres::table]"),
@@ -131,26 +136,39 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
 
     errors.finish()?;
     Ok(ParsedTable {
-        decl: TableDecl { rust_name, name: table_name, columns },
+        decl: TableDecl {
+            rust_name,
+            name: table_name,
+            columns,
+        },
         struct_ident: item.ident.clone(),
         field_idents,
         field_types,
     })
 }
 
-fn parse_field(ident: &syn::Ident, ty: &syn::Type, attrs: &mut Vec<Attribute>, errors: &mut Errors) -> ColumnDecl {
+fn parse_field(
+    ident: &syn::Ident,
+    ty: &syn::Type,
+    attrs: &mut Vec<Attribute>,
+    errors: &mut Errors,
+) -> ColumnDecl {
     let name = ident.to_string().trim_start_matches("r#").to_string();
     let rust = rust_type(ty);
     let mapping = rust.as_ref().and_then(types::map);
     if mapping.is_none() {
-        let written = quote::ToTokens::to_token_stream(ty).to_string().replace(' ', "");
+        let written = quote::ToTokens::to_token_stream(ty)
+            .to_string()
+            .replace(' ', "");
         errors.error(
             ty.span(),
             &format!("field `{name}` has type `{written}`, which has no Postgres column type"),
             &format!("supported types: {}", types::supported_types()),
         );
     }
-    let (sql_type, nullable) = mapping.map(|m| (m.sql_type, m.nullable)).unwrap_or_default();
+    let (sql_type, nullable) = mapping
+        .map(|m| (m.sql_type, m.nullable))
+        .unwrap_or_default();
     let mut column = ColumnDecl {
         rust_type: rust.map(|r| r.to_string()).unwrap_or_default(),
         name,
@@ -229,7 +247,11 @@ fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> sy
                 }
             };
             if lit.value().trim().is_empty() {
-                return Err(error(lit.span(), "the default expression is empty", "write `#[Postgres::default(\"0\")]`"));
+                return Err(error(
+                    lit.span(),
+                    "the default expression is empty",
+                    "write `#[Postgres::default(\"0\")]`",
+                ));
             }
             column.default = Some(lit.value());
         }
@@ -277,7 +299,11 @@ fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> sy
                     "write `#[Postgres::foreign_key(ref = \"organizations.id\")]`",
                 ));
             };
-            column.foreign_key = Some(ForeignKeyDecl { table, column: col, on_delete });
+            column.foreign_key = Some(ForeignKeyDecl {
+                table,
+                column: col,
+                on_delete,
+            });
         }
         other => {
             return Err(error(
@@ -320,7 +346,13 @@ pub fn rust_type(ty: &syn::Type) -> Option<RustType> {
 pub fn validate(parsed: &ParsedTable) -> Result<(), syn::Error> {
     let mut errors = Errors::default();
     let decl = &parsed.decl;
-    let pks: Vec<usize> = decl.columns.iter().enumerate().filter(|(_, c)| c.primary_key).map(|(i, _)| i).collect();
+    let pks: Vec<usize> = decl
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.primary_key)
+        .map(|(i, _)| i)
+        .collect();
     match pks.as_slice() {
         [] => errors.error(
             parsed.struct_ident.span(),
@@ -398,7 +430,10 @@ mod tests {
         assert_eq!(d.columns[2].default.as_deref(), Some("NOW()"));
         assert_eq!(d.columns[2].sql_type, "timestamp with time zone");
         let fk = d.columns[3].foreign_key.as_ref().unwrap();
-        assert_eq!((fk.table.as_str(), fk.column.as_str(), fk.on_delete), ("organizations", "id", FkAction::Cascade));
+        assert_eq!(
+            (fk.table.as_str(), fk.column.as_str(), fk.on_delete),
+            ("organizations", "id", FkAction::Cascade)
+        );
         assert!(d.columns[4].nullable);
         assert_eq!(d.columns[4].rust_type, "Option<String>");
         let remaining: usize = item.fields.iter().map(|f| f.attrs.len()).sum();
@@ -407,7 +442,16 @@ mod tests {
 
     #[test]
     fn name_defaults_to_snake_case_plural() {
-        let (parsed, _) = parse(quote!(), quote!(struct UserAccount { #[Postgres::primary_key] id: i64 })).unwrap();
+        let (parsed, _) = parse(
+            quote!(),
+            quote!(
+                struct UserAccount {
+                    #[Postgres::primary_key]
+                    id: i64,
+                }
+            ),
+        )
+        .unwrap();
         assert_eq!(parsed.decl.name, "user_accounts");
     }
 
@@ -430,13 +474,30 @@ mod tests {
 
     #[test]
     fn missing_primary_key() {
-        let err = parse(quote!(), quote!(struct User { email: String })).unwrap_err();
+        let err = parse(
+            quote!(),
+            quote!(
+                struct User {
+                    email: String,
+                }
+            ),
+        )
+        .unwrap_err();
         assert!(err.contains("has no primary key"), "{err}");
     }
 
     #[test]
     fn unsupported_type_lists_the_supported_ones() {
-        let err = parse(quote!(), quote!(struct User { #[Postgres::primary_key] id: u32 })).unwrap_err();
+        let err = parse(
+            quote!(),
+            quote!(
+                struct User {
+                    #[Postgres::primary_key]
+                    id: u32,
+                }
+            ),
+        )
+        .unwrap_err();
         assert!(err.contains("`u32`"), "{err}");
         assert!(err.contains("`DateTime<Utc>`"), "{err}");
     }
@@ -445,13 +506,27 @@ mod tests {
     fn foreign_key_needs_a_reference() {
         let err = parse(
             quote!(),
-            quote!(struct A { #[Postgres::primary_key] id: i64, #[Postgres::foreign_key(on_delete = "cascade")] b: i64 }),
+            quote!(
+                struct A {
+                    #[Postgres::primary_key]
+                    id: i64,
+                    #[Postgres::foreign_key(on_delete = "cascade")]
+                    b: i64,
+                }
+            ),
         )
         .unwrap_err();
         assert!(err.contains("needs the column it references"), "{err}");
         let err = parse(
             quote!(),
-            quote!(struct A { #[Postgres::primary_key] id: i64, #[Postgres::foreign_key(ref = "b.id", on_delete = "boom")] b: i64 }),
+            quote!(
+                struct A {
+                    #[Postgres::primary_key]
+                    id: i64,
+                    #[Postgres::foreign_key(ref = "b.id", on_delete = "boom")]
+                    b: i64,
+                }
+            ),
         )
         .unwrap_err();
         assert!(err.contains("unknown on_delete action `boom`"), "{err}");
@@ -461,10 +536,20 @@ mod tests {
     fn full_paths_are_recognised() {
         let (parsed, _) = parse(
             quote!(),
-            quote!(struct A { #[cell_runtime::Postgres::primary_key] id: i64, #[Postgres::unique] b: String }),
+            quote!(
+                struct A {
+                    #[cell_runtime::Postgres::primary_key]
+                    id: i64,
+                    #[Postgres::unique]
+                    b: String,
+                }
+            ),
         )
         .unwrap();
         assert!(parsed.decl.columns[0].primary_key);
-        assert_eq!(parsed.decl.columns[1].index, Some(IndexDecl { unique: true }));
+        assert_eq!(
+            parsed.decl.columns[1].index,
+            Some(IndexDecl { unique: true })
+        );
     }
 }

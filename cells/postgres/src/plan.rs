@@ -17,19 +17,63 @@ use crate::schema::{Column, ForeignKey, Index, Schema, Table};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Step {
-    CreateTable { table: String, def: Table },
-    DropTable { table: String },
-    AddColumn { table: String, column: String, def: Column },
-    DropColumn { table: String, column: String },
-    AlterType { table: String, column: String, from: String, to: String },
-    SetNotNull { table: String, column: String },
-    DropNotNull { table: String, column: String },
-    SetDefault { table: String, column: String, default: String },
-    DropDefault { table: String, column: String },
-    CreateIndex { table: String, name: String, index: Index },
-    DropIndex { table: String, name: String },
-    AddForeignKey { table: String, name: String, fk: ForeignKey },
-    DropForeignKey { table: String, name: String },
+    CreateTable {
+        table: String,
+        def: Table,
+    },
+    DropTable {
+        table: String,
+    },
+    AddColumn {
+        table: String,
+        column: String,
+        def: Column,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    AlterType {
+        table: String,
+        column: String,
+        from: String,
+        to: String,
+    },
+    SetNotNull {
+        table: String,
+        column: String,
+    },
+    DropNotNull {
+        table: String,
+        column: String,
+    },
+    SetDefault {
+        table: String,
+        column: String,
+        default: String,
+    },
+    DropDefault {
+        table: String,
+        column: String,
+    },
+    CreateIndex {
+        table: String,
+        name: String,
+        index: Index,
+    },
+    DropIndex {
+        table: String,
+        name: String,
+    },
+    AddForeignKey {
+        table: String,
+        name: String,
+        fk: ForeignKey,
+    },
+    DropForeignKey {
+        table: String,
+        name: String,
+    },
 }
 
 /// How much a step can hurt.
@@ -100,39 +144,68 @@ impl Step {
     pub fn sql(&self) -> String {
         match self {
             Step::CreateTable { table, def } => {
-                let mut cols: Vec<String> =
-                    def.columns.iter().map(|(name, c)| column_sql(name, c)).collect();
+                let mut cols: Vec<String> = def
+                    .columns
+                    .iter()
+                    .map(|(name, c)| column_sql(name, c))
+                    .collect();
                 if !def.primary_key.is_empty() {
                     cols.push(format!("PRIMARY KEY ({})", quote_list(&def.primary_key)));
                 }
-                format!("CREATE TABLE {} (\n    {}\n)", quote(table), cols.join(",\n    "))
+                format!(
+                    "CREATE TABLE {} (\n    {}\n)",
+                    quote(table),
+                    cols.join(",\n    ")
+                )
             }
             Step::DropTable { table } => format!("DROP TABLE {}", quote(table)),
             Step::AddColumn { table, column, def } => {
-                format!("ALTER TABLE {} ADD COLUMN {}", quote(table), column_sql(column, def))
+                format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    quote(table),
+                    column_sql(column, def)
+                )
             }
             Step::DropColumn { table, column } => {
                 format!("ALTER TABLE {} DROP COLUMN {}", quote(table), quote(column))
             }
-            Step::AlterType { table, column, to, .. } => format!(
+            Step::AlterType {
+                table, column, to, ..
+            } => format!(
                 "ALTER TABLE {} ALTER COLUMN {} TYPE {to} USING {}::{to}",
                 quote(table),
                 quote(column),
                 quote(column)
             ),
             Step::SetNotNull { table, column } => {
-                format!("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL", quote(table), quote(column))
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} SET NOT NULL",
+                    quote(table),
+                    quote(column)
+                )
             }
             Step::DropNotNull { table, column } => {
-                format!("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", quote(table), quote(column))
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
+                    quote(table),
+                    quote(column)
+                )
             }
-            Step::SetDefault { table, column, default } => format!(
+            Step::SetDefault {
+                table,
+                column,
+                default,
+            } => format!(
                 "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
                 quote(table),
                 quote(column)
             ),
             Step::DropDefault { table, column } => {
-                format!("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT", quote(table), quote(column))
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
+                    quote(table),
+                    quote(column)
+                )
             }
             Step::CreateIndex { table, name, index } => format!(
                 "CREATE {}INDEX {} ON {} ({})",
@@ -152,7 +225,11 @@ impl Step {
                 fk.on_delete.sql()
             ),
             Step::DropForeignKey { table, name } => {
-                format!("ALTER TABLE {} DROP CONSTRAINT {}", quote(table), quote(name))
+                format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    quote(table),
+                    quote(name)
+                )
             }
         }
     }
@@ -163,7 +240,11 @@ impl Step {
             Step::CreateTable { table, def } => {
                 let mut s = format!("+ table {table}");
                 for (name, c) in &def.columns {
-                    let pk = if def.primary_key.contains(name) { ", primary key" } else { "" };
+                    let pk = if def.primary_key.contains(name) {
+                        ", primary key"
+                    } else {
+                        ""
+                    };
                     let _ = write!(s, "\n    + {name} {}{pk}", column_summary(c));
                 }
                 s
@@ -173,15 +254,30 @@ impl Step {
                 format!("+ column {table}.{column} {}", column_summary(def))
             }
             Step::DropColumn { table, column } => format!("- column {table}.{column}"),
-            Step::AlterType { table, column, from, to } => {
+            Step::AlterType {
+                table,
+                column,
+                from,
+                to,
+            } => {
                 format!("~ column {table}.{column} type {from} → {to}")
             }
-            Step::SetNotNull { table, column } => format!("~ column {table}.{column} NULL → NOT NULL"),
-            Step::DropNotNull { table, column } => format!("~ column {table}.{column} NOT NULL → NULL"),
-            Step::SetDefault { table, column, default } => {
+            Step::SetNotNull { table, column } => {
+                format!("~ column {table}.{column} NULL → NOT NULL")
+            }
+            Step::DropNotNull { table, column } => {
+                format!("~ column {table}.{column} NOT NULL → NULL")
+            }
+            Step::SetDefault {
+                table,
+                column,
+                default,
+            } => {
                 format!("~ column {table}.{column} default → {default}")
             }
-            Step::DropDefault { table, column } => format!("~ column {table}.{column} drop default"),
+            Step::DropDefault { table, column } => {
+                format!("~ column {table}.{column} drop default")
+            }
             Step::CreateIndex { table, name, index } => format!(
                 "+ {}index {name} on {table} ({})",
                 if index.unique { "unique " } else { "" },
@@ -221,7 +317,11 @@ fn column_summary(c: &Column) -> String {
 }
 
 fn quote_list(names: &[String]) -> String {
-    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| quote(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Plan {
@@ -231,7 +331,9 @@ impl Plan {
 
     /// Steps that need `--allow-destructive`, or data checks, before they may run.
     pub fn unsafe_steps(&self) -> impl Iterator<Item = &Step> {
-        self.steps.iter().filter(|s| s.safety() == Safety::Destructive)
+        self.steps
+            .iter()
+            .filter(|s| s.safety() == Safety::Destructive)
     }
 
     /// `N to add, N to change, N to destroy`, like Terraform.
@@ -290,12 +392,23 @@ pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan
             let mut def = want.clone();
             def.indexes.clear();
             def.foreign_keys.clear();
-            creates.push(Step::CreateTable { table: name.clone(), def });
+            creates.push(Step::CreateTable {
+                table: name.clone(),
+                def,
+            });
             for (ix_name, ix) in &want.indexes {
-                indexes.push(Step::CreateIndex { table: name.clone(), name: ix_name.clone(), index: ix.clone() });
+                indexes.push(Step::CreateIndex {
+                    table: name.clone(),
+                    name: ix_name.clone(),
+                    index: ix.clone(),
+                });
             }
             for (fk_name, fk) in &want.foreign_keys {
-                fks.push(Step::AddForeignKey { table: name.clone(), name: fk_name.clone(), fk: fk.clone() });
+                fks.push(Step::AddForeignKey {
+                    table: name.clone(),
+                    name: fk_name.clone(),
+                    fk: fk.clone(),
+                });
             }
             continue;
         };
@@ -304,8 +417,15 @@ pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan
             match have.indexes.get(ix_name) {
                 Some(h) if h == ix => {}
                 Some(_) => {
-                    drop_indexes.push(Step::DropIndex { table: name.clone(), name: ix_name.clone() });
-                    indexes.push(Step::CreateIndex { table: name.clone(), name: ix_name.clone(), index: ix.clone() });
+                    drop_indexes.push(Step::DropIndex {
+                        table: name.clone(),
+                        name: ix_name.clone(),
+                    });
+                    indexes.push(Step::CreateIndex {
+                        table: name.clone(),
+                        name: ix_name.clone(),
+                        index: ix.clone(),
+                    });
                 }
                 None => indexes.push(Step::CreateIndex {
                     table: name.clone(),
@@ -314,15 +434,29 @@ pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan
                 }),
             }
         }
-        for ix_name in have.indexes.keys().filter(|n| !want.indexes.contains_key(*n)) {
-            drop_indexes.push(Step::DropIndex { table: name.clone(), name: ix_name.clone() });
+        for ix_name in have
+            .indexes
+            .keys()
+            .filter(|n| !want.indexes.contains_key(*n))
+        {
+            drop_indexes.push(Step::DropIndex {
+                table: name.clone(),
+                name: ix_name.clone(),
+            });
         }
         for (fk_name, fk) in &want.foreign_keys {
             match have.foreign_keys.get(fk_name) {
                 Some(h) if h == fk => {}
                 Some(_) => {
-                    drop_fks.push(Step::DropForeignKey { table: name.clone(), name: fk_name.clone() });
-                    fks.push(Step::AddForeignKey { table: name.clone(), name: fk_name.clone(), fk: fk.clone() });
+                    drop_fks.push(Step::DropForeignKey {
+                        table: name.clone(),
+                        name: fk_name.clone(),
+                    });
+                    fks.push(Step::AddForeignKey {
+                        table: name.clone(),
+                        name: fk_name.clone(),
+                        fk: fk.clone(),
+                    });
                 }
                 None => fks.push(Step::AddForeignKey {
                     table: name.clone(),
@@ -331,13 +465,22 @@ pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan
                 }),
             }
         }
-        for fk_name in have.foreign_keys.keys().filter(|n| !want.foreign_keys.contains_key(*n)) {
-            drop_fks.push(Step::DropForeignKey { table: name.clone(), name: fk_name.clone() });
+        for fk_name in have
+            .foreign_keys
+            .keys()
+            .filter(|n| !want.foreign_keys.contains_key(*n))
+        {
+            drop_fks.push(Step::DropForeignKey {
+                table: name.clone(),
+                name: fk_name.clone(),
+            });
         }
     }
     for name in managed {
         if !desired.tables.contains_key(name) && live.tables.contains_key(name) {
-            drops.push(Step::DropTable { table: name.clone() });
+            drops.push(Step::DropTable {
+                table: name.clone(),
+            });
         }
     }
 
@@ -358,26 +501,55 @@ fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) {
     for (name, w) in &want.columns {
         let c = || name.clone();
         let Some(h) = have.columns.get(name) else {
-            out.push(Step::AddColumn { table: t(), column: c(), def: w.clone() });
+            out.push(Step::AddColumn {
+                table: t(),
+                column: c(),
+                def: w.clone(),
+            });
             continue;
         };
         if w.sql_type != h.sql_type {
-            out.push(Step::AlterType { table: t(), column: c(), from: h.sql_type.clone(), to: w.sql_type.clone() });
+            out.push(Step::AlterType {
+                table: t(),
+                column: c(),
+                from: h.sql_type.clone(),
+                to: w.sql_type.clone(),
+            });
         }
         if w.default != h.default {
             match &w.default {
-                Some(d) => out.push(Step::SetDefault { table: t(), column: c(), default: d.clone() }),
-                None => out.push(Step::DropDefault { table: t(), column: c() }),
+                Some(d) => out.push(Step::SetDefault {
+                    table: t(),
+                    column: c(),
+                    default: d.clone(),
+                }),
+                None => out.push(Step::DropDefault {
+                    table: t(),
+                    column: c(),
+                }),
             }
         }
         match (w.nullable, h.nullable) {
-            (false, true) => out.push(Step::SetNotNull { table: t(), column: c() }),
-            (true, false) => out.push(Step::DropNotNull { table: t(), column: c() }),
+            (false, true) => out.push(Step::SetNotNull {
+                table: t(),
+                column: c(),
+            }),
+            (true, false) => out.push(Step::DropNotNull {
+                table: t(),
+                column: c(),
+            }),
             _ => {}
         }
     }
-    for name in have.columns.keys().filter(|n| !want.columns.contains_key(*n)) {
-        out.push(Step::DropColumn { table: t(), column: name.clone() });
+    for name in have
+        .columns
+        .keys()
+        .filter(|n| !want.columns.contains_key(*n))
+    {
+        out.push(Step::DropColumn {
+            table: t(),
+            column: name.clone(),
+        });
     }
 }
 
@@ -407,8 +579,14 @@ mod tests {
         assert_eq!(kinds, ["table", "table", "index", "fk"]);
         let sql = plan.steps[1].sql();
         assert!(sql.starts_with("CREATE TABLE \"users\""), "{sql}");
-        assert!(sql.contains("\"created_at\" timestamp with time zone NOT NULL DEFAULT NOW()"), "{sql}");
-        assert!(sql.contains("\"nickname\" text,") || sql.contains("\"nickname\" text\n"), "{sql}");
+        assert!(
+            sql.contains("\"created_at\" timestamp with time zone NOT NULL DEFAULT NOW()"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("\"nickname\" text,") || sql.contains("\"nickname\" text\n"),
+            "{sql}"
+        );
         assert!(sql.contains("PRIMARY KEY (\"id\")"), "{sql}");
         assert_eq!(
             plan.steps[3].sql(),
@@ -429,18 +607,35 @@ mod tests {
         let mut desired = live.clone();
         desired.tables.get_mut("users").unwrap().columns.insert(
             "age".into(),
-            Column { sql_type: "integer".into(), nullable: true, default: None },
+            Column {
+                sql_type: "integer".into(),
+                nullable: true,
+                default: None,
+            },
         );
         let plan = diff(&desired, &live, &none());
         assert_eq!(plan.steps.len(), 1);
-        assert_eq!(plan.steps[0].sql(), "ALTER TABLE \"users\" ADD COLUMN \"age\" integer");
+        assert_eq!(
+            plan.steps[0].sql(),
+            "ALTER TABLE \"users\" ADD COLUMN \"age\" integer"
+        );
         assert_eq!(plan.steps[0].safety(), Safety::Safe);
     }
 
     #[test]
     fn widening_is_safe_and_narrowing_destructive() {
-        let widen = Step::AlterType { table: "t".into(), column: "c".into(), from: "integer".into(), to: "bigint".into() };
-        let narrow = Step::AlterType { table: "t".into(), column: "c".into(), from: "bigint".into(), to: "integer".into() };
+        let widen = Step::AlterType {
+            table: "t".into(),
+            column: "c".into(),
+            from: "integer".into(),
+            to: "bigint".into(),
+        };
+        let narrow = Step::AlterType {
+            table: "t".into(),
+            column: "c".into(),
+            from: "bigint".into(),
+            to: "integer".into(),
+        };
         assert_eq!(widen.safety(), Safety::Safe);
         assert_eq!(narrow.safety(), Safety::Destructive);
     }
@@ -452,7 +647,12 @@ mod tests {
         assert!(diff(&desired, &live, &none()).is_empty());
         let managed: BTreeSet<String> = ["users".to_string()].into();
         let plan = diff(&desired, &live, &managed);
-        assert_eq!(plan.steps, vec![Step::DropTable { table: "users".into() }]);
+        assert_eq!(
+            plan.steps,
+            vec![Step::DropTable {
+                table: "users".into()
+            }]
+        );
         assert_eq!(plan.steps[0].safety(), Safety::Destructive);
     }
 
@@ -460,9 +660,20 @@ mod tests {
     fn removed_field_drops_the_column_destructively() {
         let live = desired_schema(&fixtures::users());
         let mut desired = live.clone();
-        desired.tables.get_mut("users").unwrap().columns.remove("nickname");
+        desired
+            .tables
+            .get_mut("users")
+            .unwrap()
+            .columns
+            .remove("nickname");
         let plan = diff(&desired, &live, &none());
-        assert_eq!(plan.steps, vec![Step::DropColumn { table: "users".into(), column: "nickname".into() }]);
+        assert_eq!(
+            plan.steps,
+            vec![Step::DropColumn {
+                table: "users".into(),
+                column: "nickname".into()
+            }]
+        );
         assert_eq!(plan.unsafe_steps().count(), 1);
     }
 
@@ -470,8 +681,14 @@ mod tests {
     fn on_delete_change_replaces_the_foreign_key() {
         let live = desired_schema(&fixtures::users());
         let mut desired = live.clone();
-        desired.tables.get_mut("users").unwrap().foreign_keys.get_mut("users_org_id_fkey").unwrap().on_delete =
-            crate::schema::FkAction::Restrict;
+        desired
+            .tables
+            .get_mut("users")
+            .unwrap()
+            .foreign_keys
+            .get_mut("users_org_id_fkey")
+            .unwrap()
+            .on_delete = crate::schema::FkAction::Restrict;
         let plan = diff(&desired, &live, &none());
         assert!(matches!(plan.steps[0], Step::DropForeignKey { .. }));
         assert!(matches!(plan.steps[1], Step::AddForeignKey { .. }));

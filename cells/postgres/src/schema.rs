@@ -82,7 +82,9 @@ impl FkAction {
     /// Parses what a user writes in `on_delete = "..."`: `cascade`, `set null`, `set_null`, ...
     pub fn parse(text: &str) -> Option<FkAction> {
         let norm = text.trim().to_ascii_lowercase().replace(['_', '-'], " ");
-        FkAction::ALL.into_iter().find(|a| a.sql().eq_ignore_ascii_case(&norm))
+        FkAction::ALL
+            .into_iter()
+            .find(|a| a.sql().eq_ignore_ascii_case(&norm))
     }
 
     /// `pg_constraint.confdeltype`.
@@ -126,7 +128,11 @@ mod tests {
         let mut t = Table::default();
         t.columns.insert(
             "id".into(),
-            Column { sql_type: "uuid".into(), nullable: false, default: None },
+            Column {
+                sql_type: "uuid".into(),
+                nullable: false,
+                default: None,
+            },
         );
         let a = t.fingerprint("users");
         assert_eq!(a, t.fingerprint("users"));

@@ -15,7 +15,10 @@ pub struct RustType {
 
 impl RustType {
     pub fn new(name: impl Into<String>, args: Vec<RustType>) -> Self {
-        RustType { name: name.into(), args }
+        RustType {
+            name: name.into(),
+            args,
+        }
     }
 
     pub fn plain(name: impl Into<String>) -> Self {
@@ -88,7 +91,9 @@ fn non_null(ty: &RustType) -> Option<String> {
         return Some(sql.to_string());
     }
     match (ty.name.as_str(), ty.args.as_slice()) {
-        ("Vec", [inner]) => scalar(inner).filter(|s| *s != "bytea").map(|s| format!("{s}[]")),
+        ("Vec", [inner]) => scalar(inner)
+            .filter(|s| *s != "bytea")
+            .map(|s| format!("{s}[]")),
         _ => None,
     }
 }
@@ -96,8 +101,14 @@ fn non_null(ty: &RustType) -> Option<String> {
 /// Maps a field type, or `None` when it has no column type.
 pub fn map(ty: &RustType) -> Option<Mapping> {
     match (ty.name.as_str(), ty.args.as_slice()) {
-        ("Option", [inner]) => non_null(inner).map(|sql_type| Mapping { sql_type, nullable: true }),
-        _ => non_null(ty).map(|sql_type| Mapping { sql_type, nullable: false }),
+        ("Option", [inner]) => non_null(inner).map(|sql_type| Mapping {
+            sql_type,
+            nullable: true,
+        }),
+        _ => non_null(ty).map(|sql_type| Mapping {
+            sql_type,
+            nullable: false,
+        }),
     }
 }
 
@@ -107,7 +118,11 @@ pub fn rust_for_sql(sql_type: &str) -> Option<String> {
         return rust_for_sql(elem).map(|r| format!("Vec<{r}>"));
     }
     SCALARS.iter().find(|(_, s)| *s == sql_type).map(|(r, _)| {
-        if *r == "Value" { "serde_json::Value".to_string() } else { r.to_string() }
+        if *r == "Value" {
+            "serde_json::Value".to_string()
+        } else {
+            r.to_string()
+        }
     })
 }
 
@@ -122,25 +137,52 @@ mod tests {
     #[test]
     fn maps_scalars() {
         let m = map(&RustType::plain("i32")).unwrap();
-        assert_eq!(m, Mapping { sql_type: "integer".into(), nullable: false });
+        assert_eq!(
+            m,
+            Mapping {
+                sql_type: "integer".into(),
+                nullable: false
+            }
+        );
         assert_eq!(map(&RustType::plain("String")).unwrap().sql_type, "text");
         assert_eq!(
-            map(&ty("DateTime", vec![RustType::plain("Utc")])).unwrap().sql_type,
+            map(&ty("DateTime", vec![RustType::plain("Utc")]))
+                .unwrap()
+                .sql_type,
             "timestamp with time zone"
         );
-        assert_eq!(map(&ty("Vec", vec![RustType::plain("u8")])).unwrap().sql_type, "bytea");
+        assert_eq!(
+            map(&ty("Vec", vec![RustType::plain("u8")]))
+                .unwrap()
+                .sql_type,
+            "bytea"
+        );
     }
 
     #[test]
     fn option_is_nullable() {
         let m = map(&ty("Option", vec![RustType::plain("String")])).unwrap();
-        assert_eq!(m, Mapping { sql_type: "text".into(), nullable: true });
+        assert_eq!(
+            m,
+            Mapping {
+                sql_type: "text".into(),
+                nullable: true
+            }
+        );
     }
 
     #[test]
     fn vec_is_an_array() {
-        assert_eq!(map(&ty("Vec", vec![RustType::plain("i64")])).unwrap().sql_type, "bigint[]");
-        assert_eq!(map(&ty("Vec", vec![ty("Vec", vec![RustType::plain("i64")])])), None);
+        assert_eq!(
+            map(&ty("Vec", vec![RustType::plain("i64")]))
+                .unwrap()
+                .sql_type,
+            "bigint[]"
+        );
+        assert_eq!(
+            map(&ty("Vec", vec![ty("Vec", vec![RustType::plain("i64")])])),
+            None
+        );
     }
 
     #[test]
@@ -148,7 +190,13 @@ mod tests {
         assert_eq!(map(&RustType::plain("u32")), None);
         assert_eq!(map(&RustType::plain("HashMap")), None);
         assert_eq!(map(&ty("DateTime", vec![RustType::plain("Local")])), None);
-        assert_eq!(map(&ty("Option", vec![ty("Option", vec![RustType::plain("i32")])])), None);
+        assert_eq!(
+            map(&ty(
+                "Option",
+                vec![ty("Option", vec![RustType::plain("i32")])]
+            )),
+            None
+        );
     }
 
     #[test]

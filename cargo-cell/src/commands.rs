@@ -1,0 +1,315 @@
+//! The subcommands, each a straight line through the stages.
+
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use crate::cli::{
+    ApplyArgs, BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, PlanArgs,
+};
+use crate::docker::Engine;
+use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::postgres;
+use crate::record::{self, Recording};
+use crate::ui::Ui;
+use crate::workspace::{Workspace, cargo};
+
+/// How long each stage took, for `--timings`.
+#[derive(Default)]
+struct Timings(Vec<(&'static str, f64)>);
+
+impl Timings {
+    fn stage<T>(&mut self, name: &'static str, start: Instant, value: T) -> T {
+        self.0.push((name, start.elapsed().as_secs_f64()));
+        value
+    }
+
+    fn print(&self, ui: &Ui, enabled: bool) {
+        if enabled {
+            let total: f64 = self.0.iter().map(|(_, s)| s).sum();
+            let parts: Vec<String> = self.0.iter().map(|(n, s)| format!("{n} {s:.3}s")).collect();
+            ui.info(&format!(
+                "timings: {} (total {total:.3}s)",
+                parts.join(", ")
+            ));
+        }
+    }
+}
+
+pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
+    let g = &cli.global;
+    let ui = Ui::new(g.quiet, g.verbose);
+    let ws = Workspace::load(g.manifest_path.as_deref())?;
+    match cli.command {
+        Cmd::Build(args) => build(&ws, args, g, &ui).await,
+        Cmd::Plan(args) => plan(&ws, args, g, &ui).await,
+        Cmd::Apply(args) => apply(&ws, args, g, &ui).await,
+        Cmd::Up => up(&ws, g, &ui).await,
+        Cmd::Down(args) => down(&ws, args, &ui).await,
+        Cmd::Status => status(&ws, &ui).await,
+    }
+}
+
+fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
+    let path = ws.work_dir().join("manifest.json");
+    cell_postgres::lock::write_if_changed(&path, &manifest.to_bytes())
+        .map_err(|source| Error::Write { path, source })?;
+    Ok(())
+}
+
+fn record_manifest(
+    ws: &Workspace,
+    args: &CargoArgs,
+    ui: &Ui,
+    t: &mut Timings,
+) -> Result<Recording, Error> {
+    let start = Instant::now();
+    let recording = record::record(ws, args, ui)?;
+    write_manifest(ws, &recording.manifest)?;
+    Ok(t.stage("record", start, recording))
+}
+
+/// A live Cell: its state and an open client.
+struct Live {
+    client: tokio_postgres::Client,
+}
+
+async fn bring_up(ws: &Workspace, ui: &Ui, t: &mut Timings) -> Result<Live, Error> {
+    let start = Instant::now();
+    let engine = Engine::connect().await?;
+    let state = postgres::up(ws, &engine, ui).await?;
+    let client = postgres::connect(&state.url)
+        .await
+        .map_err(|source| Error::Postgres {
+            cell: "postgres".into(),
+            source,
+        })?;
+    Ok(t.stage("up", start, Live { client }))
+}
+
+/// Plans, applies and locks. Returns whether the lock file was created by this run.
+async fn converge(
+    ws: &Workspace,
+    manifest: &Manifest,
+    allow_destructive: bool,
+    ui: &Ui,
+    t: &mut Timings,
+) -> Result<bool, Error> {
+    let mut live = bring_up(ws, ui, t).await?;
+    let start = Instant::now();
+    let planned = postgres::plan(ws, &mut live.client, &manifest.postgres).await?;
+    t.stage("plan", start, ());
+    let start = Instant::now();
+    if planned.plan.is_empty() {
+        ui.info("postgres: no changes");
+    } else {
+        postgres::check_safety(&planned.plan, allow_destructive)?;
+        postgres::apply(&mut live.client, &planned.plan).await?;
+        ui.info(&format!(
+            "postgres: applied {}\n{}",
+            planned.plan.summary(),
+            planned.plan.render(false).trim_end()
+        ));
+    }
+    let (written, existed) = postgres::write_lock(ws, &live.client, &planned.declared).await?;
+    if written {
+        ui.info(&format!(
+            "postgres: wrote {}",
+            postgres::lock_path(ws).display()
+        ));
+    }
+    t.stage("apply", start, ());
+    Ok(written && !existed && planned.previous_lock.is_none())
+}
+
+async fn build(
+    ws: &Workspace,
+    args: BuildArgs,
+    g: &GlobalArgs,
+    ui: &Ui,
+) -> Result<ExitCode, Error> {
+    let mut t = Timings::default();
+    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
+    if !recording.manifest.is_empty() {
+        let lock_created = converge(
+            ws,
+            &recording.manifest,
+            args.safety.allow_destructive,
+            ui,
+            &mut t,
+        )
+        .await?;
+        if lock_created {
+            // Crates compiled before the lock existed do not depend on it yet (the stub
+            // expansion had no file to track): compile them once more against it.
+            for package in &recording.packages {
+                let mut cmd = Command::new(cargo());
+                cmd.args(["clean", "-q", "-p", package, "--manifest-path"])
+                    .arg(&ws.manifest_path);
+                ui.verbose(&format!("running {cmd:?}"));
+                let _ = cmd.stdin(Stdio::null()).status();
+            }
+        }
+    }
+    let start = Instant::now();
+    let ok = cargo_build(ws, &args.cargo, ui)?;
+    t.stage("build", start, ());
+    t.print(ui, g.timings);
+    if ok {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Error::BuildFailed)
+    }
+}
+
+/// Phase 2: exactly the `cargo build` a user would run, so a later plain `cargo build` is
+/// fresh. Output passes through unchanged.
+fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error> {
+    let mut cmd = Command::new(cargo());
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(&ws.manifest_path);
+    for p in &args.package {
+        cmd.arg("-p").arg(p);
+    }
+    if args.release {
+        cmd.arg("--release");
+    }
+    for f in &args.features {
+        cmd.arg("--features").arg(f);
+    }
+    if args.all_features {
+        cmd.arg("--all-features");
+    }
+    if args.no_default_features {
+        cmd.arg("--no-default-features");
+    }
+    cmd.args(&args.rest).stdin(Stdio::null());
+    ui.verbose(&format!("running {cmd:?}"));
+    let status = ui
+        .suspend(|| cmd.status())
+        .map_err(|source| Error::CargoSpawn {
+            cargo: cargo().display().to_string(),
+            source,
+        })?;
+    Ok(status.success())
+}
+
+async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    let mut t = Timings::default();
+    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
+    let mut changes = false;
+    if recording.manifest.is_empty() {
+        println!("No Cell attributes in this workspace: nothing to plan.");
+    } else {
+        let mut live = bring_up(ws, ui, &mut t).await?;
+        let start = Instant::now();
+        let planned = postgres::plan(ws, &mut live.client, &recording.manifest.postgres).await?;
+        t.stage("plan", start, ());
+        if planned.plan.is_empty() {
+            println!("postgres: No changes. The database matches the code.");
+        } else {
+            changes = true;
+            println!("postgres: {}", planned.plan.summary());
+            print!("{}", planned.plan.render(args.sql));
+            if planned.plan.unsafe_steps().next().is_some() {
+                println!(
+                    "\nSome steps lose data: `cargo cell apply --allow-destructive` is needed to run them."
+                );
+            }
+        }
+    }
+    t.print(ui, g.timings);
+    Ok(if changes && args.detailed_exitcode {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn apply(
+    ws: &Workspace,
+    args: ApplyArgs,
+    g: &GlobalArgs,
+    ui: &Ui,
+) -> Result<ExitCode, Error> {
+    let mut t = Timings::default();
+    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
+    if recording.manifest.is_empty() {
+        ui.info("no Cell attributes in this workspace: nothing to apply");
+    } else {
+        converge(
+            ws,
+            &recording.manifest,
+            args.safety.allow_destructive,
+            ui,
+            &mut t,
+        )
+        .await?;
+    }
+    t.print(ui, g.timings);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn up(ws: &Workspace, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    let mut t = Timings::default();
+    let engine = Engine::connect().await?;
+    let start = Instant::now();
+    let state = postgres::up(ws, &engine, ui).await?;
+    t.stage("up", start, ());
+    println!("postgres: {}", redact(&state.url));
+    t.print(ui, g.timings);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    let engine = Engine::connect().await?;
+    let removed = engine.remove_cells(&ws.id, &[], args.volumes).await?;
+    if removed.is_empty() {
+        ui.info("no Cells to remove");
+    }
+    for r in removed {
+        ui.info(&format!("removed {r}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(ws: &Workspace, _ui: &Ui) -> Result<ExitCode, Error> {
+    let engine = Engine::connect().await?;
+    match engine.find_cell(&ws.id, "postgres").await? {
+        Some(c) if c.host_port != 0 => {
+            println!(
+                "postgres  running  {}  127.0.0.1:{}  {}",
+                c.image,
+                c.host_port,
+                &c.container_id[..12]
+            )
+        }
+        Some(c) => println!("postgres  stopped  {}  {}", c.image, &c.container_id[..12]),
+        None => println!("postgres  absent"),
+    }
+    let lock = postgres::lock_path(ws);
+    println!(
+        "lock      {}",
+        if lock.exists() {
+            lock.display().to_string()
+        } else {
+            "none yet".into()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn redact(url: &str) -> String {
+    match (
+        url.find("://"),
+        url.rfind('@'),
+        url[url.find("://").map_or(0, |i| i + 3)..].find(':'),
+    ) {
+        (Some(s), Some(at), Some(_)) => {
+            let user = url[s + 3..at].split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}

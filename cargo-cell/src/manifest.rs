@@ -1,0 +1,144 @@
+//! The manifest: every Cell attribute of the workspace, merged from the recorded fragments.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use cell_postgres::declare::TableDecl;
+
+use crate::error::Error;
+
+/// One recorded item, as the macro wrote it.
+#[derive(Debug, Deserialize)]
+pub struct Fragment {
+    pub cell: String,
+    pub kind: String,
+    pub value: serde_json::Value,
+}
+
+impl Fragment {
+    /// Fragment files are named `<cell>.<kind>.<name>.json` and hold the item's declaration.
+    pub fn parse(
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Fragment, Box<dyn std::error::Error + Send + Sync>> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("fragment name is not UTF-8")?;
+        let mut parts = name.splitn(3, '.');
+        let (Some(cell), Some(kind)) = (parts.next(), parts.next()) else {
+            return Err(format!("unexpected fragment name {name}").into());
+        };
+        Ok(Fragment {
+            cell: cell.to_string(),
+            kind: kind.to_string(),
+            value: serde_json::from_slice(bytes)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Sorted by table name; each table once.
+    pub postgres: Vec<TableDecl>,
+    /// Which crate declared each table (parallel to `postgres`), for messages.
+    #[serde(skip)]
+    pub postgres_origin: Vec<String>,
+}
+
+impl Manifest {
+    pub fn add(&mut self, fragment: Fragment, crate_name: &str) -> Result<(), Error> {
+        match (fragment.cell.as_str(), fragment.kind.as_str()) {
+            ("postgres", "table") => {
+                let decl: TableDecl =
+                    serde_json::from_value(fragment.value).map_err(|e| Error::Fragment {
+                        path: format!("{crate_name}: postgres.table").into(),
+                        source: Box::new(e),
+                    })?;
+                self.add_table(decl, crate_name)
+            }
+            // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
+            _ => Ok(()),
+        }
+    }
+
+    fn add_table(&mut self, decl: TableDecl, origin: &str) -> Result<(), Error> {
+        match self.postgres.binary_search_by(|d| d.name.cmp(&decl.name)) {
+            // The same source is compiled in several units (lib, its tests): same declaration.
+            Ok(i) if self.postgres[i] == decl => Ok(()),
+            Ok(i) => Err(Error::ConflictingTables {
+                table: decl.name.clone(),
+                first: format!(
+                    "{} in {}",
+                    self.postgres[i].rust_name, self.postgres_origin[i]
+                ),
+                second: format!("{} in {origin}", decl.rust_name),
+            }),
+            Err(i) => {
+                self.postgres.insert(i, decl);
+                self.postgres_origin.insert(i, origin.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.postgres.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        match self.postgres.len() {
+            0 => "no Cell attributes".to_string(),
+            1 => "1 Postgres table".to_string(),
+            n => format!("{n} Postgres tables"),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("manifest serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(name: &str, rust: &str) -> TableDecl {
+        TableDecl {
+            rust_name: rust.into(),
+            name: name.into(),
+            columns: vec![],
+        }
+    }
+
+    #[test]
+    fn same_declaration_twice_is_one_table() {
+        let mut m = Manifest::default();
+        m.add_table(decl("users", "User"), "app").unwrap();
+        m.add_table(decl("users", "User"), "app").unwrap();
+        m.add_table(decl("orgs", "Org"), "app").unwrap();
+        let names: Vec<_> = m.postgres.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["orgs", "users"]);
+    }
+
+    #[test]
+    fn different_declarations_of_one_table_conflict() {
+        let mut m = Manifest::default();
+        m.add_table(decl("users", "User"), "app").unwrap();
+        let err = m.add_table(decl("users", "Account"), "other").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`User in app` and by `Account in other`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fragment_names_carry_cell_and_kind() {
+        let f = Fragment::parse(Path::new("/x/postgres.table.users.json"), b"{}").unwrap();
+        assert_eq!((f.cell.as_str(), f.kind.as_str()), ("postgres", "table"));
+    }
+}

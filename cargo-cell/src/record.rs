@@ -1,0 +1,254 @@
+//! Phase 1: compile the workspace with recording on and reconcile what the macros wrote.
+//!
+//! `cargo check --workspace --all-targets` runs in its own target directory with
+//! `CELL_RECORD_DIR`, so the normal build's fingerprints never change and a no-op run is a
+//! no-op check. Every unit cargo reports is kept: a fresh unit (not recompiled) keeps the
+//! fragments of the run that compiled it; a recompiled unit keeps only this run's; folders of
+//! units cargo no longer builds are ignored. Their union is the manifest.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cargo_metadata::Message;
+
+use crate::cli::CargoArgs;
+use crate::error::Error;
+use crate::manifest::{Fragment, Manifest};
+use crate::ui::Ui;
+use crate::workspace::{Workspace, cargo};
+
+const RECORD_DIR_ENV: &str = "CELL_RECORD_DIR";
+const RUN_ID_ENV: &str = "CELL_RUN_ID";
+const RUN_MARKER: &str = "_run";
+
+pub struct Recording {
+    pub manifest: Manifest,
+    /// Workspace packages with at least one recorded item.
+    pub packages: Vec<String>,
+}
+
+pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Error> {
+    let record_target = ws.work_dir().join("record");
+    let fragments = record_target.join("fragments");
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let task = ui.task("record", "checking the workspace for Cell attributes");
+
+    let mut cmd = Command::new(cargo());
+    cmd.arg("check")
+        .arg("--workspace")
+        .arg("--all-targets")
+        .arg("--manifest-path")
+        .arg(&ws.manifest_path)
+        .arg("--target-dir")
+        .arg(&record_target)
+        .arg(if ui.is_interactive() {
+            "--message-format=json-diagnostic-rendered-ansi"
+        } else {
+            "--message-format=json"
+        });
+    feature_args(&mut cmd, args);
+    cmd.env(RECORD_DIR_ENV, &fragments)
+        .env(RUN_ID_ENV, &run_id)
+        // A compiler cache would skip the macros, and with them the recording.
+        .env("RUSTC_WRAPPER", "")
+        .env("RUSTC_WORKSPACE_WRAPPER", "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ui.verbose(&format!("running {cmd:?}"));
+    let mut child = cmd.spawn().map_err(|source| Error::CargoSpawn {
+        cargo: cargo().display().to_string(),
+        source,
+    })?;
+
+    let mut stderr = child.stderr.take().expect("piped");
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let mut units: HashMap<String, bool> = HashMap::new();
+    let mut diagnostics = Vec::new();
+    let stdout = BufReader::new(child.stdout.take().expect("piped"));
+    for message in Message::parse_stream(stdout).flatten() {
+        match message {
+            Message::CompilerArtifact(a) if ws.member_ids.contains(&a.package_id.repr) => {
+                task.set_message(format!("checked {}", a.target.name));
+                for f in &a.filenames {
+                    if let Some(stem) = f.file_stem() {
+                        units.insert(stem.to_string(), a.fresh);
+                    }
+                }
+            }
+            Message::CompilerMessage(m) => {
+                if let Some(r) = m.message.rendered {
+                    diagnostics.push(r);
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(|source| Error::CargoSpawn {
+        cargo: cargo().display().to_string(),
+        source,
+    })?;
+    let stderr_text = stderr_reader.join().unwrap_or_default();
+    if !status.success() {
+        task.fail("the workspace does not compile");
+        ui.suspend(|| {
+            for d in &diagnostics {
+                eprint!("{d}");
+            }
+            // cargo's own errors (manifest, resolution) come on stderr.
+            for line in stderr_text.lines().filter(|l| {
+                !l.trim_start().starts_with("Compiling") && !l.trim_start().starts_with("Checking")
+            }) {
+                eprintln!("{line}");
+            }
+        });
+        return Err(Error::RecordFailed);
+    }
+
+    let recording = reconcile(&fragments, &units, &run_id)?;
+    task.finish(format!("recorded {}", recording.manifest.summary()));
+    Ok(recording)
+}
+
+fn feature_args(cmd: &mut Command, args: &CargoArgs) {
+    for f in &args.features {
+        cmd.arg("--features").arg(f);
+    }
+    if args.all_features {
+        cmd.arg("--all-features");
+    }
+    if args.no_default_features {
+        cmd.arg("--no-default-features");
+    }
+}
+
+/// The union of the fragments of the units cargo reported in this run.
+fn reconcile(
+    fragments: &Path,
+    units: &HashMap<String, bool>,
+    run_id: &str,
+) -> Result<Recording, Error> {
+    let mut manifest = Manifest::default();
+    let mut packages = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(fragments) else {
+        return Ok(Recording { manifest, packages });
+    };
+    let mut dirs: Vec<PathBuf> = dirs
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let key = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let fresh = units.get(&key).or_else(|| units.get(&format!("lib{key}")));
+        let marker = std::fs::read_to_string(dir.join(RUN_MARKER)).unwrap_or_default();
+        let keep = match fresh {
+            // Not built in this configuration (a removed target, other features): stale.
+            None => false,
+            Some(true) => true,
+            // Recompiled: only if the macros ran in this run; else the unit lost its last attribute.
+            Some(false) => marker == run_id,
+        };
+        if !keep {
+            continue;
+        }
+        let crate_name = key
+            .rsplit_once('-')
+            .map(|(c, _)| c.to_string())
+            .unwrap_or(key.clone());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::Fragment {
+                path: dir.clone(),
+                source: Box::new(e),
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        for path in files {
+            let bytes = std::fs::read(&path).map_err(|e| Error::Fragment {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            let fragment = Fragment::parse(&path, &bytes).map_err(|e| Error::Fragment {
+                path: path.clone(),
+                source: e,
+            })?;
+            manifest.add(fragment, &crate_name)?;
+            if !packages.contains(&crate_name) {
+                packages.push(crate_name.clone());
+            }
+        }
+    }
+    Ok(Recording { manifest, packages })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cell_postgres::declare::TableDecl;
+
+    fn decl(name: &str) -> TableDecl {
+        TableDecl {
+            rust_name: "T".into(),
+            name: name.into(),
+            columns: vec![],
+        }
+    }
+
+    fn write_unit(root: &Path, key: &str, run: &str, tables: &[&str]) {
+        let dir = root.join(key);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(RUN_MARKER), run).unwrap();
+        for t in tables {
+            std::fs::write(
+                dir.join(format!("postgres.table.{t}.json")),
+                serde_json::to_vec(&decl(t)).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn fresh_units_keep_old_fragments_and_rebuilt_units_only_new_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write_unit(root, "a-1", "old", &["kept"]); // fresh: untouched crate
+        write_unit(root, "b-2", "now", &["new"]); // rebuilt in this run
+        write_unit(root, "c-3", "old", &["gone"]); // rebuilt, no attribute left
+        write_unit(root, "d-4", "old", &["stale"]); // no longer built
+        let units: HashMap<String, bool> = [
+            ("liba-1".to_string(), true),
+            ("libb-2".to_string(), false),
+            ("c-3".to_string(), false),
+        ]
+        .into();
+        let rec = reconcile(root, &units, "now").unwrap();
+        let names: Vec<&str> = rec
+            .manifest
+            .postgres
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["kept", "new"]);
+        assert_eq!(rec.packages, ["a", "b"]);
+    }
+}

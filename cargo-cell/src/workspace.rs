@@ -1,0 +1,82 @@
+//! The workspace being built: root, target directory, members and `[workspace.metadata.cell]`.
+
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::MetadataCommand;
+
+use crate::docker::WorkspaceId;
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    pub manifest_path: PathBuf,
+    /// Workspace member package names.
+    pub members: Vec<String>,
+    /// Their package ids, as cargo's JSON messages name them.
+    pub member_ids: std::collections::HashSet<String>,
+    pub id: WorkspaceId,
+    pub config: serde_json::Value,
+}
+
+/// The cargo that runs us (`$CARGO`), else the one on PATH.
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+impl Workspace {
+    pub fn load(manifest_path: Option<&Path>) -> Result<Workspace, Error> {
+        let mut cmd = MetadataCommand::new();
+        cmd.cargo_path(cargo()).no_deps();
+        if let Some(p) = manifest_path {
+            cmd.manifest_path(p);
+        }
+        let meta = cmd.exec().map_err(|source| Error::Metadata {
+            source: Box::new(source),
+        })?;
+        let root: PathBuf = meta.workspace_root.clone().into();
+        let members = meta
+            .workspace_packages()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect();
+        Ok(Workspace {
+            id: WorkspaceId::for_root(&root),
+            manifest_path: root.join("Cargo.toml"),
+            target_dir: meta.target_directory.clone().into(),
+            config: meta
+                .workspace_metadata
+                .get("cell")
+                .cloned()
+                .unwrap_or_default(),
+            members,
+            member_ids: meta
+                .workspace_members
+                .iter()
+                .map(|id| id.repr.clone())
+                .collect(),
+            root,
+        })
+    }
+
+    pub fn cell_dir(&self) -> PathBuf {
+        self.root.join(".cell")
+    }
+
+    /// Where cargo-cell keeps its own build products (record target dir, manifest).
+    pub fn work_dir(&self) -> PathBuf {
+        self.target_dir.join("cell")
+    }
+
+    /// A setting of one Cell: `[workspace.metadata.cell.<cell>] <key> = "..."`.
+    pub fn cell_setting(&self, cell: &str, key: &str) -> Option<String> {
+        self.config
+            .get(cell)?
+            .get(key)?
+            .as_str()
+            .map(str::to_string)
+    }
+}
