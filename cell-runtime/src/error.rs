@@ -1,7 +1,10 @@
 use std::fmt;
 
 /// Everything a generated API or a connection can fail with.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the message, its help and its causes (as anyhow does), because that is
+/// what a `main` returning `Result<(), Error>` shows the user.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No endpoint is configured and no dev Cell state was found.
@@ -37,5 +40,17 @@ struct SchemaList<'a>(&'a [String]);
 impl fmt::Display for SchemaList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.join("; "))
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\ncaused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }

@@ -1,1 +1,389 @@
+//! The end-to-end harness: a temporary copy of an example app, `cargo cell` and `cargo` run
+//! on it for real, and a Postgres client that is not ours (`psql` inside the Cell's
+//! container) to look at the result.
+//!
+//! Every container and volume a test creates carries a label unique to that test
+//! (`CELL_TEST_LABEL`), and is removed by that label when the [`App`] is dropped, even when
+//! the test panics. Nothing else is touched. All apps share one cargo target directory so
+//! dependencies are compiled once per suite.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const TEST_LABEL_KEY: &str = "dev.cell.test";
+pub const DEFAULT_TEST_IMAGE: &str = "cargo-cell/postgres:15";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repo")
+        .to_path_buf()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The workspace's target directory (honours CARGO_TARGET_DIR).
+fn target_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Command::new(cargo())
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--manifest-path",
+            ])
+            .arg(repo_root().join("Cargo.toml"))
+            .output()
+            .expect("cargo metadata runs");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+        PathBuf::from(meta["target_directory"].as_str().expect("target_directory"))
+    })
+}
+
+/// The `cargo-cell` binary, built once per test process.
+pub fn cargo_cell_bin() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(cargo())
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "cargo-cell",
+                "--bin",
+                "cargo-cell",
+                "--manifest-path",
+            ])
+            .arg(repo_root().join("Cargo.toml"))
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building cargo-cell failed");
+        target_dir().join("debug").join("cargo-cell")
+    })
+}
+
+/// The target directory shared by every example app of the suite.
+pub fn apps_target_dir() -> PathBuf {
+    target_dir().join("e2e-apps")
+}
+
+pub fn test_image() -> String {
+    std::env::var("CELL_POSTGRES_IMAGE").unwrap_or_else(|_| DEFAULT_TEST_IMAGE.into())
+}
+
+/// Whether the Docker engine answers. In CI a missing engine fails the test; elsewhere the
+/// test is skipped with a message.
+pub fn docker_available() -> bool {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("the Docker engine is not reachable, and CI=true: end-to-end tests need it");
+        }
+        eprintln!("skipping: the Docker engine is not reachable");
+        return false;
+    }
+    ensure_image();
+    true
+}
+
+/// The test image must exist: build it (cached by tag) when it does not.
+fn ensure_image() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let image = test_image();
+        let present = Command::new("docker")
+            .args(["image", "inspect", &image])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            let status = Command::new(repo_root().join("scripts/build-images"))
+                .status()
+                .expect("scripts/build-images runs");
+            assert!(status.success(), "scripts/build-images failed");
+        }
+    });
+}
+
+/// A temporary copy of an example app, with its own Cells.
+pub struct App {
+    pub dir: tempfile::TempDir,
+    pub label: String,
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    fn from(output: Output, elapsed: Duration) -> Run {
+        Run {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    #[track_caller]
+    pub fn assert_success(&self) -> &Run {
+        assert!(
+            self.success(),
+            "command failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_failure(&self) -> &Run {
+        assert!(
+            !self.success(),
+            "command should have failed:\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl App {
+    /// Copies `examples/<name>` to a temporary folder, pointing its path dependencies at
+    /// this repository.
+    pub fn copy_example(name: &str) -> App {
+        let src = repo_root().join("examples").join(name);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("cell-e2e-{name}-"))
+            .tempdir()
+            .expect("temp dir");
+        copy_tree(&src, dir.path());
+        let manifest = dir.path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).expect("example manifest");
+        let repo = repo_root();
+        let text = text.replace("path = \"../../", &format!("path = \"{}/", repo.display()));
+        std::fs::write(&manifest, text).expect("write manifest");
+        App {
+            dir,
+            label: uuid::Uuid::new_v4().simple().to_string(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(self.path())
+            .env("CARGO_TARGET_DIR", apps_target_dir())
+            .env("CELL_POSTGRES_IMAGE", test_image())
+            .env(
+                "CELL_TEST_LABEL",
+                format!("{TEST_LABEL_KEY}={}", self.label),
+            )
+            .env_remove("CELL_POSTGRES_URL")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(mut cmd: Command) -> Run {
+        let start = Instant::now();
+        let output = cmd.output().expect("command runs");
+        Run::from(output, start.elapsed())
+    }
+
+    /// `cargo cell <args>`, as cargo would run the subcommand.
+    pub fn cargo_cell(&self, args: &[&str]) -> Run {
+        self.cargo_cell_with(args, &[])
+    }
+
+    pub fn cargo_cell_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(cargo_cell_bin());
+        cmd.arg("cell").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        App::run(cmd)
+    }
+
+    /// Plain `cargo <args>`.
+    pub fn cargo(&self, args: &[&str]) -> Run {
+        self.cargo_with(args, &[])
+    }
+
+    pub fn cargo_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(Path::new(&cargo()));
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        App::run(cmd)
+    }
+
+    /// Runs the app's binary as built by the last build.
+    pub fn run_binary(&self, name: &str) -> Run {
+        let cmd = self.command(&apps_target_dir().join("debug").join(name));
+        App::run(cmd)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path().join(rel), text).unwrap_or_else(|e| panic!("write {rel}: {e}"))
+    }
+
+    /// Replaces `from` (which must occur exactly once) in a file.
+    #[track_caller]
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` should occur once in {rel}"
+        );
+        self.write(rel, &text.replace(from, to));
+    }
+
+    /// The ids of this test's containers.
+    pub fn containers(&self) -> Vec<String> {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--no-trunc", "--filter"])
+            .arg(format!("label={TEST_LABEL_KEY}={}", self.label))
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[track_caller]
+    pub fn container(&self) -> String {
+        let ids = self.containers();
+        assert_eq!(
+            ids.len(),
+            1,
+            "expected one container for this test, found {ids:?}"
+        );
+        ids[0].clone()
+    }
+
+    /// `docker inspect` of this test's container, as JSON.
+    pub fn inspect(&self) -> serde_json::Value {
+        let out = Command::new("docker")
+            .args(["inspect", &self.container()])
+            .output()
+            .expect("docker inspect");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+        v[0].clone()
+    }
+
+    /// Runs SQL with `psql` inside the Cell's container (a client that is not ours);
+    /// returns unaligned rows, `|`-separated.
+    #[track_caller]
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                &self.container(),
+                "psql",
+                "-X",
+                "-q",
+                "-At",
+                "-U",
+                "cell",
+                "-d",
+                "cell",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("docker exec psql");
+        assert!(
+            out.status.success(),
+            "psql failed for `{sql}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let label = self.label.clone();
+        let cleanup = async move {
+            let engine = cargo_cell::docker::Engine::connect_to(None).await?;
+            engine.remove_labelled(TEST_LABEL_KEY, &label).await
+        };
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => {
+                if let Err(e) = rt.block_on(cleanup) {
+                    eprintln!(
+                        "cleanup of test containers labelled {TEST_LABEL_KEY}={} failed: {e}",
+                        self.label
+                    );
+                }
+            }
+            Err(e) => eprintln!("cleanup runtime: {e}"),
+        }
+    }
+}
+
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("read example") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == "target" || name == "state" {
+            continue;
+        }
+        let from = entry.path();
+        let to = dst.join(&name);
+        if from.is_dir() {
+            copy_tree(&from, &to);
+        } else {
+            std::fs::copy(&from, &to).expect("copy");
+        }
+    }
+}
+
+/// The 1-based line of the first line of `path` containing `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("`{needle}` not found"))
+}
