@@ -54,6 +54,14 @@ pub enum Command {
     Down(DownArgs),
     /// Show the workspace's Cells.
     Status,
+    /// Record the Cell attributes and print the manifest (JSON) without touching any Cell.
+    Manifest(ManifestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
 }
 
 /// What is handed to cargo: the same selection flags cargo takes.
@@ -147,6 +155,7 @@ mod tests {
             "cargo cell up -v",
             "cargo cell down --volumes",
             "cargo cell status",
+            "cargo cell manifest --features x",
         ] {
             parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

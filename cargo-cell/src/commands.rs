@@ -4,7 +4,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use crate::cli::{
-    ApplyArgs, BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, PlanArgs,
+    ApplyArgs, BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, ManifestArgs,
+    PlanArgs,
 };
 use crate::docker::Engine;
 use crate::error::Error;
@@ -47,6 +48,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Up => up(&ws, g, &ui).await,
         Cmd::Down(args) => down(&ws, args, &ui).await,
         Cmd::Status => status(&ws, &ui).await,
+        Cmd::Manifest(args) => manifest(&ws, args, g, &ui),
     }
 }
 
@@ -247,6 +249,22 @@ async fn apply(
         )
         .await?;
     }
+    t.print(ui, g.timings);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn manifest(
+    ws: &Workspace,
+    args: ManifestArgs,
+    g: &GlobalArgs,
+    ui: &Ui,
+) -> Result<ExitCode, Error> {
+    let mut t = Timings::default();
+    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
+    print!(
+        "{}",
+        String::from_utf8_lossy(&recording.manifest.to_bytes())
+    );
     t.print(ui, g.timings);
     Ok(ExitCode::SUCCESS)
 }

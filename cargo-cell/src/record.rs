@@ -162,6 +162,11 @@ fn reconcile(
             Some(false) => marker == run_id,
         };
         if !keep {
+            if fresh == Some(&false) {
+                // Rebuilt with no attribute left: forget it, or it would come back as soon
+                // as the unit is fresh again.
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             continue;
         }
         let crate_name = key
@@ -250,5 +255,13 @@ mod tests {
             .collect();
         assert_eq!(names, ["kept", "new"]);
         assert_eq!(rec.packages, ["a", "b"]);
+        assert!(
+            !root.join("c-3").exists(),
+            "a rebuilt unit with nothing recorded is forgotten"
+        );
+        assert!(
+            root.join("d-4").exists(),
+            "a unit not built in this configuration may come back"
+        );
     }
 }

@@ -6,6 +6,10 @@
 //! (`CELL_TEST_LABEL`), and is removed by that label when the [`App`] is dropped, even when
 //! the test panics. Nothing else is touched. All apps share one cargo target directory so
 //! dependencies are compiled once per suite.
+//!
+//! Apps are used one at a time (a file lock, so it holds across test processes too): cargo
+//! gives a path package the same unit hash wherever it lies, so two copies of one example
+//! built at once in a shared target directory would race on each other's fingerprints.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -120,6 +124,8 @@ fn ensure_image() {
 pub struct App {
     pub dir: tempfile::TempDir,
     pub label: String,
+    /// Held while the app exists: see the module's docs.
+    _turn: std::fs::File,
 }
 
 #[derive(Debug)]
@@ -176,20 +182,25 @@ impl App {
     /// Copies `examples/<name>` to a temporary folder, pointing its path dependencies at
     /// this repository.
     pub fn copy_example(name: &str) -> App {
-        let src = repo_root().join("examples").join(name);
+        App::copy_tree_of(&repo_root().join("examples").join(name), name)
+    }
+
+    /// Copies `tests/fixtures/<name>`, like [`App::copy_example`].
+    pub fn copy_fixture(name: &str) -> App {
+        App::copy_tree_of(&repo_root().join("tests").join("fixtures").join(name), name)
+    }
+
+    fn copy_tree_of(src: &Path, name: &str) -> App {
+        let turn = take_turn();
         let dir = tempfile::Builder::new()
             .prefix(&format!("cell-e2e-{name}-"))
             .tempdir()
             .expect("temp dir");
-        copy_tree(&src, dir.path());
-        let manifest = dir.path().join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).expect("example manifest");
-        let repo = repo_root();
-        let text = text.replace("path = \"../../", &format!("path = \"{}/", repo.display()));
-        std::fs::write(&manifest, text).expect("write manifest");
+        copy_tree(src, src, dir.path());
         App {
             dir,
             label: uuid::Uuid::new_v4().simple().to_string(),
+            _turn: turn,
         }
     }
 
@@ -362,9 +373,25 @@ impl Drop for App {
     }
 }
 
-fn copy_tree(src: &Path, dst: &Path) {
+fn take_turn() -> std::fs::File {
+    let dir = apps_target_dir();
+    std::fs::create_dir_all(&dir).expect("apps target dir");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".e2e-turn.lock"))
+        .expect("turn lock file");
+    file.lock().expect("take the e2e turn");
+    file
+}
+
+/// Copies `src` (inside the tree rooted at `root`) to `dst`. In Cargo.toml files, a
+/// `path = "..."` that leaves the copied tree is made absolute, so the copy still finds this
+/// repository's crates.
+fn copy_tree(root: &Path, src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("mkdir");
-    for entry in std::fs::read_dir(src).expect("read example") {
+    for entry in std::fs::read_dir(src).expect("read source tree") {
         let entry = entry.expect("entry");
         let name = entry.file_name();
         if name == "target" || name == "state" {
@@ -373,11 +400,38 @@ fn copy_tree(src: &Path, dst: &Path) {
         let from = entry.path();
         let to = dst.join(&name);
         if from.is_dir() {
-            copy_tree(&from, &to);
+            copy_tree(root, &from, &to);
+        } else if name == "Cargo.toml" {
+            let text = std::fs::read_to_string(&from).expect("read manifest");
+            std::fs::write(&to, absolute_paths(&text, src, root)).expect("write manifest");
         } else {
             std::fs::copy(&from, &to).expect("copy");
         }
     }
+}
+
+fn absolute_paths(manifest: &str, dir: &Path, root: &Path) -> String {
+    let root = root.canonicalize().expect("root exists");
+    let mut out = String::with_capacity(manifest.len());
+    let mut rest = manifest;
+    while let Some(i) = rest.find("path = \"") {
+        let (head, tail) = rest.split_at(i + "path = \"".len());
+        out.push_str(head);
+        let end = tail.find('"').expect("closing quote");
+        let rel = &tail[..end];
+        let resolved = dir
+            .join(rel)
+            .canonicalize()
+            .unwrap_or_else(|_| dir.join(rel));
+        if resolved.starts_with(&root) {
+            out.push_str(rel);
+        } else {
+            out.push_str(&resolved.display().to_string());
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The 1-based line of the first line of `path` containing `needle`.
