@@ -16,8 +16,13 @@ use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
 
 /// How long each stage took, for `--timings`.
-#[derive(Default)]
-struct Timings(Vec<(&'static str, f64)>);
+struct Timings(Vec<(&'static str, f64)>, Instant);
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings(Vec::new(), Instant::now())
+    }
+}
 
 impl Timings {
     fn stage<T>(&mut self, name: &'static str, start: Instant, value: T) -> T {
@@ -27,7 +32,8 @@ impl Timings {
 
     fn print(&self, ui: &Ui, enabled: bool) {
         if enabled {
-            let total: f64 = self.0.iter().map(|(_, s)| s).sum();
+            // Wall time: some stages overlap.
+            let total = self.1.elapsed().as_secs_f64();
             let parts: Vec<String> = self.0.iter().map(|(n, s)| format!("{n} {s:.3}s")).collect();
             ui.info(&format!(
                 "timings: {} (total {total:.3}s)",
@@ -76,8 +82,7 @@ struct Live {
     client: tokio_postgres::Client,
 }
 
-async fn bring_up(ws: &Workspace, ui: &Ui, t: &mut Timings) -> Result<Live, Error> {
-    let start = Instant::now();
+async fn bring_up(ws: &Workspace, ui: &Ui) -> Result<Live, Error> {
     let engine = Engine::connect().await?;
     let state = postgres::up(ws, &engine, ui).await?;
     let client = postgres::connect(&state.url)
@@ -86,18 +91,66 @@ async fn bring_up(ws: &Workspace, ui: &Ui, t: &mut Timings) -> Result<Live, Erro
             cell: "postgres".into(),
             source,
         })?;
-    Ok(t.stage("up", start, Live { client }))
+    Ok(Live { client })
+}
+
+/// Records and, when the workspace already has Cells (a lock exists), brings them up at
+/// the same time: the no-op build then costs the longer of the two, not their sum.
+async fn record_and_up(
+    ws: &Workspace,
+    args: &CargoArgs,
+    ui: &Ui,
+    t: &mut Timings,
+) -> Result<(Recording, Option<Live>), Error> {
+    let start = Instant::now();
+    let early_up = postgres::lock_path(ws).exists().then(|| {
+        let (ws, ui) = (ws.clone(), ui.clone());
+        tokio::spawn(async move {
+            let start = Instant::now();
+            (bring_up(&ws, &ui).await, start.elapsed())
+        })
+    });
+    let recording = {
+        let (ws, args, ui) = (ws.clone(), args.clone(), ui.clone());
+        tokio::task::spawn_blocking(move || record::record(&ws, &args, &ui))
+            .await
+            .expect("record task")
+    };
+    let recording = match recording {
+        Ok(r) => t.stage("record", start, r),
+        Err(e) => {
+            if let Some(task) = early_up {
+                task.abort();
+            }
+            return Err(e);
+        }
+    };
+    write_manifest(ws, &recording.manifest)?;
+    let live = match early_up {
+        Some(task) => {
+            let (live, took) = task.await.expect("up task");
+            t.0.push(("up (overlapped)", took.as_secs_f64()));
+            Some(live?)
+        }
+        None if recording.manifest.is_empty() => None,
+        None => {
+            let start = Instant::now();
+            let live = bring_up(ws, ui).await?;
+            Some(t.stage("up", start, live))
+        }
+    };
+    Ok((recording, live))
 }
 
 /// Plans, applies and locks. Returns whether the lock file was created by this run.
 async fn converge(
     ws: &Workspace,
     manifest: &Manifest,
+    mut live: Live,
     allow_destructive: bool,
     ui: &Ui,
     t: &mut Timings,
 ) -> Result<bool, Error> {
-    let mut live = bring_up(ws, ui, t).await?;
     let start = Instant::now();
     let planned = postgres::plan(ws, &mut live.client, &manifest.postgres).await?;
     t.stage("plan", start, ());
@@ -131,11 +184,12 @@ async fn build(
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
-    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
-    if !recording.manifest.is_empty() {
+    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+    if let Some(live) = live.filter(|_| !recording.manifest.is_empty()) {
         let lock_created = converge(
             ws,
             &recording.manifest,
+            live,
             args.safety.allow_destructive,
             ui,
             &mut t,
@@ -199,12 +253,11 @@ fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error>
 
 async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
-    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
+    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
     let mut changes = false;
     if recording.manifest.is_empty() {
         println!("No Cell attributes in this workspace: nothing to plan.");
-    } else {
-        let mut live = bring_up(ws, ui, &mut t).await?;
+    } else if let Some(mut live) = live {
         let start = Instant::now();
         let planned = postgres::plan(ws, &mut live.client, &recording.manifest.postgres).await?;
         t.stage("plan", start, ());
@@ -236,18 +289,20 @@ async fn apply(
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
-    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
-    if recording.manifest.is_empty() {
-        ui.info("no Cell attributes in this workspace: nothing to apply");
-    } else {
-        converge(
-            ws,
-            &recording.manifest,
-            args.safety.allow_destructive,
-            ui,
-            &mut t,
-        )
-        .await?;
+    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+    match live.filter(|_| !recording.manifest.is_empty()) {
+        None => ui.info("no Cell attributes in this workspace: nothing to apply"),
+        Some(live) => {
+            converge(
+                ws,
+                &recording.manifest,
+                live,
+                args.safety.allow_destructive,
+                ui,
+                &mut t,
+            )
+            .await?;
+        }
     }
     t.print(ui, g.timings);
     Ok(ExitCode::SUCCESS)

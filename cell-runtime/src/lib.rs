@@ -79,6 +79,11 @@ pub mod __private {
     }
 
     /// A field type `#[service]` can fill.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a Cell connection, so #[service] cannot fill it",
+        label = "not a Cell connection",
+        note = "every field of a #[service] struct is a connection such as `PostgresConnection`; keep other state in another struct"
+    )]
     pub trait Connect: Sized {
         fn connect() -> impl core::future::Future<Output = Result<Self, crate::Error>> + Send;
     }

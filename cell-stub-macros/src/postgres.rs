@@ -5,8 +5,8 @@ use quote::quote;
 use syn::ItemStruct;
 
 use cell_postgres::check;
-use cell_postgres::expand::{LockView, compile_error, expand};
-use cell_postgres::parse::{parse_table, validate};
+use cell_postgres::expand::{LockView, compile_error, expand, expand_placeholder};
+use cell_postgres::parse::{parse_table_lenient, validate};
 use cell_postgres::{CELL_NAME, LOCK_FILE};
 
 use crate::{locks, record};
@@ -22,14 +22,14 @@ pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
             return quote!(#err #input);
         }
     };
-    let parsed = match parse_table(args, &mut item).and_then(|p| validate(&p).map(|()| p)) {
-        Ok(parsed) => parsed,
-        // The struct stays (without our attributes), so the one error is the only one.
-        Err(e) => {
-            let err = e.to_compile_error();
-            return quote!(#item #err);
-        }
-    };
+    let (parsed, errors) = parse_table_lenient(args, &mut item);
+    let checked = errors.finish().and_then(|()| validate(&parsed));
+    if let Err(e) = checked {
+        // The struct keeps an API with bodies that never run, so this error is the only one.
+        let err = e.to_compile_error();
+        let out = expand_placeholder(&item, &parsed);
+        return quote!(#out #err);
+    }
 
     if record::is_recording() {
         let value = serde_json::to_value(&parsed.decl).expect("declarations serialise");

@@ -2,7 +2,7 @@
 //! (`PostgresConnection`, ...) and `Self::connect().await?` fills them all.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, ItemStruct};
 
@@ -35,7 +35,7 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let inits = fields.named.iter().map(|f| {
         let name = &f.ident;
         let ty = &f.ty;
-        quote!(#name: <#ty as ::cell_runtime::__private::Connect>::connect().await?)
+        quote_spanned!(ty.span()=> #name: <#ty as ::cell_runtime::__private::Connect>::connect().await?)
     });
     quote! {
         #item

@@ -26,6 +26,32 @@ pub enum LockView<'a> {
 }
 
 pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> TokenStream {
+    generate(item, parsed, lock, false)
+}
+
+/// For a table with errors (already reported): the same API with bodies that never run, so
+/// the errors are the user's only messages, not a cascade of missing methods.
+pub fn expand_placeholder(item: &ItemStruct, parsed: &ParsedTable) -> TokenStream {
+    // Without fields or with generics there is no API to stand in for: the struct alone.
+    if parsed.field_idents.is_empty() || !item.generics.params.is_empty() {
+        return quote!(#item);
+    }
+    generate(item, parsed, LockView::Absent, true)
+}
+
+fn generate(
+    item: &ItemStruct,
+    parsed: &ParsedTable,
+    lock: LockView<'_>,
+    placeholder: bool,
+) -> TokenStream {
+    let body = |real: TokenStream| {
+        if placeholder {
+            quote!({ ::core::unreachable!("this table has compile errors") })
+        } else {
+            quote!({ #real })
+        }
+    };
     let decl = &parsed.decl;
     let ident = &item.ident;
     let rt = quote!(::cell_runtime);
@@ -70,11 +96,12 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
             .collect::<Vec<_>>();
         let sql = format!("UPDATE {qt} SET {} WHERE {pk_col} = $1", sets.join(", "));
         let other_fields = others.iter().map(|&i| &fields[i]);
+        let b = body(
+            quote!(db.execute(#sql, &[&self.#pk_field #(, &self.#other_fields)*]).await.map(|n| n == 1)),
+        );
         quote! {
             /// Writes every field of this row, found by its primary key. `Ok(false)` when no row has that key.
-            pub async fn update(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> {
-                db.execute(#sql, &[&self.#pk_field #(, &self.#other_fields)*]).await.map(|n| n == 1)
-            }
+            pub async fn update(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> #b
         }
     };
 
@@ -86,23 +113,23 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
         let unique = c.primary_key || c.index.is_some_and(|ix| ix.unique);
         if unique {
             let doc = format!("The row whose `{}` is `value`, if any.", c.name);
+            let b = body(quote! {
+                match db.query_opt(#sql, &[&value]).await? {
+                    ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
+                    ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
+                }
+            });
             quote! {
                 #[doc = #doc]
-                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> {
-                    match db.query_opt(#sql, &[&value]).await? {
-                        ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
-                        ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
-                    }
-                }
+                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
             }
         } else {
             let doc = format!("Every row whose `{}` is `value`, in primary key order.", c.name);
             let sql = format!("{sql} ORDER BY {pk_col}");
+            let b = body(quote!(db.query(#sql, &[&value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
             quote! {
                 #[doc = #doc]
-                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> {
-                    db.query(#sql, &[&value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()
-                }
+                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
             }
         }
     });
@@ -110,6 +137,16 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
     let delete_sql = format!("DELETE FROM {qt} WHERE {pk_col} = $1");
     let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
     let count_sql = format!("SELECT count(*) FROM {qt}");
+    let b_insert = body(quote!(db.execute(#insert_sql, &[#(&self.#fields),*]).await.map(|_| ())));
+    let b_delete = body(quote!(db.execute(#delete_sql, &[&self.#pk_field]).await.map(|n| n == 1)));
+    let b_delete_by_id = body(quote!(db.execute(#delete_sql, &[&id]).await.map(|n| n == 1)));
+    let b_all = body(
+        quote!(db.query(#all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()),
+    );
+    let b_count = body(quote! {
+        let row = db.query_one(#count_sql, &[]).await?;
+        ::core::result::Result::Ok(row.try_get(0)?)
+    });
 
     let (tracking, fingerprint, errors) = match lock {
         LockView::Absent => (quote!(), quote!(::core::option::Option::None), Vec::new()),
@@ -140,25 +177,34 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
         compile_error(span, &format!("{}\n\nhelp: {}", m.message, m.help))
     });
 
+    // Reading rows and registering the table only exist for a valid table.
+    let support = if placeholder {
+        quote!()
+    } else {
+        quote! {
+            const _: () = {
+                #tracking
+                #p::inventory::submit! {
+                    #p::TableInfo { table: #table, fingerprint: #fingerprint }
+                }
+                impl #p::FromRow for #ident {
+                    fn from_row(row: &#p::Row) -> ::core::result::Result<Self, #rt::Error> {
+                        ::core::result::Result::Ok(Self { #(#fields: row.try_get(#indices)?,)* })
+                    }
+                }
+            };
+        }
+    };
+
     let table_doc = format!("The table's name, `{table}`.");
     quote! {
         #item
 
         #(#errors)*
 
-        const _: () = {
-            #tracking
-            #p::inventory::submit! {
-                #p::TableInfo { table: #table, fingerprint: #fingerprint }
-            }
-            impl #p::FromRow for #ident {
-                fn from_row(row: &#p::Row) -> ::core::result::Result<Self, #rt::Error> {
-                    ::core::result::Result::Ok(Self { #(#fields: row.try_get(#indices)?,)* })
-                }
-            }
-        };
+        #support
 
-        #[allow(dead_code)]
+        #[allow(dead_code, unreachable_code)]
         impl #ident {
             #[doc = #table_doc]
             pub const TABLE: &'static str = #table;
@@ -167,34 +213,23 @@ pub fn expand(item: &ItemStruct, parsed: &ParsedTable, lock: LockView<'_>) -> To
             #(#column_consts)*
 
             /// Inserts this row.
-            pub async fn insert(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<(), #rt::Error> {
-                db.execute(#insert_sql, &[#(&self.#fields),*]).await.map(|_| ())
-            }
+            pub async fn insert(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<(), #rt::Error> #b_insert
 
             #(#find_by)*
 
             #update
 
             /// Deletes this row (by primary key). `Ok(false)` when it was not there.
-            pub async fn delete(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> {
-                db.execute(#delete_sql, &[&self.#pk_field]).await.map(|n| n == 1)
-            }
+            pub async fn delete(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> #b_delete
 
             /// Deletes the row with this primary key. `Ok(false)` when there was none.
-            pub async fn delete_by_id(db: &#rt::PostgresConnection, id: #pk_param) -> ::core::result::Result<bool, #rt::Error> {
-                db.execute(#delete_sql, &[&id]).await.map(|n| n == 1)
-            }
+            pub async fn delete_by_id(db: &#rt::PostgresConnection, id: #pk_param) -> ::core::result::Result<bool, #rt::Error> #b_delete_by_id
 
             /// A page of rows in primary key order.
-            pub async fn all(db: &#rt::PostgresConnection, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> {
-                db.query(#all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()
-            }
+            pub async fn all(db: &#rt::PostgresConnection, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b_all
 
             /// The number of rows.
-            pub async fn count(db: &#rt::PostgresConnection) -> ::core::result::Result<i64, #rt::Error> {
-                let row = db.query_one(#count_sql, &[]).await?;
-                ::core::result::Result::Ok(row.try_get(0)?)
-            }
+            pub async fn count(db: &#rt::PostgresConnection) -> ::core::result::Result<i64, #rt::Error> #b_count
         }
     }
 }
@@ -286,6 +321,34 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(&table.fingerprint("users")), "{out}");
+    }
+
+    #[test]
+    fn placeholders_never_panic() {
+        for item in [
+            quote!(
+                struct T(i64);
+            ),
+            quote!(
+                struct T {}
+            ),
+            quote!(
+                struct T<X> {
+                    #[Postgres::primary_key]
+                    id: X,
+                }
+            ),
+            quote!(
+                struct T {
+                    id: u32,
+                }
+            ),
+        ] {
+            let mut item: ItemStruct = syn::parse2(item).unwrap();
+            let (parsed, _errors) = crate::parse::parse_table_lenient(quote!(), &mut item);
+            let out = expand_placeholder(&item, &parsed).to_string();
+            assert!(out.contains("struct T"), "{out}");
+        }
     }
 
     #[test]

@@ -60,6 +60,28 @@ pub fn error(span: Span, message: &str, help: &str) -> syn::Error {
     }
 }
 
+/// An error over the whole of `tokens` (first to last token, also on stable rustc).
+pub fn error_spanned(tokens: impl quote::ToTokens, message: &str, help: &str) -> syn::Error {
+    let text = if help.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}\n\nhelp: {help}")
+    };
+    syn::Error::new_spanned(tokens, text)
+}
+
+/// A type as written, tidied: `HashMap<String, String>`.
+pub fn type_text(ty: &syn::Type) -> String {
+    let raw = quote::ToTokens::to_token_stream(ty).to_string();
+    raw.replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" <", "<")
+}
+
 /// `Postgres::index` → `Some("index")`; also `cell_runtime::Postgres::index`.
 pub fn namespaced_name(attr: &Attribute, namespace: &str) -> Option<String> {
     let segs: Vec<_> = attr.path().segments.iter().collect();
@@ -71,6 +93,13 @@ pub fn namespaced_name(attr: &Attribute, namespace: &str) -> Option<String> {
 
 /// Parses the item and strips its `Postgres::` field attributes from `item`.
 pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTable, syn::Error> {
+    let (parsed, errors) = parse_table_lenient(args, item);
+    errors.finish().map(|()| parsed)
+}
+
+/// Like [`parse_table`], but returns what could be parsed beside the errors, so that the
+/// expansion can still give the struct its API and the user sees only the real mistakes.
+pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedTable, Errors) {
     let mut errors = Errors::default();
     let mut name: Option<String> = None;
 
@@ -81,7 +110,7 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
                 return Err(error(
                     lit.span(),
                     &format!("`{}` is not a valid table name", lit.value()),
-                    "use lower-case letters, digits and `_`, starting with a letter, at most 63 bytes",
+                    "use lower-case letters, digits and `_`, starting with a letter or `_`, at most 63 bytes",
                 ));
             }
             name = Some(lit.value());
@@ -103,12 +132,17 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
         errors.push(e);
     }
 
+    let generic_params: Vec<String> = item
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
     if !item.generics.params.is_empty() {
-        errors.error(
-            item.generics.span(),
+        errors.push(error_spanned(
+            &item.generics,
             "#[Postgres::table] does not support generic structs",
             "a table has one fixed shape: remove the generic parameters",
-        );
+        ));
     }
 
     let rust_name = item.ident.to_string();
@@ -121,7 +155,8 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
         Fields::Named(fields) => {
             for field in fields.named.iter_mut() {
                 let ident = field.ident.clone().expect("named field");
-                let column = parse_field(&ident, &field.ty, &mut field.attrs, &mut errors);
+                let generic = matches!(&field.ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| generic_params.contains(&i.to_string())));
+                let column = parse_field(&ident, &field.ty, generic, &mut field.attrs, &mut errors);
                 columns.push(column);
                 field_idents.push(ident);
                 field_types.push(field.ty.clone());
@@ -129,13 +164,12 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
         }
         _ => errors.error(
             item.ident.span(),
-            "#[Postgres::table] needs a struct with named fields",
+            "#[Postgres::table] goes on a struct with named fields",
             "write `struct Name { id: Uuid, ... }`",
         ),
     }
 
-    errors.finish()?;
-    Ok(ParsedTable {
+    let parsed = ParsedTable {
         decl: TableDecl {
             rust_name,
             name: table_name,
@@ -144,27 +178,28 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
         struct_ident: item.ident.clone(),
         field_idents,
         field_types,
-    })
+    };
+    (parsed, errors)
 }
 
 fn parse_field(
     ident: &syn::Ident,
     ty: &syn::Type,
+    generic: bool,
     attrs: &mut Vec<Attribute>,
     errors: &mut Errors,
 ) -> ColumnDecl {
     let name = ident.to_string().trim_start_matches("r#").to_string();
     let rust = rust_type(ty);
     let mapping = rust.as_ref().and_then(types::map);
-    if mapping.is_none() {
-        let written = quote::ToTokens::to_token_stream(ty)
-            .to_string()
-            .replace(' ', "");
-        errors.error(
-            ty.span(),
+    // A generic parameter is already reported on the struct.
+    if mapping.is_none() && !generic {
+        let written = type_text(ty);
+        errors.push(error_spanned(
+            ty,
             &format!("field `{name}` has type `{written}`, which has no Postgres column type"),
             &format!("supported types: {}", types::supported_types()),
-        );
+        ));
     }
     let (sql_type, nullable) = mapping
         .map(|m| (m.sql_type, m.nullable))
@@ -198,8 +233,8 @@ fn parse_field(
 fn no_args(attr: &Attribute, kind: &str) -> syn::Result<()> {
     match &attr.meta {
         Meta::Path(_) => Ok(()),
-        other => Err(error(
-            other.span(),
+        other => Err(error_spanned(
+            other,
             &format!("#[Postgres::{kind}] takes no arguments"),
             &format!("write `#[Postgres::{kind}]`"),
         )),
@@ -224,10 +259,11 @@ fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> sy
                         unique = true;
                         Ok(())
                     } else {
-                        Err(error(
-                            meta.path.span(),
-                            "unknown option in #[Postgres::index]",
-                            "write `#[Postgres::index]` or `#[Postgres::index(unique)]`",
+                        let option = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                        Err(error_spanned(
+                            &meta.path,
+                            &format!("unknown option `{option}` in #[Postgres::index]"),
+                            "did you mean `unique`? Write `#[Postgres::index]` or `#[Postgres::index(unique)]`",
                         ))
                     }
                 })?;
@@ -239,8 +275,8 @@ fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> sy
                 Meta::List(_) => attr.parse_args()?,
                 Meta::NameValue(nv) => syn::parse2(quote::ToTokens::to_token_stream(&nv.value))?,
                 Meta::Path(p) => {
-                    return Err(error(
-                        p.span(),
+                    return Err(error_spanned(
+                        p,
                         "#[Postgres::default] needs an SQL expression",
                         "write `#[Postgres::default(\"NOW()\")]`",
                     ));
@@ -293,8 +329,8 @@ fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> sy
                 }
             })?;
             let Some((table, col)) = target else {
-                return Err(error(
-                    attr.span(),
+                return Err(error_spanned(
+                    attr,
                     "#[Postgres::foreign_key] needs the column it references",
                     "write `#[Postgres::foreign_key(ref = \"organizations.id\")]`",
                 ));
@@ -306,8 +342,9 @@ fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> sy
             });
         }
         other => {
+            let name = attr.path().segments.last().expect("namespaced path");
             return Err(error(
-                attr.path().span(),
+                name.ident.span(),
                 &format!("unknown attribute `Postgres::{other}` on a field"),
                 FIELD_ATTRS_HELP,
             ));
@@ -379,11 +416,11 @@ pub fn validate(parsed: &ParsedTable) -> Result<(), syn::Error> {
             );
         }
         if c.primary_key && c.nullable {
-            errors.error(
-                parsed.field_types[i].span(),
+            errors.push(error_spanned(
+                &parsed.field_types[i],
                 "the primary key cannot be an `Option`",
                 "primary keys are NOT NULL: remove the `Option`",
-            );
+            ));
         }
         if c.primary_key && c.index.is_some() {
             errors.error(

@@ -62,7 +62,16 @@ const SCALARS: &[(&str, &str)] = &[
 
 /// The supported field types, for error messages.
 pub fn supported_types() -> String {
-    let mut list: Vec<String> = SCALARS.iter().map(|(r, _)| format!("`{r}`")).collect();
+    let mut list: Vec<String> = SCALARS
+        .iter()
+        .map(|(r, _)| {
+            if *r == "Value" {
+                "`serde_json::Value`".to_string()
+            } else {
+                format!("`{r}`")
+            }
+        })
+        .collect();
     list.push("`Vec<T>` of those (arrays)".into());
     list.push("`Option<T>` of any of them (NULL)".into());
     list.join(", ")

@@ -1,0 +1,11 @@
+use cell_runtime::prelude::*;
+
+#[Postgres::table]
+struct User {
+    #[Postgres::primary_key]
+    id: Uuid,
+    #[Postgres::foreign_key(on_delete = "cascade")]
+    org_id: Uuid,
+}
+
+fn main() {}

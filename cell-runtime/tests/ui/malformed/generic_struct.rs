@@ -1,0 +1,10 @@
+use cell_runtime::prelude::*;
+
+#[Postgres::table]
+struct User<T> {
+    #[Postgres::primary_key]
+    id: Uuid,
+    extra: T,
+}
+
+fn main() {}

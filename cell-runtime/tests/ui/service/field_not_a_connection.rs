@@ -1,0 +1,9 @@
+use cell_runtime::prelude::*;
+
+#[service]
+struct App {
+    db: PostgresConnection,
+    port: i32,
+}
+
+fn main() {}

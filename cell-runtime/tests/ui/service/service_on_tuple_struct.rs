@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[service]
+struct App(PostgresConnection);
+
+fn main() {}

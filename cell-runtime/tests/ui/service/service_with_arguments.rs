@@ -1,0 +1,8 @@
+use cell_runtime::prelude::*;
+
+#[service(lazy)]
+struct App {
+    db: PostgresConnection,
+}
+
+fn main() {}
