@@ -231,15 +231,7 @@ fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error>
     if args.release {
         cmd.arg("--release");
     }
-    for f in &args.features {
-        cmd.arg("--features").arg(f);
-    }
-    if args.all_features {
-        cmd.arg("--all-features");
-    }
-    if args.no_default_features {
-        cmd.arg("--no-default-features");
-    }
+    record::feature_args(&mut cmd, args);
     cmd.args(&args.rest).stdin(Stdio::null());
     ui.verbose(&format!("running {cmd:?}"));
     let status = ui

@@ -117,7 +117,8 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
     Ok(recording)
 }
 
-fn feature_args(cmd: &mut Command, args: &CargoArgs) {
+/// The feature selection flags, as cargo takes them.
+pub(crate) fn feature_args(cmd: &mut Command, args: &CargoArgs) {
     for f in &args.features {
         cmd.arg("--features").arg(f);
     }

@@ -413,68 +413,36 @@ pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan
             continue;
         };
         diff_columns(name, want, have, &mut columns);
-        for (ix_name, ix) in &want.indexes {
-            match have.indexes.get(ix_name) {
-                Some(h) if h == ix => {}
-                Some(_) => {
-                    drop_indexes.push(Step::DropIndex {
-                        table: name.clone(),
-                        name: ix_name.clone(),
-                    });
-                    indexes.push(Step::CreateIndex {
-                        table: name.clone(),
-                        name: ix_name.clone(),
-                        index: ix.clone(),
-                    });
-                }
-                None => indexes.push(Step::CreateIndex {
-                    table: name.clone(),
-                    name: ix_name.clone(),
-                    index: ix.clone(),
-                }),
-            }
-        }
-        for ix_name in have
-            .indexes
-            .keys()
-            .filter(|n| !want.indexes.contains_key(*n))
-        {
-            drop_indexes.push(Step::DropIndex {
+        diff_named(
+            &want.indexes,
+            &have.indexes,
+            |n, ix| Step::CreateIndex {
                 table: name.clone(),
-                name: ix_name.clone(),
-            });
-        }
-        for (fk_name, fk) in &want.foreign_keys {
-            match have.foreign_keys.get(fk_name) {
-                Some(h) if h == fk => {}
-                Some(_) => {
-                    drop_fks.push(Step::DropForeignKey {
-                        table: name.clone(),
-                        name: fk_name.clone(),
-                    });
-                    fks.push(Step::AddForeignKey {
-                        table: name.clone(),
-                        name: fk_name.clone(),
-                        fk: fk.clone(),
-                    });
-                }
-                None => fks.push(Step::AddForeignKey {
-                    table: name.clone(),
-                    name: fk_name.clone(),
-                    fk: fk.clone(),
-                }),
-            }
-        }
-        for fk_name in have
-            .foreign_keys
-            .keys()
-            .filter(|n| !want.foreign_keys.contains_key(*n))
-        {
-            drop_fks.push(Step::DropForeignKey {
+                name: n.clone(),
+                index: ix.clone(),
+            },
+            |n| Step::DropIndex {
                 table: name.clone(),
-                name: fk_name.clone(),
-            });
-        }
+                name: n.clone(),
+            },
+            &mut indexes,
+            &mut drop_indexes,
+        );
+        diff_named(
+            &want.foreign_keys,
+            &have.foreign_keys,
+            |n, fk| Step::AddForeignKey {
+                table: name.clone(),
+                name: n.clone(),
+                fk: fk.clone(),
+            },
+            |n| Step::DropForeignKey {
+                table: name.clone(),
+                name: n.clone(),
+            },
+            &mut fks,
+            &mut drop_fks,
+        );
     }
     for name in managed {
         if !desired.tables.contains_key(name) && live.tables.contains_key(name) {
@@ -494,6 +462,30 @@ pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan
     steps.extend(fks);
     steps.extend(drops);
     Plan { steps }
+}
+
+/// Named objects (indexes, constraints): a changed one is dropped and created again.
+fn diff_named<T: PartialEq>(
+    want: &std::collections::BTreeMap<String, T>,
+    have: &std::collections::BTreeMap<String, T>,
+    create: impl Fn(&String, &T) -> Step,
+    drop: impl Fn(&String) -> Step,
+    creates: &mut Vec<Step>,
+    drops: &mut Vec<Step>,
+) {
+    for (name, w) in want {
+        match have.get(name) {
+            Some(h) if h == w => {}
+            Some(_) => {
+                drops.push(drop(name));
+                creates.push(create(name, w));
+            }
+            None => creates.push(create(name, w)),
+        }
+    }
+    for name in have.keys().filter(|n| !want.contains_key(*n)) {
+        drops.push(drop(name));
+    }
 }
 
 fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) {
