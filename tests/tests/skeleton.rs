@@ -234,8 +234,8 @@ fn docker_unreachable_plain_build_works_cell_build_fails_fast() {
     let run = app.cargo_cell_with(&["build"], &nowhere);
     run.assert_failure();
     assert!(
-        run.elapsed.as_secs() < 10 + 5,
-        "fails within 10 s of the Docker check, took {:?}",
+        run.elapsed.as_secs_f64() < 10.0,
+        "fails within 10 s, took {:?}",
         run.elapsed
     );
     let err = run.stderr.to_lowercase();
