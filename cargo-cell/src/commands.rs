@@ -322,7 +322,7 @@ async fn up(ws: &Workspace, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> 
     let start = Instant::now();
     let state = postgres::up(ws, &engine, ui).await?;
     t.stage("up", start, ());
-    println!("postgres: {}", redact(&state.url));
+    println!("postgres: {}", cell_postgres::cell::redact(&state.url));
     t.print(ui, g.timings);
     Ok(ExitCode::SUCCESS)
 }
@@ -363,18 +363,4 @@ async fn status(ws: &Workspace, _ui: &Ui) -> Result<ExitCode, Error> {
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn redact(url: &str) -> String {
-    match (
-        url.find("://"),
-        url.rfind('@'),
-        url[url.find("://").map_or(0, |i| i + 3)..].find(':'),
-    ) {
-        (Some(s), Some(at), Some(_)) => {
-            let user = url[s + 3..at].split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }

@@ -107,21 +107,9 @@ impl Connect for PostgresConnection {
 fn connect_error(url: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Connect {
         cell: CELL,
-        endpoint: redact(url),
+        endpoint: cell_postgres::cell::redact(url),
         env: URL_ENV,
         source: Box::new(e),
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -188,22 +176,5 @@ async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::SchemaMismatch { tables: wrong })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://cell:s3cret@127.0.0.1:5432/app"),
-            "postgres://cell:***@127.0.0.1:5432/app"
-        );
-        assert_eq!(
-            redact("postgres://127.0.0.1/app"),
-            "postgres://127.0.0.1/app"
-        );
     }
 }

@@ -24,3 +24,32 @@ pub fn container_env(password: &str) -> Vec<(String, String)> {
 pub fn url(user: &str, password: &str, port: u16, database: &str) -> String {
     format!("postgres://{user}:{password}@127.0.0.1:{port}/{database}")
 }
+
+/// The URL without its password, for messages: `postgres://cell:***@127.0.0.1:5432/cell`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://cell:s3cret@127.0.0.1:5432/app"),
+            "postgres://cell:***@127.0.0.1:5432/app"
+        );
+        assert_eq!(
+            redact("postgres://127.0.0.1/app"),
+            "postgres://127.0.0.1/app"
+        );
+    }
+}
