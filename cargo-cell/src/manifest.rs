@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use cell_postgres::declare::TableDecl;
+use cell_postgres::declare::{EnumDecl, TableDecl};
 
 use crate::error::Error;
 
@@ -45,6 +45,9 @@ pub struct Manifest {
     /// Which crate declared each table (parallel to `postgres`), for messages.
     #[serde(skip)]
     pub postgres_origin: Vec<String>,
+    /// `#[derive(Postgres::Enum)]` types, sorted by Postgres name; each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub postgres_enums: Vec<EnumDecl>,
 }
 
 impl Manifest {
@@ -57,6 +60,25 @@ impl Manifest {
                         source: Box::new(e),
                     })?;
                 self.add_table(decl, crate_name)
+            }
+            ("postgres", "enum") => {
+                let decl: EnumDecl =
+                    serde_json::from_value(fragment.value).map_err(|e| Error::Fragment {
+                        path: format!("{crate_name}: postgres.enum").into(),
+                        source: Box::new(e),
+                    })?;
+                match self.postgres_enums.binary_search_by(|d| d.name.cmp(&decl.name)) {
+                    Ok(i) if self.postgres_enums[i] == decl => {}
+                    Ok(i) => {
+                        return Err(Error::ConflictingTables {
+                            table: format!("enum type {}", decl.name),
+                            first: self.postgres_enums[i].rust_name.clone(),
+                            second: format!("{} in {crate_name}", decl.rust_name),
+                        });
+                    }
+                    Err(i) => self.postgres_enums.insert(i, decl),
+                }
+                Ok(())
             }
             // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
             _ => Ok(()),
@@ -111,6 +133,9 @@ mod tests {
             rust_name: rust.into(),
             name: name.into(),
             columns: vec![],
+            renamed_from: None,
+            indexes: vec![],
+            checks: vec![],
         }
     }
 

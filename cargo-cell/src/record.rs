@@ -217,6 +217,9 @@ mod tests {
             rust_name: "T".into(),
             name: name.into(),
             columns: vec![],
+            renamed_from: None,
+            indexes: vec![],
+            checks: vec![],
         }
     }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ident;
-use crate::schema::{Column, FkAction, ForeignKey, Index, Schema, Table};
+use crate::schema::{Column, FkAction, ForeignKey, Index, Renames, Schema, Table};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableDecl {
@@ -16,6 +16,39 @@ pub struct TableDecl {
     pub name: String,
     /// In field order.
     pub columns: Vec<ColumnDecl>,
+    /// `#[Postgres::renamed_from("old")]` on the struct: the table's previous name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// Table-level indexes and unique constraints (`indexes = [...]`), single- or
+    /// multi-column. Field-level `#[Postgres::index]` stays on [`ColumnDecl::index`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<TableIndexDecl>,
+    /// CHECK expressions as written, on the struct or on a field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+}
+
+/// An index declared on the table: `("email", unique = true)`, `("org_id", "created_at")`,
+/// `("created_at", descending = true)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableIndexDecl {
+    pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique: bool,
+    /// The columns (of `columns`) sorted descending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descending: Vec<String>,
+}
+
+/// A Rust enum mapped to a Postgres enum type (`#[derive(Postgres::Enum)]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumDecl {
+    /// The enum's Rust name, which columns refer to.
+    pub rust_name: String,
+    /// The Postgres type's name.
+    pub name: String,
+    /// Labels in declaration order.
+    pub variants: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +67,13 @@ pub struct ColumnDecl {
     pub default: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreign_key: Option<ForeignKeyDecl>,
+    /// `#[Postgres::renamed_from("old")]` on the field: the column's previous name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// The Rust name of the enum this column holds (`#[derive(Postgres::Enum)]`); its
+    /// `sql_type` is that enum's Postgres name once resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enum_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +108,17 @@ impl TableDecl {
         ident::truncate(format!("{}_{}_fkey", self.name, column))
     }
 
+    /// The name of a table-level index: `{table}_{col1}_{col2}_key|_idx`.
+    pub fn table_index_name(&self, index: &TableIndexDecl) -> String {
+        let suffix = if index.unique { "key" } else { "idx" };
+        ident::truncate(format!(
+            "{}_{}_{}",
+            self.name,
+            index.columns.join("_"),
+            suffix
+        ))
+    }
+
     /// The table this declaration asks for.
     pub fn to_table(&self) -> Table {
         let mut table = Table::default();
@@ -89,6 +140,7 @@ impl TableDecl {
                     Index {
                         columns: vec![c.name.clone()],
                         unique: ix.unique,
+                        descending: Vec::new(),
                     },
                 );
             }
@@ -104,8 +156,68 @@ impl TableDecl {
                 );
             }
         }
+        for ix in &self.indexes {
+            table.indexes.insert(
+                self.table_index_name(ix),
+                Index {
+                    columns: ix.columns.clone(),
+                    unique: ix.unique,
+                    descending: ix.descending.clone(),
+                },
+            );
+        }
+        for expr in &self.checks {
+            table
+                .checks
+                .insert(check_name(&self.name, expr), expr.clone());
+        }
         table
     }
+}
+
+/// A CHECK constraint's name: the table and a short hash of the expression as written, so
+/// an edited expression is a new constraint (drop the old, add the new) and an unchanged
+/// one is recognised without comparing Postgres' rewritten text.
+pub fn check_name(table: &str, expr: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(expr.trim().as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    ident::truncate(format!("{table}_check_{hash}"))
+}
+
+/// Everything the code asks of the database: the schema and the renames that lead to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desired {
+    pub schema: Schema,
+    pub renames: Renames,
+}
+
+/// The desired schema and renames of a set of declarations. Enum columns must already be
+/// resolved (`sql_type` set to the enum's Postgres name).
+pub fn desired(decls: &[TableDecl], enums: &[EnumDecl]) -> Desired {
+    let mut out = Desired {
+        schema: desired_schema(decls),
+        renames: Renames::default(),
+    };
+    out.schema.enums = enums
+        .iter()
+        .map(|e| (e.name.clone(), e.variants.clone()))
+        .collect();
+    for d in decls {
+        if let Some(old) = &d.renamed_from {
+            out.renames.tables.insert(d.name.clone(), old.clone());
+        }
+        for c in &d.columns {
+            if let Some(old) = &c.renamed_from {
+                out.renames
+                    .columns
+                    .entry(d.name.clone())
+                    .or_default()
+                    .insert(c.name.clone(), old.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The schema a set of declarations asks for.
@@ -115,6 +227,7 @@ pub fn desired_schema(decls: &[TableDecl]) -> Schema {
             .iter()
             .map(|d| (d.name.clone(), d.to_table()))
             .collect(),
+        enums: Default::default(),
     }
 }
 
@@ -132,6 +245,8 @@ pub(crate) mod fixtures {
             index: None,
             default: None,
             foreign_key: None,
+            renamed_from: None,
+            enum_type: None,
         }
     }
 
@@ -147,6 +262,9 @@ pub(crate) mod fixtures {
                 },
                 column("name", "text"),
             ],
+            renamed_from: None,
+            indexes: Vec::new(),
+            checks: Vec::new(),
         };
         let users = TableDecl {
             rust_name: "User".into(),
@@ -177,6 +295,9 @@ pub(crate) mod fixtures {
                     ..column("nickname", "text")
                 },
             ],
+            renamed_from: None,
+            indexes: Vec::new(),
+            checks: Vec::new(),
         };
         vec![users, orgs]
     }
@@ -195,7 +316,8 @@ mod tests {
             users.indexes["users_email_key"],
             Index {
                 columns: vec!["email".into()],
-                unique: true
+                unique: true,
+                descending: vec![],
             }
         );
         let fk = &users.foreign_keys["users_org_id_fkey"];

@@ -174,6 +174,9 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
             rust_name,
             name: table_name,
             columns,
+            renamed_from: None,
+            indexes: Vec::new(),
+            checks: Vec::new(),
         },
         struct_ident: item.ident.clone(),
         field_idents,
@@ -213,6 +216,8 @@ fn parse_field(
         index: None,
         default: None,
         foreign_key: None,
+        renamed_from: None,
+        enum_type: None,
     };
 
     let mut kept = Vec::with_capacity(attrs.len());

@@ -9,6 +9,28 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     pub tables: BTreeMap<String, Table>,
+    /// Enum types by name, with their labels in declaration order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enums: BTreeMap<String, Vec<String>>,
+}
+
+/// The renames the code declares with `#[Postgres::renamed_from("old")]`, keyed by the new
+/// name. They are hints for the diff, not part of any schema's shape: a rename is planned
+/// only when the old name exists live and the new one does not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renames {
+    /// New table name → old table name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, String>,
+    /// Table (new name) → new column name → old column name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Renames {
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.columns.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +43,12 @@ pub struct Table {
     pub indexes: BTreeMap<String, Index>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub foreign_keys: BTreeMap<String, ForeignKey>,
+    /// CHECK constraints by name. On the declared side the expression as written; on the
+    /// live side as `pg_get_constraintdef` prints it. Names are derived from the declared
+    /// expression's text (see `declare::check_name`), so the diff compares names, never
+    /// expression text that Postgres rewrites.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +66,9 @@ pub struct Column {
 pub struct Index {
     pub columns: Vec<String>,
     pub unique: bool,
+    /// The columns (of `columns`) sorted descending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descending: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
