@@ -10,9 +10,11 @@
 pub mod cell;
 pub mod check;
 pub mod declare;
+pub mod diff;
 pub mod ident;
 pub mod lock;
 pub mod plan;
+pub mod safety;
 pub mod schema;
 pub mod types;
 

@@ -16,6 +16,9 @@ pub const LOCK_VERSION: u32 = 1;
 pub struct Lock {
     pub version: u32,
     pub tables: BTreeMap<String, Table>,
+    /// Enum types the code declares, with their labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enums: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,16 @@ impl Lock {
         Lock {
             version: LOCK_VERSION,
             tables: schema.tables,
+            enums: schema.enums,
+        }
+    }
+
+    /// The schema this lock holds (what the previous apply left, as far as the code's
+    /// tables and enums go).
+    pub fn schema(&self) -> Schema {
+        Schema {
+            tables: self.tables.clone(),
+            enums: self.enums.clone(),
         }
     }
 

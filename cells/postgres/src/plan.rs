@@ -1,28 +1,58 @@
-//! The diff engine: a pure function from (desired schema, live schema) to an ordered plan.
+//! The plan: ordered [`Step`]s, each one SQL statement with a [`Safety`] class, and how a
+//! plan reads to people ([`Plan::render`]) and to machines ([`Plan::to_json`]).
 //!
-//! Order: tables are created first (without foreign keys), then columns change, then
-//! indexes, then foreign keys, so a referenced table always exists before its key and
-//! cycles between tables need no special case. Tables the code does not declare are left
-//! alone unless they were `managed` (listed in the previous lock): those are dropped, which
-//! is destructive.
+//! The diff that makes a plan is in [`crate::diff`]; what the data says about a plan's
+//! risky steps is in [`crate::safety`].
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ident::quote;
-use crate::schema::{Column, ForeignKey, Index, Schema, Table};
+use crate::schema::{Column, ForeignKey, Index, Table};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub use crate::diff::diff;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Step {
+    CreateEnum {
+        name: String,
+        variants: Vec<String>,
+    },
+    /// `ALTER TYPE .. ADD VALUE`: appends a label, or inserts it before an existing one.
+    AddEnumValue {
+        name: String,
+        value: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+    },
+    /// Labels removed or reordered: a new type replaces the old one, and every column of
+    /// that type is converted through its text. Rows holding a removed label fail it.
+    RecreateEnum {
+        name: String,
+        variants: Vec<String>,
+        /// `(table, column)` pairs of that type.
+        columns: Vec<(String, String)>,
+    },
+    DropEnum {
+        name: String,
+    },
+    RenameTable {
+        from: String,
+        to: String,
+    },
     CreateTable {
         table: String,
         def: Table,
     },
     DropTable {
         table: String,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
     },
     AddColumn {
         table: String,
@@ -60,35 +90,94 @@ pub enum Step {
         table: String,
         name: String,
         index: Index,
+        /// Built with `CREATE INDEX CONCURRENTLY`, outside the transaction, so a large
+        /// table stays writable. Journalled: an interrupted build leaves an invalid index
+        /// that the next plan drops and builds again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        concurrently: bool,
     },
     DropIndex {
         table: String,
         name: String,
     },
+    RenameIndex {
+        table: String,
+        from: String,
+        to: String,
+    },
     AddForeignKey {
         table: String,
         name: String,
         fk: ForeignKey,
+        /// Added `NOT VALID` inside the transaction (instant) and validated by a following
+        /// [`Step::ValidateConstraint`] outside it (a weaker lock), for large tables.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        not_valid: bool,
     },
     DropForeignKey {
         table: String,
         name: String,
     },
+    /// `ALTER TABLE .. VALIDATE CONSTRAINT`: checks the existing rows of a constraint added
+    /// `NOT VALID` (here or by an interrupted earlier apply).
+    ValidateConstraint {
+        table: String,
+        name: String,
+    },
+    AddCheck {
+        table: String,
+        name: String,
+        expr: String,
+    },
+    DropCheck {
+        table: String,
+        name: String,
+    },
+    RenameConstraint {
+        table: String,
+        from: String,
+        to: String,
+    },
 }
 
 /// How much a step can hurt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Safety {
     /// Never loses data, never fails because of data.
     Safe,
-    /// Loses no data, but fails when existing rows violate it (NOT NULL, UNIQUE, FK).
+    /// Loses no data, but fails when existing rows violate it (NOT NULL, UNIQUE, FK, CHECK).
     DataDependent,
     /// Loses data (drops, narrowing type changes).
     Destructive,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What a step does to its object, as Terraform shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// `+`
+    Create,
+    /// `~`
+    Update,
+    /// `-`
+    Delete,
+    /// `-/+`: dropped and created again (an index or constraint whose definition changed).
+    Replace,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+            Action::Replace => "-/+",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
 }
@@ -100,13 +189,46 @@ const WIDENINGS: &[(&str, &str)] = &[
     ("integer", "bigint"),
     ("real", "double precision"),
     ("timestamp without time zone", "timestamp with time zone"),
+    ("character varying", "text"),
 ];
 
+/// Whether every value of `from` converts to `to` exactly.
+pub fn is_widening(from: &str, to: &str) -> bool {
+    if WIDENINGS.contains(&(from, to)) {
+        return true;
+    }
+    // varchar(n) → varchar(m ≥ n), varchar(n) → varchar, varchar(n) → text.
+    let varchar = |t: &str| -> Option<Option<u32>> {
+        let rest = t.strip_prefix("character varying")?;
+        if rest.is_empty() {
+            return Some(None);
+        }
+        rest.strip_prefix('(')?
+            .strip_suffix(')')?
+            .parse()
+            .ok()
+            .map(Some)
+    };
+    match (varchar(from), varchar(to)) {
+        (Some(Some(n)), Some(Some(m))) => m >= n,
+        (Some(_), Some(None)) => true,
+        (Some(_), None) => to == "text",
+        _ => false,
+    }
+}
+
 impl Step {
-    pub fn table(&self) -> &str {
+    /// The table the step is about (`None` for enum types).
+    pub fn table(&self) -> Option<&str> {
         match self {
+            Step::CreateEnum { .. }
+            | Step::AddEnumValue { .. }
+            | Step::RecreateEnum { .. }
+            | Step::DropEnum { .. } => None,
+            Step::RenameTable { to, .. } => Some(to),
             Step::CreateTable { table, .. }
             | Step::DropTable { table }
+            | Step::RenameColumn { table, .. }
             | Step::AddColumn { table, .. }
             | Step::DropColumn { table, .. }
             | Step::AlterType { table, .. }
@@ -116,8 +238,13 @@ impl Step {
             | Step::DropDefault { table, .. }
             | Step::CreateIndex { table, .. }
             | Step::DropIndex { table, .. }
+            | Step::RenameIndex { table, .. }
             | Step::AddForeignKey { table, .. }
-            | Step::DropForeignKey { table, .. } => table,
+            | Step::DropForeignKey { table, .. }
+            | Step::ValidateConstraint { table, .. }
+            | Step::AddCheck { table, .. }
+            | Step::DropCheck { table, .. }
+            | Step::RenameConstraint { table, .. } => Some(table),
         }
     }
 
@@ -125,7 +252,7 @@ impl Step {
         match self {
             Step::DropTable { .. } | Step::DropColumn { .. } => Safety::Destructive,
             Step::AlterType { from, to, .. } => {
-                if WIDENINGS.contains(&(from.as_str(), to.as_str())) {
+                if is_widening(from, to) {
                     Safety::Safe
                 } else {
                     Safety::Destructive
@@ -134,15 +261,124 @@ impl Step {
             Step::AddColumn { def, .. } if !def.nullable && def.default.is_none() => {
                 Safety::DataDependent
             }
-            Step::SetNotNull { .. } | Step::AddForeignKey { .. } => Safety::DataDependent,
+            Step::SetNotNull { .. }
+            | Step::AddCheck { .. }
+            | Step::RecreateEnum { .. }
+            | Step::ValidateConstraint { .. } => Safety::DataDependent,
+            Step::AddForeignKey { not_valid, .. } if !not_valid => Safety::DataDependent,
             Step::CreateIndex { index, .. } if index.unique => Safety::DataDependent,
             _ => Safety::Safe,
         }
     }
 
+    pub fn action(&self) -> Action {
+        match self {
+            Step::CreateEnum { .. }
+            | Step::CreateTable { .. }
+            | Step::AddColumn { .. }
+            | Step::CreateIndex { .. }
+            | Step::AddForeignKey { .. }
+            | Step::AddCheck { .. } => Action::Create,
+            Step::DropEnum { .. }
+            | Step::DropTable { .. }
+            | Step::DropColumn { .. }
+            | Step::DropIndex { .. }
+            | Step::DropForeignKey { .. }
+            | Step::DropCheck { .. } => Action::Delete,
+            Step::RecreateEnum { .. } => Action::Replace,
+            _ => Action::Update,
+        }
+    }
+
+    /// Whether the step may run inside the plan's transaction. The others run after it
+    /// commits, one by one, journalled.
+    pub fn transactional(&self) -> bool {
+        !matches!(
+            self,
+            Step::CreateIndex {
+                concurrently: true,
+                ..
+            } | Step::ValidateConstraint { .. }
+        )
+    }
+
+    /// The name of the object the step creates or drops, for pairing a drop with the
+    /// create of the same name into one `-/+` line.
+    fn object(&self) -> Option<(&'static str, &str, &str)> {
+        match self {
+            Step::CreateIndex { table, name, .. } | Step::DropIndex { table, name } => {
+                Some(("index", table, name))
+            }
+            Step::AddForeignKey { table, name, .. } | Step::DropForeignKey { table, name } => {
+                Some(("foreign key", table, name))
+            }
+            Step::AddCheck { table, name, .. } | Step::DropCheck { table, name } => {
+                Some(("check", table, name))
+            }
+            _ => None,
+        }
+    }
+
     /// One SQL statement.
     pub fn sql(&self) -> String {
+        let alter_column = |table: &str, column: &str, what: &str| {
+            format!(
+                "ALTER TABLE {} ALTER COLUMN {} {what}",
+                quote(table),
+                quote(column)
+            )
+        };
         match self {
+            Step::CreateEnum { name, variants } => format!(
+                "CREATE TYPE {} AS ENUM ({})",
+                quote(name),
+                literal_list(variants)
+            ),
+            Step::AddEnumValue {
+                name,
+                value,
+                before,
+            } => {
+                let mut s = format!("ALTER TYPE {} ADD VALUE {}", quote(name), literal(value));
+                if let Some(b) = before {
+                    let _ = write!(s, " BEFORE {}", literal(b));
+                }
+                s
+            }
+            Step::RecreateEnum {
+                name,
+                variants,
+                columns,
+            } => {
+                let old = crate::ident::truncate(format!("{name}__cell_old"));
+                let mut s = format!(
+                    "ALTER TYPE {} RENAME TO {};
+CREATE TYPE {} AS ENUM ({})",
+                    quote(name),
+                    quote(&old),
+                    quote(name),
+                    literal_list(variants)
+                );
+                for (t, c) in columns {
+                    let _ = write!(
+                        s,
+                        ";
+ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}",
+                        quote(t),
+                        quote(c),
+                        quote(name),
+                        quote(c),
+                        quote(name)
+                    );
+                }
+                let _ = write!(s, ";
+DROP TYPE {}", quote(&old));
+                s
+            }
+            Step::DropEnum { name } => format!("DROP TYPE {}", quote(name)),
+            Step::RenameTable { from, to } => {
+                format!("ALTER TABLE {} RENAME TO {}", quote(from), quote(to))
+            }
             Step::CreateTable { table, def } => {
                 let mut cols: Vec<String> = def
                     .columns
@@ -152,6 +388,9 @@ impl Step {
                 if !def.primary_key.is_empty() {
                     cols.push(format!("PRIMARY KEY ({})", quote_list(&def.primary_key)));
                 }
+                for (name, expr) in &def.checks {
+                    cols.push(format!("CONSTRAINT {} CHECK ({expr})", quote(name)));
+                }
                 format!(
                     "CREATE TABLE {} (\n    {}\n)",
                     quote(table),
@@ -159,6 +398,12 @@ impl Step {
                 )
             }
             Step::DropTable { table } => format!("DROP TABLE {}", quote(table)),
+            Step::RenameColumn { table, from, to } => format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                quote(table),
+                quote(from),
+                quote(to)
+            ),
             Step::AddColumn { table, column, def } => {
                 format!(
                     "ALTER TABLE {} ADD COLUMN {}",
@@ -171,74 +416,108 @@ impl Step {
             }
             Step::AlterType {
                 table, column, to, ..
-            } => format!(
-                "ALTER TABLE {} ALTER COLUMN {} TYPE {to} USING {}::{to}",
-                quote(table),
-                quote(column),
-                quote(column)
+            } => alter_column(
+                table,
+                column,
+                &format!("TYPE {to} USING {}::{to}", quote(column)),
             ),
-            Step::SetNotNull { table, column } => {
-                format!(
-                    "ALTER TABLE {} ALTER COLUMN {} SET NOT NULL",
-                    quote(table),
-                    quote(column)
-                )
-            }
-            Step::DropNotNull { table, column } => {
-                format!(
-                    "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
-                    quote(table),
-                    quote(column)
-                )
-            }
+            Step::SetNotNull { table, column } => alter_column(table, column, "SET NOT NULL"),
+            Step::DropNotNull { table, column } => alter_column(table, column, "DROP NOT NULL"),
             Step::SetDefault {
                 table,
                 column,
                 default,
+            } => alter_column(table, column, &format!("SET DEFAULT {default}")),
+            Step::DropDefault { table, column } => alter_column(table, column, "DROP DEFAULT"),
+            Step::CreateIndex {
+                table,
+                name,
+                index,
+                concurrently,
             } => format!(
-                "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
-                quote(table),
-                quote(column)
-            ),
-            Step::DropDefault { table, column } => {
-                format!(
-                    "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
-                    quote(table),
-                    quote(column)
-                )
-            }
-            Step::CreateIndex { table, name, index } => format!(
-                "CREATE {}INDEX {} ON {} ({})",
+                "CREATE {}INDEX {}{} ON {} ({})",
                 if index.unique { "UNIQUE " } else { "" },
+                if *concurrently { "CONCURRENTLY " } else { "" },
                 quote(name),
                 quote(table),
-                quote_list(&index.columns)
+                index
+                    .columns
+                    .iter()
+                    .map(|c| if index.descending.contains(c) {
+                        format!("{} DESC", quote(c))
+                    } else {
+                        quote(c)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Step::DropIndex { name, .. } => format!("DROP INDEX {}", quote(name)),
-            Step::AddForeignKey { table, name, fk } => format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+            Step::RenameIndex { from, to, .. } => {
+                format!("ALTER INDEX {} RENAME TO {}", quote(from), quote(to))
+            }
+            Step::AddForeignKey {
+                table,
+                name,
+                fk,
+                not_valid,
+            } => format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}{}",
                 quote(table),
                 quote(name),
                 quote_list(&fk.columns),
                 quote(&fk.references),
                 quote_list(&fk.ref_columns),
-                fk.on_delete.sql()
+                fk.on_delete.sql(),
+                if *not_valid { " NOT VALID" } else { "" }
             ),
-            Step::DropForeignKey { table, name } => {
+            Step::ValidateConstraint { table, name } => format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                quote(table),
+                quote(name)
+            ),
+            Step::AddCheck { table, name, expr } => format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({expr})",
+                quote(table),
+                quote(name)
+            ),
+            Step::DropForeignKey { table, name } | Step::DropCheck { table, name } => {
                 format!(
                     "ALTER TABLE {} DROP CONSTRAINT {}",
                     quote(table),
                     quote(name)
                 )
             }
+            Step::RenameConstraint { table, from, to } => format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                quote(table),
+                quote(from),
+                quote(to)
+            ),
         }
     }
 
-    /// One line for people: `+ table users`, `~ column users.age: integer → bigint`.
+    /// What the step does, for people, without its `+`/`~`/`-` marker:
+    /// `table users`, `column users.age: integer → bigint`.
     pub fn describe(&self) -> String {
         match self {
+            Step::CreateEnum { name, variants } => {
+                format!("enum {name} ({})", variants.join(", "))
+            }
+            Step::AddEnumValue {
+                name,
+                value,
+                before,
+            } => match before {
+                Some(b) => format!("enum {name}: add value {value} before {b}"),
+                None => format!("enum {name}: add value {value}"),
+            },
+            Step::RecreateEnum { name, variants, .. } => {
+                format!("enum {name} → ({})", variants.join(", "))
+            }
+            Step::DropEnum { name } => format!("enum {name}"),
+            Step::RenameTable { from, to } => format!("table {from} → {to} (renamed)"),
             Step::CreateTable { table, def } => {
-                let mut s = format!("+ table {table}");
+                let mut s = format!("table {table}");
                 for (name, c) in &def.columns {
                     let pk = if def.primary_key.contains(name) {
                         ", primary key"
@@ -247,52 +526,113 @@ impl Step {
                     };
                     let _ = write!(s, "\n    + {name} {}{pk}", column_summary(c));
                 }
+                for expr in def.checks.values() {
+                    let _ = write!(s, "\n    + check ({expr})");
+                }
                 s
             }
-            Step::DropTable { table } => format!("- table {table}"),
-            Step::AddColumn { table, column, def } => {
-                format!("+ column {table}.{column} {}", column_summary(def))
+            Step::DropTable { table } => format!("table {table}"),
+            Step::RenameColumn { table, from, to } => {
+                format!("column {table}.{from} → {to} (renamed)")
             }
-            Step::DropColumn { table, column } => format!("- column {table}.{column}"),
+            Step::AddColumn { table, column, def } => {
+                format!("column {table}.{column} {}", column_summary(def))
+            }
+            Step::DropColumn { table, column } => format!("column {table}.{column}"),
             Step::AlterType {
                 table,
                 column,
                 from,
                 to,
-            } => {
-                format!("~ column {table}.{column} type {from} → {to}")
-            }
+            } => format!("column {table}.{column} type {from} → {to}"),
             Step::SetNotNull { table, column } => {
-                format!("~ column {table}.{column} NULL → NOT NULL")
+                format!("column {table}.{column} NULL → NOT NULL")
             }
             Step::DropNotNull { table, column } => {
-                format!("~ column {table}.{column} NOT NULL → NULL")
+                format!("column {table}.{column} NOT NULL → NULL")
             }
             Step::SetDefault {
                 table,
                 column,
                 default,
-            } => {
-                format!("~ column {table}.{column} default → {default}")
-            }
+            } => format!("column {table}.{column} default → {default}"),
             Step::DropDefault { table, column } => {
-                format!("~ column {table}.{column} drop default")
+                format!("column {table}.{column} default dropped")
             }
-            Step::CreateIndex { table, name, index } => format!(
-                "+ {}index {name} on {table} ({})",
+            Step::CreateIndex {
+                table,
+                name,
+                index,
+                concurrently,
+            } => format!(
+                "{}index {name} on {table} ({}){}",
                 if index.unique { "unique " } else { "" },
-                index.columns.join(", ")
+                index
+                    .columns
+                    .iter()
+                    .map(|c| if index.descending.contains(c) {
+                        format!("{c} desc")
+                    } else {
+                        c.clone()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if *concurrently { ", built concurrently" } else { "" }
             ),
-            Step::DropIndex { table, name } => format!("- index {name} on {table}"),
-            Step::AddForeignKey { table, name, fk } => format!(
-                "+ foreign key {name}: {table}({}) → {}({}) on delete {}",
+            Step::DropIndex { table, name } => format!("index {name} on {table}"),
+            Step::RenameIndex { table, from, to } => {
+                format!("index {from} → {to} on {table} (renamed)")
+            }
+            Step::AddForeignKey {
+                table,
+                name,
+                fk,
+                not_valid,
+            } => format!(
+                "foreign key {name}: {table}({}) → {}({}) on delete {}{}",
                 fk.columns.join(", "),
                 fk.references,
                 fk.ref_columns.join(", "),
-                fk.on_delete.sql().to_lowercase()
+                fk.on_delete.sql().to_lowercase(),
+                if *not_valid { ", validated after" } else { "" }
             ),
-            Step::DropForeignKey { table, name } => format!("- foreign key {name} on {table}"),
+            Step::DropForeignKey { table, name } => format!("foreign key {name} on {table}"),
+            Step::ValidateConstraint { table, name } => {
+                format!("constraint {name} on {table}: validate existing rows")
+            }
+            Step::AddCheck { table, name, expr } => {
+                format!("check {name} on {table}: {expr}")
+            }
+            Step::DropCheck { table, name } => format!("check {name} on {table}"),
+            Step::RenameConstraint { table, from, to } => {
+                format!("constraint {from} → {to} on {table} (renamed)")
+            }
         }
+    }
+
+    /// Why a risky step is risky, in words.
+    pub fn risk(&self) -> Option<&'static str> {
+        Some(match (self, self.safety()) {
+            (_, Safety::Safe) => return None,
+            (Step::DropTable { .. }, _) => "destroys the table and every row in it",
+            (Step::DropColumn { .. }, _) => "destroys the column's values in every row",
+            (Step::AlterType { .. }, _) => {
+                "narrowing or incompatible type change: values that do not fit are lost or make it fail"
+            }
+            (Step::AddColumn { .. }, _) => {
+                "NOT NULL without a default: fails on a table that has rows"
+            }
+            (Step::SetNotNull { .. }, _) => "fails if any row holds NULL",
+            (Step::CreateIndex { .. }, _) => "fails if existing rows hold duplicates",
+            (Step::AddForeignKey { .. }, _) => {
+                "fails if existing rows reference missing rows (orphans)"
+            }
+            (Step::ValidateConstraint { .. }, _) => "fails if existing rows violate it",
+            (Step::AddCheck { .. }, _) => "fails if existing rows violate the check",
+            (Step::RecreateEnum { .. }, _) => "fails if rows hold a removed label",
+            (_, Safety::Destructive) => "loses data",
+            (_, Safety::DataDependent) => "fails if existing rows violate it",
+        })
     }
 }
 
@@ -324,50 +664,128 @@ fn quote_list(names: &[String]) -> String {
         .join(", ")
 }
 
+/// An SQL string literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn literal_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|v| literal(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line of a rendered plan: a step, or a drop and create of the same object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub action: Action,
+    /// Indexes into [`Plan::steps`].
+    pub steps: Vec<usize>,
+    pub description: String,
+    pub safety: Safety,
+}
+
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
 
-    /// Steps that need `--allow-destructive`, or data checks, before they may run.
+    /// Steps that lose data and need `--allow-destructive`.
     pub fn unsafe_steps(&self) -> impl Iterator<Item = &Step> {
         self.steps
             .iter()
             .filter(|s| s.safety() == Safety::Destructive)
     }
 
-    /// `N to add, N to change, N to destroy`, like Terraform.
+    /// The steps as people read them: a drop followed later by the create of the same
+    /// index or constraint is one `-/+` change.
+    pub fn changes(&self) -> Vec<Change> {
+        let mut paired = vec![None; self.steps.len()];
+        for (i, s) in self.steps.iter().enumerate() {
+            if s.action() != Action::Delete {
+                continue;
+            }
+            let Some(obj) = s.object() else { continue };
+            if let Some(j) = self.steps.iter().enumerate().skip(i + 1).find_map(|(j, t)| {
+                (t.action() == Action::Create && t.object() == Some(obj)).then_some(j)
+            }) {
+                paired[i] = Some(j);
+                paired[j] = Some(i);
+            }
+        }
+        let mut out = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            match paired[i] {
+                Some(j) if j > i => {} // the drop half: shown with its create
+                Some(j) => out.push(Change {
+                    action: Action::Replace,
+                    steps: vec![j, i],
+                    description: s.describe(),
+                    safety: s.safety().max(self.steps[j].safety()),
+                }),
+                None => out.push(Change {
+                    action: s.action(),
+                    steps: vec![i],
+                    description: s.describe(),
+                    safety: s.safety(),
+                }),
+            }
+        }
+        out
+    }
+
+    /// `N to add, N to change, N to destroy`, like Terraform (a replace counts as both
+    /// an add and a destroy).
     pub fn summary(&self) -> String {
         let (mut add, mut change, mut destroy) = (0, 0, 0);
-        for s in &self.steps {
-            match s {
-                Step::CreateTable { .. }
-                | Step::AddColumn { .. }
-                | Step::CreateIndex { .. }
-                | Step::AddForeignKey { .. } => add += 1,
-                Step::DropTable { .. }
-                | Step::DropColumn { .. }
-                | Step::DropIndex { .. }
-                | Step::DropForeignKey { .. } => destroy += 1,
-                _ => change += 1,
+        for c in self.changes() {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::Delete => destroy += 1,
+                Action::Replace => {
+                    add += 1;
+                    destroy += 1
+                }
             }
         }
         format!("{add} to add, {change} to change, {destroy} to destroy")
     }
 
-    /// The plan for people, one step per line (tables expand to their columns).
+    /// The plan for people, one change per line (tables expand to their columns), risky
+    /// changes marked and explained; the SQL under each with `with_sql`.
     pub fn render(&self, with_sql: bool) -> String {
+        self.render_styled(with_sql, &Plain)
+    }
+
+    pub fn render_styled(&self, with_sql: bool, style: &dyn Style) -> String {
         let mut out = String::new();
-        for s in &self.steps {
-            let marker = match s.safety() {
-                Safety::Destructive => "   (destructive: loses data)",
-                Safety::DataDependent => "   (fails if existing rows violate it)",
-                Safety::Safe => "",
+        for c in self.changes() {
+            let first = &self.steps[c.steps[0]];
+            let marker = match (c.safety, first.risk()) {
+                (Safety::Safe, _) => String::new(),
+                (Safety::Destructive, Some(why)) => format!("   # destructive: {why}"),
+                (_, Some(why)) => format!("   # {why}"),
+                (_, None) => String::new(),
             };
-            let _ = writeln!(out, "  {}{marker}", s.describe().replace('\n', "\n  "));
+            let line = format!(
+                "{:>3} {}",
+                c.action.symbol(),
+                c.description.replace('\n', "\n  ")
+            );
+            let _ = writeln!(
+                out,
+                "  {}{}",
+                style.action(c.action, &line),
+                style.warning(c.safety, &marker)
+            );
             if with_sql {
-                for line in format!("{};", s.sql()).lines() {
-                    let _ = writeln!(out, "      {line}");
+                for &i in &c.steps {
+                    for line in format!("{};", self.steps[i].sql()).lines() {
+                        let _ = writeln!(out, "        {}", style.dim(line));
+                    }
                 }
             }
         }
@@ -375,314 +793,112 @@ impl Plan {
     }
 }
 
-/// The steps that take `live` to `desired`. `managed` lists the tables the previous lock
-/// held: a managed table no longer declared is dropped; any other undeclared table is
-/// somebody else's and left alone.
-pub fn diff(desired: &Schema, live: &Schema, managed: &BTreeSet<String>) -> Plan {
-    let mut creates = Vec::new();
-    let mut columns = Vec::new();
-    let mut drop_indexes = Vec::new();
-    let mut indexes = Vec::new();
-    let mut drop_fks = Vec::new();
-    let mut fks = Vec::new();
-    let mut drops = Vec::new();
-
-    for (name, want) in &desired.tables {
-        let Some(have) = live.tables.get(name) else {
-            let mut def = want.clone();
-            def.indexes.clear();
-            def.foreign_keys.clear();
-            creates.push(Step::CreateTable {
-                table: name.clone(),
-                def,
-            });
-            for (ix_name, ix) in &want.indexes {
-                indexes.push(Step::CreateIndex {
-                    table: name.clone(),
-                    name: ix_name.clone(),
-                    index: ix.clone(),
-                });
-            }
-            for (fk_name, fk) in &want.foreign_keys {
-                fks.push(Step::AddForeignKey {
-                    table: name.clone(),
-                    name: fk_name.clone(),
-                    fk: fk.clone(),
-                });
-            }
-            continue;
-        };
-        diff_columns(name, want, have, &mut columns);
-        diff_named(
-            &want.indexes,
-            &have.indexes,
-            |n, ix| Step::CreateIndex {
-                table: name.clone(),
-                name: n.clone(),
-                index: ix.clone(),
-            },
-            |n| Step::DropIndex {
-                table: name.clone(),
-                name: n.clone(),
-            },
-            &mut indexes,
-            &mut drop_indexes,
-        );
-        diff_named(
-            &want.foreign_keys,
-            &have.foreign_keys,
-            |n, fk| Step::AddForeignKey {
-                table: name.clone(),
-                name: n.clone(),
-                fk: fk.clone(),
-            },
-            |n| Step::DropForeignKey {
-                table: name.clone(),
-                name: n.clone(),
-            },
-            &mut fks,
-            &mut drop_fks,
-        );
-    }
-    for name in managed {
-        if !desired.tables.contains_key(name) && live.tables.contains_key(name) {
-            drops.push(Step::DropTable {
-                table: name.clone(),
-            });
-        }
-    }
-
-    let mut steps = Vec::new();
-    // Constraints that go away are dropped first: a column change may depend on it.
-    steps.extend(drop_fks);
-    steps.extend(drop_indexes);
-    steps.extend(creates);
-    steps.extend(columns);
-    steps.extend(indexes);
-    steps.extend(fks);
-    steps.extend(drops);
-    Plan { steps }
+/// How rendered text is decorated: colours on a terminal, nothing otherwise.
+pub trait Style {
+    fn action(&self, action: Action, text: &str) -> String;
+    fn warning(&self, safety: Safety, text: &str) -> String;
+    fn dim(&self, text: &str) -> String;
 }
 
-/// Named objects (indexes, constraints): a changed one is dropped and created again.
-fn diff_named<T: PartialEq>(
-    want: &std::collections::BTreeMap<String, T>,
-    have: &std::collections::BTreeMap<String, T>,
-    create: impl Fn(&String, &T) -> Step,
-    drop: impl Fn(&String) -> Step,
-    creates: &mut Vec<Step>,
-    drops: &mut Vec<Step>,
-) {
-    for (name, w) in want {
-        match have.get(name) {
-            Some(h) if h == w => {}
-            Some(_) => {
-                drops.push(drop(name));
-                creates.push(create(name, w));
-            }
-            None => creates.push(create(name, w)),
-        }
-    }
-    for name in have.keys().filter(|n| !want.contains_key(*n)) {
-        drops.push(drop(name));
-    }
-}
+/// No decoration.
+pub struct Plain;
 
-fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) {
-    let t = || table.to_string();
-    for (name, w) in &want.columns {
-        let c = || name.clone();
-        let Some(h) = have.columns.get(name) else {
-            out.push(Step::AddColumn {
-                table: t(),
-                column: c(),
-                def: w.clone(),
-            });
-            continue;
-        };
-        if w.sql_type != h.sql_type {
-            out.push(Step::AlterType {
-                table: t(),
-                column: c(),
-                from: h.sql_type.clone(),
-                to: w.sql_type.clone(),
-            });
-        }
-        if w.default != h.default {
-            match &w.default {
-                Some(d) => out.push(Step::SetDefault {
-                    table: t(),
-                    column: c(),
-                    default: d.clone(),
-                }),
-                None => out.push(Step::DropDefault {
-                    table: t(),
-                    column: c(),
-                }),
-            }
-        }
-        match (w.nullable, h.nullable) {
-            (false, true) => out.push(Step::SetNotNull {
-                table: t(),
-                column: c(),
-            }),
-            (true, false) => out.push(Step::DropNotNull {
-                table: t(),
-                column: c(),
-            }),
-            _ => {}
-        }
+impl Style for Plain {
+    fn action(&self, _: Action, text: &str) -> String {
+        text.to_string()
     }
-    for name in have
-        .columns
-        .keys()
-        .filter(|n| !want.columns.contains_key(*n))
-    {
-        out.push(Step::DropColumn {
-            table: t(),
-            column: name.clone(),
-        });
+    fn warning(&self, _: Safety, text: &str) -> String {
+        text.to_string()
+    }
+    fn dim(&self, text: &str) -> String {
+        text.to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::declare::{desired_schema, fixtures};
+    use crate::schema::FkAction;
 
-    fn none() -> BTreeSet<String> {
-        BTreeSet::new()
+    fn index(cols: &[&str], unique: bool) -> Index {
+        Index {
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            unique,
+            descending: vec![],
+        }
     }
 
     #[test]
-    fn from_nothing_creates_tables_then_indexes_then_foreign_keys() {
-        let desired = desired_schema(&fixtures::users());
-        let plan = diff(&desired, &Schema::default(), &none());
-        let kinds: Vec<&str> = plan
-            .steps
-            .iter()
-            .map(|s| match s {
-                Step::CreateTable { .. } => "table",
-                Step::CreateIndex { .. } => "index",
-                Step::AddForeignKey { .. } => "fk",
-                _ => "other",
-            })
-            .collect();
-        assert_eq!(kinds, ["table", "table", "index", "fk"]);
-        let sql = plan.steps[1].sql();
-        assert!(sql.starts_with("CREATE TABLE \"users\""), "{sql}");
-        assert!(
-            sql.contains("\"created_at\" timestamp with time zone NOT NULL DEFAULT NOW()"),
-            "{sql}"
-        );
-        assert!(
-            sql.contains("\"nickname\" text,") || sql.contains("\"nickname\" text\n"),
-            "{sql}"
-        );
-        assert!(sql.contains("PRIMARY KEY (\"id\")"), "{sql}");
-        assert_eq!(
-            plan.steps[3].sql(),
-            "ALTER TABLE \"users\" ADD CONSTRAINT \"users_org_id_fkey\" FOREIGN KEY (\"org_id\") REFERENCES \"organizations\" (\"id\") ON DELETE CASCADE"
-        );
-        assert_eq!(plan.summary(), "4 to add, 0 to change, 0 to destroy");
+    fn widenings_keep_every_value() {
+        assert!(is_widening("integer", "bigint"));
+        assert!(is_widening("character varying(20)", "character varying(40)"));
+        assert!(is_widening("character varying(20)", "text"));
+        assert!(!is_widening("character varying(40)", "character varying(20)"));
+        assert!(!is_widening("bigint", "integer"));
+        assert!(!is_widening("text", "integer"));
     }
 
     #[test]
-    fn equal_schemas_need_nothing() {
-        let desired = desired_schema(&fixtures::users());
-        assert!(diff(&desired, &desired, &none()).is_empty());
-    }
-
-    #[test]
-    fn a_new_field_adds_a_column() {
-        let live = desired_schema(&fixtures::users());
-        let mut desired = live.clone();
-        desired.tables.get_mut("users").unwrap().columns.insert(
-            "age".into(),
-            Column {
-                sql_type: "integer".into(),
-                nullable: true,
-                default: None,
-            },
-        );
-        let plan = diff(&desired, &live, &none());
-        assert_eq!(plan.steps.len(), 1);
-        assert_eq!(
-            plan.steps[0].sql(),
-            "ALTER TABLE \"users\" ADD COLUMN \"age\" integer"
-        );
-        assert_eq!(plan.steps[0].safety(), Safety::Safe);
-    }
-
-    #[test]
-    fn widening_is_safe_and_narrowing_destructive() {
-        let widen = Step::AlterType {
-            table: "t".into(),
-            column: "c".into(),
-            from: "integer".into(),
-            to: "bigint".into(),
+    fn sql_of_composite_descending_index_and_enum_steps() {
+        let mut ix = index(&["org_id", "created_at"], false);
+        ix.descending = vec!["created_at".into()];
+        let step = Step::CreateIndex {
+            table: "users".into(),
+            name: "users_org_id_created_at_idx".into(),
+            index: ix,
+            concurrently: true,
         };
-        let narrow = Step::AlterType {
-            table: "t".into(),
-            column: "c".into(),
-            from: "bigint".into(),
-            to: "integer".into(),
+        assert_eq!(
+            step.sql(),
+            "CREATE INDEX CONCURRENTLY \"users_org_id_created_at_idx\" ON \"users\" (\"org_id\", \"created_at\" DESC)"
+        );
+        assert!(!step.transactional());
+        let add = Step::AddEnumValue {
+            name: "status".into(),
+            value: "it's".into(),
+            before: Some("done".into()),
         };
-        assert_eq!(widen.safety(), Safety::Safe);
-        assert_eq!(narrow.safety(), Safety::Destructive);
-    }
-
-    #[test]
-    fn unmanaged_tables_are_left_alone_and_managed_ones_dropped() {
-        let desired = Schema::default();
-        let live = desired_schema(&fixtures::users());
-        assert!(diff(&desired, &live, &none()).is_empty());
-        let managed: BTreeSet<String> = ["users".to_string()].into();
-        let plan = diff(&desired, &live, &managed);
         assert_eq!(
-            plan.steps,
-            vec![Step::DropTable {
-                table: "users".into()
-            }]
+            add.sql(),
+            "ALTER TYPE \"status\" ADD VALUE 'it''s' BEFORE 'done'"
         );
-        assert_eq!(plan.steps[0].safety(), Safety::Destructive);
     }
 
     #[test]
-    fn removed_field_drops_the_column_destructively() {
-        let live = desired_schema(&fixtures::users());
-        let mut desired = live.clone();
-        desired
-            .tables
-            .get_mut("users")
-            .unwrap()
-            .columns
-            .remove("nickname");
-        let plan = diff(&desired, &live, &none());
-        assert_eq!(
-            plan.steps,
-            vec![Step::DropColumn {
-                table: "users".into(),
-                column: "nickname".into()
-            }]
-        );
-        assert_eq!(plan.unsafe_steps().count(), 1);
-    }
-
-    #[test]
-    fn on_delete_change_replaces_the_foreign_key() {
-        let live = desired_schema(&fixtures::users());
-        let mut desired = live.clone();
-        desired
-            .tables
-            .get_mut("users")
-            .unwrap()
-            .foreign_keys
-            .get_mut("users_org_id_fkey")
-            .unwrap()
-            .on_delete = crate::schema::FkAction::Restrict;
-        let plan = diff(&desired, &live, &none());
-        assert!(matches!(plan.steps[0], Step::DropForeignKey { .. }));
-        assert!(matches!(plan.steps[1], Step::AddForeignKey { .. }));
+    fn a_drop_and_create_of_one_object_is_one_replace() {
+        let fk = ForeignKey {
+            columns: vec!["org_id".into()],
+            references: "orgs".into(),
+            ref_columns: vec!["id".into()],
+            on_delete: FkAction::Restrict,
+        };
+        let plan = Plan {
+            steps: vec![
+                Step::DropForeignKey {
+                    table: "users".into(),
+                    name: "users_org_id_fkey".into(),
+                },
+                Step::AddColumn {
+                    table: "users".into(),
+                    column: "age".into(),
+                    def: Column {
+                        sql_type: "integer".into(),
+                        nullable: true,
+                        default: None,
+                    },
+                },
+                Step::AddForeignKey {
+                    table: "users".into(),
+                    name: "users_org_id_fkey".into(),
+                    fk,
+                    not_valid: false,
+                },
+            ],
+        };
+        let changes = plan.changes();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[1].action, Action::Replace);
+        assert_eq!(changes[1].steps, vec![0, 2]);
+        assert_eq!(plan.summary(), "2 to add, 0 to change, 1 to destroy");
     }
 }

@@ -49,6 +49,10 @@ pub struct Table {
     /// expression text that Postgres rewrites.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checks: BTreeMap<String, String>,
+    /// Live side only: indexes left invalid by an interrupted `CREATE INDEX CONCURRENTLY`
+    /// and constraints added `NOT VALID` and not validated yet. Never in a lock.
+    #[serde(skip)]
+    pub unfinished: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
