@@ -56,6 +56,35 @@ pub enum Command {
     Status,
     /// Record the Cell attributes and print the manifest (JSON) without touching any Cell.
     Manifest(ManifestArgs),
+    /// Check, without any database, that the code and the committed locks agree (for CI).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+}
+
+/// Which infrastructure a plan or apply talks to.
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    /// The environment: `dev` (the Docker Cells) or another name from
+    /// `[workspace.metadata.cell.environments]`, whose endpoints come from environment
+    /// variables (CELL_POSTGRES_URL by default), never from disk.
+    #[arg(long = "env", value_name = "NAME", default_value = "dev")]
+    pub env: String,
+    /// Use this manifest (from `cargo cell build`: target/cell/manifest.json) instead of
+    /// recording the workspace: applies exactly what was built.
+    #[arg(long = "manifest", value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +129,10 @@ pub struct BuildArgs {
     pub cargo: CargoArgs,
     #[command(flatten)]
     pub safety: SafetyArgs,
+    /// Also write the recorded manifest here (it is always in target/cell/manifest.json),
+    /// as an artifact for `cargo cell apply --manifest FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub emit_manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -110,14 +143,34 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// For CI: fail (exit 1) when code, lock and database disagree in any way.
+    #[arg(long, conflicts_with = "detailed_exitcode")]
+    pub check: bool,
+    /// Output format; `json` is documented in docs/plan-format.md.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Save the plan (JSON) for `cargo cell apply FILE`, which applies exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
     #[command(flatten)]
     pub cargo: CargoArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `cargo cell plan --out FILE`: apply exactly it, and refuse it if the
+    /// database changed since it was made.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking (required when there is no terminal to ask on).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     #[command(flatten)]
     pub safety: SafetyArgs,
+    #[command(flatten)]
+    pub env: EnvArgs,
     #[command(flatten)]
     pub cargo: CargoArgs,
 }
@@ -156,6 +209,14 @@ mod tests {
             "cargo cell down --volumes",
             "cargo cell status",
             "cargo cell manifest --features x",
+            "cargo cell plan --format json --out plan.json",
+            "cargo cell plan --check --env prod",
+            "cargo cell apply --env prod --yes",
+            "cargo cell apply plan.json --yes --env prod",
+            "cargo cell apply --manifest target/cell/manifest.json --env staging -y",
+            "cargo cell build --emit-manifest out/manifest.json",
+            "cargo cell check",
+            "cargo cell check -p app --features x",
         ] {
             parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
@@ -168,6 +229,11 @@ mod tests {
             "cargo cell launch",
             "cargo cell plan --allow-destructive",
             "cargo build",
+            "cargo cell plan --format yaml",
+            "cargo cell plan --check --detailed-exitcode",
+            "cargo cell apply a.json b.json",
+            "cargo cell check --allow-destructive",
+            "cargo cell apply --env",
         ] {
             assert!(parse(line).is_err(), "{line} should not parse");
         }

@@ -3,10 +3,8 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use crate::cli::{
-    ApplyArgs, BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, ManifestArgs,
-    PlanArgs,
-};
+use crate::cli::{BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, ManifestArgs};
+use crate::deploy;
 use crate::docker::Engine;
 use crate::error::Error;
 use crate::manifest::Manifest;
@@ -16,7 +14,7 @@ use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
 
 /// How long each stage took, for `--timings`.
-struct Timings(Vec<(&'static str, f64)>, Instant);
+pub(crate) struct Timings(Vec<(&'static str, f64)>, Instant);
 
 impl Default for Timings {
     fn default() -> Self {
@@ -25,12 +23,12 @@ impl Default for Timings {
 }
 
 impl Timings {
-    fn stage<T>(&mut self, name: &'static str, start: Instant, value: T) -> T {
+    pub(crate) fn stage<T>(&mut self, name: &'static str, start: Instant, value: T) -> T {
         self.0.push((name, start.elapsed().as_secs_f64()));
         value
     }
 
-    fn print(&self, ui: &Ui, enabled: bool) {
+    pub(crate) fn print(&self, ui: &Ui, enabled: bool) {
         if enabled {
             // Wall time: some stages overlap.
             let total = self.1.elapsed().as_secs_f64();
@@ -49,8 +47,9 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
     let ws = Workspace::load(g.manifest_path.as_deref())?;
     match cli.command {
         Cmd::Build(args) => build(&ws, args, g, &ui).await,
-        Cmd::Plan(args) => plan(&ws, args, g, &ui).await,
-        Cmd::Apply(args) => apply(&ws, args, g, &ui).await,
+        Cmd::Plan(args) => deploy::plan(&ws, args, g, &ui).await,
+        Cmd::Apply(args) => deploy::apply(&ws, args, g, &ui).await,
+        Cmd::Check(args) => deploy::check(&ws, args, g, &ui).await,
         Cmd::Up => up(&ws, g, &ui).await,
         Cmd::Down(args) => down(&ws, args, &ui).await,
         Cmd::Status => status(&ws, &ui).await,
@@ -58,7 +57,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
     }
 }
 
-fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
+pub(crate) fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
     let path = ws.work_dir().join("manifest.json");
     cell_postgres::lock::write_if_changed(&path, &manifest.to_bytes())
         .map_err(|source| Error::Write { path, source })?;
@@ -78,11 +77,11 @@ fn record_manifest(
 }
 
 /// A live Cell: its state and an open client.
-struct Live {
-    client: tokio_postgres::Client,
+pub(crate) struct Live {
+    pub(crate) client: tokio_postgres::Client,
 }
 
-async fn bring_up(ws: &Workspace, ui: &Ui) -> Result<Live, Error> {
+pub(crate) async fn bring_up(ws: &Workspace, ui: &Ui) -> Result<Live, Error> {
     let engine = Engine::connect().await?;
     let state = postgres::up(ws, &engine, ui).await?;
     let client = postgres::connect(&state.url)
@@ -96,7 +95,7 @@ async fn bring_up(ws: &Workspace, ui: &Ui) -> Result<Live, Error> {
 
 /// Records and, when the workspace already has Cells (a lock exists), brings them up at
 /// the same time: the no-op build then costs the longer of the two, not their sum.
-async fn record_and_up(
+pub(crate) async fn record_and_up(
     ws: &Workspace,
     args: &CargoArgs,
     ui: &Ui,
@@ -142,41 +141,6 @@ async fn record_and_up(
     Ok((recording, live))
 }
 
-/// Plans, applies and locks. Returns whether the lock file was created by this run.
-async fn converge(
-    ws: &Workspace,
-    manifest: &Manifest,
-    mut live: Live,
-    allow_destructive: bool,
-    ui: &Ui,
-    t: &mut Timings,
-) -> Result<bool, Error> {
-    let start = Instant::now();
-    let planned = postgres::plan(ws, &mut live.client, &manifest.postgres).await?;
-    t.stage("plan", start, ());
-    let start = Instant::now();
-    if planned.plan.is_empty() {
-        ui.info("postgres: no changes");
-    } else {
-        postgres::check_safety(&planned.plan, allow_destructive)?;
-        postgres::apply(&mut live.client, &planned.plan).await?;
-        ui.info(&format!(
-            "postgres: applied {}\n{}",
-            planned.plan.summary(),
-            planned.plan.render(false).trim_end()
-        ));
-    }
-    let (written, existed) = postgres::write_lock(ws, &live.client, &planned.declared).await?;
-    if written {
-        ui.info(&format!(
-            "postgres: wrote {}",
-            postgres::lock_path(ws).display()
-        ));
-    }
-    t.stage("apply", start, ());
-    Ok(written && !existed && planned.previous_lock.is_none())
-}
-
 async fn build(
     ws: &Workspace,
     args: BuildArgs,
@@ -185,11 +149,17 @@ async fn build(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-    if let Some(live) = live.filter(|_| !recording.manifest.is_empty()) {
-        let lock_created = converge(
+    if let Some(path) = &args.emit_manifest {
+        std::fs::write(path, recording.manifest.to_bytes()).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if let Some(mut live) = live.filter(|_| !recording.manifest.is_empty()) {
+        let lock_created = deploy::converge(
             ws,
             &recording.manifest,
-            live,
+            &mut live.client,
             args.safety.allow_destructive,
             ui,
             &mut t,
@@ -241,63 +211,6 @@ fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error>
             source,
         })?;
     Ok(status.success())
-}
-
-async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
-    let mut t = Timings::default();
-    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-    let mut changes = false;
-    if recording.manifest.is_empty() {
-        println!("No Cell attributes in this workspace: nothing to plan.");
-    } else if let Some(mut live) = live {
-        let start = Instant::now();
-        let planned = postgres::plan(ws, &mut live.client, &recording.manifest.postgres).await?;
-        t.stage("plan", start, ());
-        if planned.plan.is_empty() {
-            println!("postgres: No changes. The database matches the code.");
-        } else {
-            changes = true;
-            println!("postgres: {}", planned.plan.summary());
-            print!("{}", planned.plan.render(args.sql));
-            if planned.plan.unsafe_steps().next().is_some() {
-                println!(
-                    "\nSome steps lose data: `cargo cell apply --allow-destructive` is needed to run them."
-                );
-            }
-        }
-    }
-    t.print(ui, g.timings);
-    Ok(if changes && args.detailed_exitcode {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-async fn apply(
-    ws: &Workspace,
-    args: ApplyArgs,
-    g: &GlobalArgs,
-    ui: &Ui,
-) -> Result<ExitCode, Error> {
-    let mut t = Timings::default();
-    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-    match live.filter(|_| !recording.manifest.is_empty()) {
-        None => ui.info("no Cell attributes in this workspace: nothing to apply"),
-        Some(live) => {
-            converge(
-                ws,
-                &recording.manifest,
-                live,
-                args.safety.allow_destructive,
-                ui,
-                &mut t,
-            )
-            .await?;
-        }
-    }
-    t.print(ui, g.timings);
-    Ok(ExitCode::SUCCESS)
 }
 
 fn manifest(

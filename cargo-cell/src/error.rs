@@ -115,14 +115,97 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
-    #[error("the plan has steps that lose data, and they were not allowed:\n{steps}")]
+    #[error("the plan was refused:{steps}")]
+    #[diagnostic(code(cell::plan::refused), help("{help}"))]
+    PlanRefused { steps: String, help: String },
+
+    #[error("another apply holds the schema lock of {target} (backend pid {pid}); waited {seconds} s")]
     #[diagnostic(
-        code(cell::plan::destructive),
+        code(cell::apply::busy),
         help(
-            "review them with `cargo cell plan`; if losing that data is intended, run again with --allow-destructive"
+            "wait for it to finish and run again, or find it with `SELECT * FROM pg_stat_activity WHERE pid = {pid}`; CELL_APPLY_LOCK_WAIT (seconds) sets how long to wait"
         )
     )]
-    DestructiveRefused { steps: String },
+    ApplyLockBusy {
+        target: String,
+        pid: String,
+        seconds: u64,
+    },
+
+    #[error("the saved plan {} was made against another state of the database (fingerprint {planned}, now {live})", path.display())]
+    #[diagnostic(
+        code(cell::apply::stale_plan),
+        help("the database changed since the plan was made: make a new one with `cargo cell plan --out {}`, review it, and apply that", path.display())
+    )]
+    StalePlan {
+        path: PathBuf,
+        planned: String,
+        live: String,
+    },
+
+    #[error("cannot read the saved plan {}", path.display())]
+    #[diagnostic(
+        code(cell::apply::plan_file),
+        help("pass a file written by `cargo cell plan --out FILE` (format version 1)")
+    )]
+    PlanFile {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("`cargo cell apply` would change {target}, and there is no terminal to confirm it on")]
+    #[diagnostic(
+        code(cell::apply::confirm),
+        help("review the plan above, then pass --yes to apply without a prompt")
+    )]
+    ConfirmationRequired { target: String },
+
+    #[error("apply to {target} cancelled: nothing was changed")]
+    #[diagnostic(code(cell::apply::cancelled))]
+    Cancelled { target: String },
+
+    #[error("environment `{env}` has no Postgres endpoint: ${var} is not set")]
+    #[diagnostic(
+        code(cell::env::endpoint),
+        help(
+            "set {var} to the database URL (postgres://user:password@host:port/db) in the deploy job's environment; it is never written to disk. `--env dev` uses the Docker Cells"
+        )
+    )]
+    NoEndpoint { env: String, var: String },
+
+    #[error("cannot connect to the `{env}` database ({url})")]
+    #[diagnostic(
+        code(cell::env::connect),
+        help("check the URL in {var}, the network path to it, and the credentials")
+    )]
+    EnvConnect {
+        env: String,
+        url: String,
+        var: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("code and infrastructure disagree:{details}")]
+    #[diagnostic(
+        code(cell::check),
+        help(
+            "run `cargo cell build` against the dev Cells to apply the change and update the locks, then commit .cell/"
+        )
+    )]
+    CheckFailed { details: String },
+
+    #[error("cannot read the manifest {}", path.display())]
+    #[diagnostic(
+        code(cell::manifest::file),
+        help("pass a manifest written by `cargo cell build` (target/cell/manifest.json) or `cargo cell manifest`")
+    )]
+    ManifestFile {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     #[error(
         "applying the plan failed, and nothing was changed (it ran in one transaction): {what}"

@@ -6,10 +6,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod deploy;
 pub mod docker;
 pub mod error;
 pub mod manifest;
 pub mod postgres;
 pub mod record;
+pub mod report;
 pub mod ui;
 pub mod workspace;

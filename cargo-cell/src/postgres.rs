@@ -1,7 +1,7 @@
 //! The Postgres Cell, cargo-cell's side: container, password and state, readiness, plan,
 //! apply, lock. The Cell's pure parts (schema, diff, SQL) live in `cell-postgres`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
 
 use cell_postgres::cell;
-use cell_postgres::declare::{TableDecl, desired_schema};
+use cell_postgres::declare::{self, Desired, EnumDecl, TableDecl};
 use cell_postgres::lock::{self, Lock};
 use cell_postgres::plan::{self, Plan};
 use cell_postgres::schema::Schema;
-use cell_postgres::{CELL_NAME, LOCK_FILE, live};
+use cell_postgres::{CELL_NAME, LOCK_FILE, live, safety};
 
 use crate::docker::{CellSpec, Engine, RunningCell};
 use crate::error::Error;
@@ -186,43 +186,115 @@ fn pg_error(source: tokio_postgres::Error) -> Error {
     }
 }
 
-/// What applying the code's declarations would do.
+/// What applying the code's declarations would do, and what the data says about it.
 pub struct Planned {
+    pub desired: Desired,
+    pub live: Schema,
     pub plan: Plan,
-    /// The declared tables, for the lock.
-    pub declared: Vec<String>,
+    /// What changed in the database outside cargo-cell since the lock was written.
+    pub drift: Plan,
+    /// Rows counted for the plan's risky steps, by step index.
+    pub counts: BTreeMap<usize, i64>,
     pub previous_lock: Option<Lock>,
+    /// The declared schema's fingerprint, before Postgres normalised its defaults.
+    pub declared_fingerprint: String,
+}
+
+impl Planned {
+    /// Notes shown beside the steps: the counted rows.
+    pub fn notes(&self) -> BTreeMap<usize, String> {
+        self.counts
+            .iter()
+            .filter_map(|(&i, &n)| safety::note(&self.plan.steps[i], n).map(|note| (i, note)))
+            .collect()
+    }
+
+    pub fn refusals(&self, allow_destructive: bool) -> Vec<safety::Refusal> {
+        safety::judge(&self.plan, &self.counts, allow_destructive)
+    }
+
+    /// The declared tables, for the lock.
+    pub fn declared(&self) -> Vec<String> {
+        self.desired.schema.tables.keys().cloned().collect()
+    }
+}
+
+/// Tables at least this large (Postgres' estimate) get online steps: indexes built
+/// concurrently, foreign keys validated after the transaction.
+const ONLINE_ROWS_DEFAULT: i64 = 1_000_000;
+
+fn online_rows_threshold() -> i64 {
+    std::env::var("CELL_ONLINE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ONLINE_ROWS_DEFAULT)
 }
 
 pub async fn plan(
     ws: &Workspace,
     client: &mut tokio_postgres::Client,
     decls: &[TableDecl],
+    enums: &[EnumDecl],
 ) -> Result<Planned, Error> {
     let previous_lock = Lock::read(&lock_path(ws))?;
-    let managed: BTreeSet<String> = previous_lock
-        .iter()
-        .flat_map(|l| l.tables.keys().cloned())
-        .collect();
-    let mut desired = desired_schema(decls);
-    live::normalize_defaults(client, &mut desired).await.map_err(|source| Error::ApplyFailed {
+    let previous = previous_lock.as_ref().map(Lock::schema).unwrap_or_default();
+    let mut desired = declare::desired(decls, enums);
+    let declared_fingerprint = desired.schema.fingerprint();
+    live::normalize_defaults(client, &mut desired.schema).await.map_err(|source| Error::ApplyFailed {
         what: "a declared default is not a valid SQL expression for its column".into(),
         help: "check every #[Postgres::default(\"...\")]: it must be an SQL expression of the column's type, like \"NOW()\" or \"0\"".into(),
         source,
     })?;
-    let names: Vec<String> = desired
+    let tables: Vec<String> = desired
+        .schema
         .tables
         .keys()
-        .chain(managed.iter())
+        .chain(previous.tables.keys())
+        .chain(desired.renames.tables.values())
         .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    let live_schema = live::introspect(&*client, &names).await.map_err(pg_error)?;
-    check_references(decls, &desired, client).await?;
-    let plan = plan::diff(&desired, &live_schema, &managed);
+    let enum_names: Vec<String> = desired
+        .schema
+        .enums
+        .keys()
+        .chain(previous.enums.keys())
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let live_schema = live::introspect(&*client, &tables, &enum_names)
+        .await
+        .map_err(pg_error)?;
+    check_references(decls, &desired.schema, client).await?;
+    let mut plan = plan::diff(&desired, &live_schema, &previous);
+    let touched: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.table())
+        .filter(|t| live_schema.tables.contains_key(*t))
+        .map(str::to_string)
+        .collect();
+    if !touched.is_empty() {
+        let rows = live::row_estimates(&*client, &touched)
+            .await
+            .map_err(pg_error)?;
+        safety::prefer_online(&mut plan, &rows, online_rows_threshold());
+    }
+    let counts = live::count_rows(&*client, &plan, &live_schema).await;
+    let drift = match &previous_lock {
+        Some(_) => cell_postgres::diff::drift(&previous, &live_schema),
+        None => Plan::default(),
+    };
     Ok(Planned {
+        desired,
+        live: live_schema,
         plan,
-        declared: desired.tables.keys().cloned().collect(),
+        drift,
+        counts,
         previous_lock,
+        declared_fingerprint,
     })
 }
 
@@ -239,7 +311,7 @@ async fn check_references(
             let has_column = match desired.tables.get(&fk.table) {
                 Some(t) => t.columns.contains_key(&fk.column),
                 None => {
-                    let live = live::introspect(client, std::slice::from_ref(&fk.table))
+                    let live = live::introspect(client, std::slice::from_ref(&fk.table), &[])
                         .await
                         .map_err(pg_error)?;
                     match live.tables.get(&fk.table) {
@@ -268,43 +340,110 @@ async fn check_references(
     Ok(())
 }
 
-/// Refuses destructive steps unless allowed.
-pub fn check_safety(plan: &Plan, allow_destructive: bool) -> Result<(), Error> {
-    let steps: Vec<String> = plan
-        .unsafe_steps()
-        .map(|s| format!("  {}", s.describe()))
-        .collect();
-    if steps.is_empty() || allow_destructive {
-        Ok(())
-    } else {
-        Err(Error::DestructiveRefused {
-            steps: steps.join("\n"),
-        })
+/// Refuses the plan when a step loses data that was not allowed, or when the data makes
+/// a step impossible; every refusal says how many rows and what to do.
+pub fn check_safety(planned: &Planned, allow_destructive: bool) -> Result<(), Error> {
+    let refusals = planned.refusals(allow_destructive);
+    if refusals.is_empty() {
+        return Ok(());
     }
+    let mut steps = String::new();
+    let mut help = Vec::new();
+    for r in &refusals {
+        steps.push_str(&format!("\n  {}", r.message));
+        help.push(format!("{}: {}", r.message.split(':').next().unwrap_or(""), r.help));
+    }
+    let overridable_only = refusals.iter().all(|r| r.overridable);
+    Err(Error::PlanRefused {
+        steps,
+        help: if overridable_only {
+            "review them with `cargo cell plan`; if losing that data is intended, run again with --allow-destructive".into()
+        } else {
+            help.join("\n")
+        },
+    })
+}
+
+/// Waits for any other apply on this database to finish, then holds the schema lock until
+/// [`unlock`] (or until the connection closes, when this process dies).
+pub async fn lock(client: &tokio_postgres::Client, target: &str) -> Result<(), Error> {
+    let wait = std::env::var("CELL_APPLY_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(300));
+    live::ApplyLock::acquire(client, wait)
+        .await
+        .map_err(|e| match e {
+            live::LockError::Busy(busy) => Error::ApplyLockBusy {
+                target: target.to_string(),
+                pid: busy
+                    .pid
+                    .map_or_else(|| "unknown".to_string(), |p| p.to_string()),
+                seconds: busy.waited.as_secs(),
+            },
+            live::LockError::Postgres(source) => pg_error(source),
+        })
+}
+
+pub async fn unlock(client: &tokio_postgres::Client) -> Result<(), Error> {
+    live::ApplyLock::release(client).await.map_err(pg_error)
+}
+
+/// A stable hash of a plan's steps, for the history table.
+pub fn plan_hash(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(&plan.steps).expect("steps serialise");
+    Sha256::digest(&bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub async fn apply(client: &mut tokio_postgres::Client, plan: &Plan) -> Result<(), Error> {
-    live::apply(client, plan).await.map_err(|e| Error::ApplyFailed {
+    let options = live::ApplyOptions {
+        lock_timeout: Duration::from_secs(
+            std::env::var("CELL_LOCK_TIMEOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
+        ),
+        plan_hash: plan_hash(plan),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        step_delay: std::env::var("CELL_TEST_STEP_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis),
+    };
+    live::apply(client, plan, &options).await.map_err(|e| Error::ApplyFailed {
         what: match &e.step {
             Some((i, sql)) => format!("step {} `{}`", i + 1, sql.lines().next().unwrap_or_default()),
             None => "the transaction".into(),
         },
-        help: "existing rows may violate the change (NOT NULL, UNIQUE, FOREIGN KEY): fix the data or the declaration, then run `cargo cell build` again".into(),
+        help: "existing rows may violate the change (NOT NULL, UNIQUE, FOREIGN KEY, CHECK), or a table lock was not granted within CELL_LOCK_TIMEOUT seconds: fix the data or the declaration, then run again".into(),
         source: e.source,
     })
 }
 
-/// Writes the live schema of the declared tables to the lock. Returns (written, existed before).
+/// Writes the live schema of the declared tables and enums to the lock, with the declared
+/// schema's fingerprint. Returns (written, existed before).
 pub async fn write_lock(
     ws: &Workspace,
     client: &tokio_postgres::Client,
-    declared: &[String],
+    planned: &Planned,
 ) -> Result<(bool, bool), Error> {
-    let live_schema = live::introspect(client, declared).await.map_err(pg_error)?;
-    let lock = Lock::from_schema(live_schema);
+    let tables: Vec<String> = planned.desired.schema.tables.keys().cloned().collect();
+    let enums: Vec<String> = planned.desired.schema.enums.keys().cloned().collect();
+    let live_schema = live::introspect(client, &tables, &enums)
+        .await
+        .map_err(pg_error)?;
+    let mut lock = Lock::from_schema(live_schema);
+    lock.declared = Some(planned.declared_fingerprint.clone());
     let path = lock_path(ws);
     let existed = path.exists();
     let written = lock::write_if_changed(&path, &lock.to_bytes())
         .map_err(|source| Error::Write { path, source })?;
     Ok((written, existed))
 }
+

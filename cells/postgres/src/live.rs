@@ -1,10 +1,18 @@
 //! The live side: reading the schema from the catalogs and applying a plan.
 //!
-//! Introspection is a fixed number of catalog queries whatever the number of tables (three),
+//! Introspection is a fixed number of catalog queries whatever the number of tables (four),
 //! and reads what Postgres stores (normalised type names and default expressions), never
 //! what we remember having applied.
+//!
+//! Applying runs under a database-wide advisory lock ([`ApplyLock`]) so concurrent applies
+//! serialise, in one transaction with a bounded `lock_timeout`, and records every apply in
+//! `cargo_cell.history`. Steps that cannot run in a transaction (concurrent index builds,
+//! constraint validation) run after it commits, each journalled in `cargo_cell.journal`;
+//! what an interruption leaves (an invalid index, a constraint not validated) is found by
+//! the next introspection and finished by the next plan.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use tokio_postgres::GenericClient;
 
@@ -24,12 +32,18 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
 const INDEXES_SQL: &str = "
 SELECT t.relname, i.relname, ix.indisunique, ix.indisprimary,
        array(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord)::text[]
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
+       array(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+             WHERE (ix.indoption[k.ord - 1] & 1) = 1 ORDER BY k.ord)::text[],
+       ix.indisvalid
 FROM pg_index ix
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = current_schema() AND t.relname = ANY($1)";
+WHERE n.nspname = current_schema() AND t.relname = ANY($1)
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con
+                  WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'x'))";
 
 const FOREIGN_KEYS_SQL: &str = "
 SELECT t.relname, con.conname, r.relname, con.confdeltype::\"char\"::text,
@@ -37,18 +51,32 @@ SELECT t.relname, con.conname, r.relname, con.confdeltype::\"char\"::text,
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
        array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[]
+       con.contype::text, pg_get_constraintdef(con.oid), con.convalidated
 FROM pg_constraint con
 JOIN pg_class t ON t.oid = con.conrelid
-JOIN pg_class r ON r.oid = con.confrelid
+LEFT JOIN pg_class r ON r.oid = con.confrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE con.contype = 'f' AND n.nspname = current_schema() AND t.relname = ANY($1)";
+WHERE con.contype IN ('f', 'c') AND n.nspname = current_schema() AND t.relname = ANY($1)";
 
-/// The live schema of the named tables (those that exist).
+const ENUMS_SQL: &str = "
+SELECT t.typname, array(SELECT e.enumlabel::text FROM pg_enum e
+                        WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
+FROM pg_type t
+JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e' AND n.nspname = current_schema() AND t.typname = ANY($1)";
+
+/// The live schema of the named tables and enum types (those that exist).
 pub async fn introspect(
     client: &impl GenericClient,
     tables: &[String],
+    enums: &[String],
 ) -> Result<Schema, tokio_postgres::Error> {
     let mut schema = Schema::default();
+    if !enums.is_empty() {
+        for row in client.query(ENUMS_SQL, &[&enums]).await? {
+            schema.enums.insert(row.get(0), row.get(1));
+        }
+    }
     for row in client.query(COLUMNS_SQL, &[&tables]).await? {
         let table: String = row.get(0);
         let column: String = row.get(1);
@@ -68,27 +96,48 @@ pub async fn introspect(
         let unique: bool = row.get(2);
         let primary: bool = row.get(3);
         let columns: Vec<String> = row.get(4);
+        let descending: Vec<String> = row.get(5);
+        let valid: bool = row.get(6);
         let Some(t) = schema.tables.get_mut(&table) else {
             continue;
         };
         if primary {
             t.primary_key = columns;
         } else {
-            t.indexes.insert(name, Index { columns, unique, descending: Vec::new() });
+            if !valid {
+                t.unfinished.insert(name.clone());
+            }
+            t.indexes.insert(
+                name,
+                Index {
+                    columns,
+                    unique,
+                    descending,
+                },
+            );
         }
     }
     for row in client.query(FOREIGN_KEYS_SQL, &[&tables]).await? {
         let table: String = row.get(0);
         let name: String = row.get(1);
+        let kind: String = row.get(6);
+        let validated: bool = row.get(8);
+        let Some(t) = schema.tables.get_mut(&table) else {
+            continue;
+        };
+        if !validated {
+            t.unfinished.insert(name.clone());
+        }
+        if kind == "c" {
+            t.checks.insert(name, row.get(7));
+            continue;
+        }
         let action: String = row.get(3);
         let on_delete = action
             .bytes()
             .next()
             .and_then(|b| FkAction::from_catalog(b as i8))
             .unwrap_or_default();
-        let Some(t) = schema.tables.get_mut(&table) else {
-            continue;
-        };
         t.foreign_keys.insert(
             name,
             ForeignKey {
@@ -123,6 +172,19 @@ pub async fn normalize_defaults(
         return Ok(());
     }
     let tx = client.transaction().await?;
+    // Enum columns need their types; those not created yet exist only in this rolled-back
+    // transaction.
+    for (name, labels) in &desired.enums {
+        let step = crate::plan::Step::CreateEnum {
+            name: name.clone(),
+            variants: labels.clone(),
+        };
+        tx.batch_execute(&format!(
+            "DO $cell$ BEGIN {}; EXCEPTION WHEN duplicate_object THEN NULL; END $cell$",
+            step.sql()
+        ))
+        .await?;
+    }
     tx.batch_execute(&format!(
         "CREATE TEMP TABLE cell_defaults ({}) ON COMMIT DROP",
         cols.join(", ")
@@ -151,23 +213,222 @@ pub async fn normalize_defaults(
     Ok(())
 }
 
-/// Runs every step of `plan` in one transaction: all of it happens, or none.
-pub async fn apply(client: &mut tokio_postgres::Client, plan: &Plan) -> Result<(), ApplyError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|source| ApplyError { step: None, source })?;
+/// Counts, for each risky step of `plan`, the rows the data decides about
+/// ([`crate::safety::probe`]). A probe that fails (a column renamed by the same plan, say)
+/// is left out: its step is then judged by Postgres itself, inside the transaction.
+pub async fn count_rows(
+    client: &impl GenericClient,
+    plan: &Plan,
+    live: &Schema,
+) -> BTreeMap<usize, i64> {
+    let mut counts = BTreeMap::new();
     for (i, step) in plan.steps.iter().enumerate() {
+        let Some(sql) = crate::safety::probe(step, live) else {
+            continue;
+        };
+        if let Ok(row) = client.query_one(&sql, &[]).await {
+            counts.insert(i, row.get::<_, i64>(0));
+        }
+    }
+    counts
+}
+
+/// Postgres' row estimates of the named tables (`pg_class.reltuples`), for choosing
+/// online steps on large tables. Cheap: no table is scanned.
+pub async fn row_estimates(
+    client: &impl GenericClient,
+    tables: &[String],
+) -> Result<BTreeMap<String, i64>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT c.relname, greatest(c.reltuples, 0)::bigint FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname = ANY($1)",
+            &[&tables],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The advisory lock every apply holds, from planning to the lock file: one per database.
+/// Session-level, so a killed process releases it when its connection drops.
+pub struct ApplyLock;
+
+/// The two keys of `pg_advisory_lock(int, int)`: "cell" and the schema engine.
+const LOCK_KEYS: (i32, i32) = (0x6365_6c6c, 1);
+
+/// Another apply holds the lock and did not finish within the wait.
+#[derive(Debug, thiserror::Error)]
+#[error("another apply (backend pid {pid:?}) holds the schema lock")]
+pub struct LockBusy {
+    pub pid: Option<i32>,
+    pub waited: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(transparent)]
+    Busy(#[from] LockBusy),
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+impl ApplyLock {
+    /// Takes the lock, waiting up to `wait` for another apply to finish.
+    pub async fn acquire(client: &impl GenericClient, wait: Duration) -> Result<(), LockError> {
+        let start = Instant::now();
+        loop {
+            let got: bool = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&LOCK_KEYS.0, &LOCK_KEYS.1],
+                )
+                .await?
+                .get(0);
+            if got {
+                return Ok(());
+            }
+            if start.elapsed() >= wait {
+                let pid = client
+                    .query_opt(
+                        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+                         AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2
+                         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                        &[&LOCK_KEYS.0, &LOCK_KEYS.1],
+                    )
+                    .await?
+                    .map(|r| r.get(0));
+                return Err(LockBusy {
+                    pid,
+                    waited: start.elapsed(),
+                }
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn release(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+        client
+            .execute(
+                "SELECT pg_advisory_unlock($1, $2)",
+                &[&LOCK_KEYS.0, &LOCK_KEYS.1],
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// `lock_timeout` for each statement: a step waiting longer for a table lock (held by
+    /// a long transaction of the application) fails the apply instead of queueing every
+    /// query behind it.
+    pub lock_timeout: Duration,
+    /// Identifies the plan in the history: a hash of its steps.
+    pub plan_hash: String,
+    pub tool_version: String,
+    /// Test hook: a pause after each transactional step, so a test can kill an apply in
+    /// the middle of its transaction.
+    pub step_delay: Option<Duration>,
+}
+
+const META_SQL: &str = "
+CREATE SCHEMA IF NOT EXISTS cargo_cell;
+CREATE TABLE IF NOT EXISTS cargo_cell.history (
+    id bigserial PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    plan_hash text NOT NULL,
+    tool_version text NOT NULL,
+    summary text NOT NULL,
+    steps jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cargo_cell.journal (
+    history_id bigint NOT NULL REFERENCES cargo_cell.history (id),
+    step integer NOT NULL,
+    sql text NOT NULL,
+    state text NOT NULL DEFAULT 'pending',
+    finished_at timestamptz,
+    PRIMARY KEY (history_id, step)
+);
+UPDATE cargo_cell.journal SET state = 'abandoned' WHERE state = 'pending';";
+
+/// Runs `plan`: its transactional steps in one transaction (all or nothing), recorded in
+/// `cargo_cell.history`, then the others one by one, journalled. The caller holds the
+/// [`ApplyLock`].
+pub async fn apply(
+    client: &mut tokio_postgres::Client,
+    plan: &Plan,
+    options: &ApplyOptions,
+) -> Result<(), ApplyError> {
+    let fail = |step: Option<(usize, String)>| move |source| ApplyError { step, source };
+    let tx = client.transaction().await.map_err(fail(None))?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        options.lock_timeout.as_millis()
+    ))
+    .await
+    .map_err(fail(None))?;
+    tx.batch_execute(META_SQL).await.map_err(fail(None))?;
+    for (i, step) in plan.steps.iter().enumerate() {
+        if !step.transactional() {
+            continue;
+        }
         tx.batch_execute(&step.sql())
             .await
-            .map_err(|source| ApplyError {
-                step: Some((i, step.sql())),
-                source,
-            })?;
+            .map_err(fail(Some((i, step.sql()))))?;
+        if let Some(delay) = options.step_delay {
+            tx.batch_execute(&format!("SELECT pg_sleep({})", delay.as_secs_f64()))
+                .await
+                .map_err(fail(None))?;
+        }
     }
-    tx.commit()
+    let steps = serde_json::to_value(&plan.steps).expect("steps serialise");
+    let history_id: i64 = tx
+        .query_one(
+            "INSERT INTO cargo_cell.history (plan_hash, tool_version, summary, steps)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+            &[
+                &options.plan_hash,
+                &options.tool_version,
+                &plan.summary(),
+                &steps,
+            ],
+        )
         .await
-        .map_err(|source| ApplyError { step: None, source })
+        .map_err(fail(None))?
+        .get(0);
+    let deferred: Vec<(usize, &crate::plan::Step)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.transactional())
+        .collect();
+    for (i, step) in &deferred {
+        tx.execute(
+            "INSERT INTO cargo_cell.journal (history_id, step, sql) VALUES ($1, $2, $3)",
+            &[&history_id, &(*i as i32), &step.sql()],
+        )
+        .await
+        .map_err(fail(None))?;
+    }
+    tx.commit().await.map_err(fail(None))?;
+    for (i, step) in deferred {
+        client
+            .batch_execute(&step.sql())
+            .await
+            .map_err(fail(Some((i, step.sql()))))?;
+        client
+            .execute(
+                "UPDATE cargo_cell.journal SET state = 'done', finished_at = now()
+                 WHERE history_id = $1 AND step = $2",
+                &[&history_id, &(i as i32)],
+            )
+            .await
+            .map_err(fail(None))?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

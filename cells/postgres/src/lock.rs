@@ -19,6 +19,10 @@ pub struct Lock {
     /// Enum types the code declares, with their labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub enums: BTreeMap<String, Vec<String>>,
+    /// The fingerprint of the declared schema this lock was applied from (before Postgres
+    /// normalised its defaults), so code and lock are compared without a database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,7 @@ impl Lock {
             version: LOCK_VERSION,
             tables: schema.tables,
             enums: schema.enums,
+            declared: None,
         }
     }
 

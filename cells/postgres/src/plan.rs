@@ -757,18 +757,30 @@ impl Plan {
     /// The plan for people, one change per line (tables expand to their columns), risky
     /// changes marked and explained; the SQL under each with `with_sql`.
     pub fn render(&self, with_sql: bool) -> String {
-        self.render_styled(with_sql, &Plain)
+        self.render_styled(with_sql, &Plain, &Default::default())
     }
 
-    pub fn render_styled(&self, with_sql: bool, style: &dyn Style) -> String {
+    /// `notes` are shown beside their step (row counts: `3 rows hold NULL`).
+    pub fn render_styled(
+        &self,
+        with_sql: bool,
+        style: &dyn Style,
+        notes: &std::collections::BTreeMap<usize, String>,
+    ) -> String {
         let mut out = String::new();
         for c in self.changes() {
-            let first = &self.steps[c.steps[0]];
+            let first = &self.steps[c.steps[c.steps.len() - 1]];
+            let note = c
+                .steps
+                .iter()
+                .filter_map(|i| notes.get(i))
+                .map(|n| format!(" ({n})"))
+                .collect::<String>();
             let marker = match (c.safety, first.risk()) {
                 (Safety::Safe, _) => String::new(),
-                (Safety::Destructive, Some(why)) => format!("   # destructive: {why}"),
-                (_, Some(why)) => format!("   # {why}"),
-                (_, None) => String::new(),
+                (Safety::Destructive, Some(why)) => format!("   # destructive: {why}{note}"),
+                (_, Some(why)) => format!("   # {why}{note}"),
+                (_, None) => note,
             };
             let line = format!(
                 "{:>3} {}",

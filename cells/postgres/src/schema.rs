@@ -27,6 +27,17 @@ pub struct Renames {
     pub columns: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+impl Schema {
+    /// A short, stable hash of the whole schema: a saved plan carries the live schema's,
+    /// and is refused when the database no longer has it; the lock carries the declared
+    /// schema's, so `cargo cell check` knows without a database whether the code changed.
+    pub fn fingerprint(&self) -> String {
+        let bytes = serde_json::to_vec(self).expect("schema serialises");
+        let digest = Sha256::digest(&bytes);
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 impl Renames {
     pub fn is_empty(&self) -> bool {
         self.tables.is_empty() && self.columns.is_empty()
