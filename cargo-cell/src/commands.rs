@@ -3,7 +3,9 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use crate::cli::{BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, ManifestArgs};
+use crate::cli::{
+    BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, ManifestArgs,
+};
 use crate::deploy;
 use crate::docker::Engine;
 use crate::error::Error;

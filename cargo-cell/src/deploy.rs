@@ -259,7 +259,16 @@ pub async fn apply(
         return Ok(ExitCode::SUCCESS);
     };
     postgres::lock(&client, &target.label()).await?;
-    let result = apply_locked(ws, &args, &target, &prepared.manifest, &mut client, ui, &mut t).await;
+    let result = apply_locked(
+        ws,
+        &args,
+        &target,
+        &prepared.manifest,
+        &mut client,
+        ui,
+        &mut t,
+    )
+    .await;
     // Also released when the connection closes; unlocking early lets a waiting apply go on.
     let _ = postgres::unlock(&client).await;
     result?;
@@ -301,7 +310,10 @@ async fn apply_locked(
         Target::Dev => {
             let (written, _) = postgres::write_lock(ws, client, &planned).await?;
             if written {
-                ui.info(&format!("postgres: wrote {}", postgres::lock_path(ws).display()));
+                ui.info(&format!(
+                    "postgres: wrote {}",
+                    postgres::lock_path(ws).display()
+                ));
             }
         }
         // The lock describes the dev Cell the code was built against; another environment
@@ -382,8 +394,7 @@ async fn converge_locked(
     t: &mut Timings,
 ) -> Result<bool, Error> {
     let start = Instant::now();
-    let planned =
-        postgres::plan(ws, client, &manifest.postgres, &manifest.postgres_enums).await?;
+    let planned = postgres::plan(ws, client, &manifest.postgres, &manifest.postgres_enums).await?;
     t.stage("plan", start, ());
     let start = Instant::now();
     if !planned.drift.is_empty() {
@@ -443,7 +454,11 @@ pub async fn check(
         println!(
             "postgres: code and lock agree ({} table{})",
             manifest.postgres.len(),
-            if manifest.postgres.len() == 1 { "" } else { "s" }
+            if manifest.postgres.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         );
         Ok(ExitCode::SUCCESS)
     } else {
@@ -455,7 +470,11 @@ pub async fn check(
 
 /// What differs between the declarations and the lock, for people; empty when they agree.
 /// Exact when the lock records the declared fingerprint; otherwise column by column.
-pub fn code_against_lock(decls: &[TableDecl], desired: &Desired, lock: Option<&Lock>) -> Vec<String> {
+pub fn code_against_lock(
+    decls: &[TableDecl],
+    desired: &Desired,
+    lock: Option<&Lock>,
+) -> Vec<String> {
     let Some(lock) = lock else {
         return if decls.is_empty() {
             Vec::new()
@@ -478,19 +497,30 @@ pub fn code_against_lock(decls: &[TableDecl], desired: &Desired, lock: Option<&L
         }
         if let (Some(locked), Some(want)) = (locked, desired.schema.tables.get(&decl.name)) {
             if locked.indexes != want.indexes {
-                out.push(format!("table `{}`: indexes differ from the lock", decl.name));
+                out.push(format!(
+                    "table `{}`: indexes differ from the lock",
+                    decl.name
+                ));
             }
             if locked.foreign_keys != want.foreign_keys {
-                out.push(format!("table `{}`: foreign keys differ from the lock", decl.name));
+                out.push(format!(
+                    "table `{}`: foreign keys differ from the lock",
+                    decl.name
+                ));
             }
             if locked.checks.keys().ne(want.checks.keys()) {
-                out.push(format!("table `{}`: checks differ from the lock", decl.name));
+                out.push(format!(
+                    "table `{}`: checks differ from the lock",
+                    decl.name
+                ));
             }
         }
     }
     for name in lock.tables.keys() {
         if !desired.schema.tables.contains_key(name) {
-            out.push(format!("table `{name}` is in the lock, but no struct declares it"));
+            out.push(format!(
+                "table `{name}` is in the lock, but no struct declares it"
+            ));
         }
     }
     if lock.enums != desired.schema.enums {
@@ -546,7 +576,10 @@ mod tests {
             ["table `b` (struct `T`) is not in .cell/postgres.lock.json"]
         );
         let problems = code_against_lock(&[], &declare::desired(&[], &[]), Some(&lock));
-        assert_eq!(problems, ["table `a` is in the lock, but no struct declares it"]);
+        assert_eq!(
+            problems,
+            ["table `a` is in the lock, but no struct declares it"]
+        );
         assert_eq!(code_against_lock(&decls, &desired, None).len(), 1);
     }
 }

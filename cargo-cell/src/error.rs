@@ -119,7 +119,9 @@ pub enum Error {
     #[diagnostic(code(cell::plan::refused), help("{help}"))]
     PlanRefused { steps: String, help: String },
 
-    #[error("another apply holds the schema lock of {target} (backend pid {pid}); waited {seconds} s")]
+    #[error(
+        "another apply holds the schema lock of {target} (backend pid {pid}); waited {seconds} s"
+    )]
     #[diagnostic(
         code(cell::apply::busy),
         help(
@@ -199,7 +201,9 @@ pub enum Error {
     #[error("cannot read the manifest {}", path.display())]
     #[diagnostic(
         code(cell::manifest::file),
-        help("pass a manifest written by `cargo cell build` (target/cell/manifest.json) or `cargo cell manifest`")
+        help(
+            "pass a manifest written by `cargo cell build` (target/cell/manifest.json) or `cargo cell manifest`"
+        )
     )]
     ManifestFile {
         path: PathBuf,

@@ -67,7 +67,10 @@ impl Manifest {
                         path: format!("{crate_name}: postgres.enum").into(),
                         source: Box::new(e),
                     })?;
-                match self.postgres_enums.binary_search_by(|d| d.name.cmp(&decl.name)) {
+                match self
+                    .postgres_enums
+                    .binary_search_by(|d| d.name.cmp(&decl.name))
+                {
                     Ok(i) if self.postgres_enums[i] == decl => {}
                     Ok(i) => {
                         return Err(Error::ConflictingTables {

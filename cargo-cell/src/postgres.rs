@@ -351,7 +351,11 @@ pub fn check_safety(planned: &Planned, allow_destructive: bool) -> Result<(), Er
     let mut help = Vec::new();
     for r in &refusals {
         steps.push_str(&format!("\n  {}", r.message));
-        help.push(format!("{}: {}", r.message.split(':').next().unwrap_or(""), r.help));
+        help.push(format!(
+            "{}: {}",
+            r.message.split(':').next().unwrap_or(""),
+            r.help
+        ));
     }
     let overridable_only = refusals.iter().all(|r| r.overridable);
     Err(Error::PlanRefused {
@@ -446,4 +450,3 @@ pub async fn write_lock(
         .map_err(|source| Error::Write { path, source })?;
     Ok((written, existed))
 }
-

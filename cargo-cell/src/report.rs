@@ -210,7 +210,10 @@ impl Style for Colours {
     fn warning(&self, safety: Safety, text: &str) -> String {
         match safety {
             Safety::Safe => text.to_string(),
-            Safety::DataDependent => console::style(text).yellow().force_styling(true).to_string(),
+            Safety::DataDependent => console::style(text)
+                .yellow()
+                .force_styling(true)
+                .to_string(),
             Safety::Destructive => console::style(text)
                 .red()
                 .bold()
@@ -226,13 +229,21 @@ impl Style for Colours {
 
 /// The plan for people: the code's changes, then drift, then what would be refused.
 pub fn render_postgres(planned: &Planned, with_sql: bool, colour: bool) -> String {
-    let style: &dyn Style = if colour { &Colours } else { &cell_postgres::plan::Plain };
+    let style: &dyn Style = if colour {
+        &Colours
+    } else {
+        &cell_postgres::plan::Plain
+    };
     let mut out = String::new();
     if planned.plan.is_empty() {
         out.push_str("postgres: No changes. The database matches the code.\n");
     } else {
         out.push_str(&format!("postgres: {}\n", planned.plan.summary()));
-        out.push_str(&planned.plan.render_styled(with_sql, style, &planned.notes()));
+        out.push_str(
+            &planned
+                .plan
+                .render_styled(with_sql, style, &planned.notes()),
+        );
     }
     if !planned.drift.is_empty() {
         out.push_str(

@@ -441,3 +441,87 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .map(|i| i + 1)
         .unwrap_or_else(|| panic!("`{needle}` not found"))
 }
+
+/// Running `cargo cell` in the background, for tests of concurrency and of being killed.
+impl App {
+    pub fn spawn_cargo_cell(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+        let mut cmd = self.command(cargo_cell_bin());
+        cmd.arg("cell").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cargo cell starts")
+    }
+
+    /// `psql` in a given container of this test (see [`App::psql`]).
+    #[track_caller]
+    pub fn psql_in(&self, container: &str, user: &str, sql: &str) -> String {
+        let out = Command::new("docker")
+            .args([
+                "exec", container, "psql", "-X", "-q", "-At", "-U", user, "-d", user, "-v",
+                "ON_ERROR_STOP=1", "-c", sql,
+            ])
+            .output()
+            .expect("docker exec psql");
+        assert!(
+            out.status.success(),
+            "psql failed for `{sql}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+
+    /// Starts a Postgres of the test image that is not a Cell (another environment's
+    /// database), labelled for this test's cleanup. Returns its container id and URL once
+    /// it accepts logins.
+    pub fn start_other_postgres(&self, user: &str, password: &str) -> (String, String) {
+        let out = Command::new("docker")
+            .args(["run", "-d", "--label"])
+            .arg(format!("{TEST_LABEL_KEY}={}", self.label))
+            .args(["-p", "127.0.0.1::5432", "-e"])
+            .arg(format!("POSTGRES_PASSWORD={password}"))
+            .arg("-e")
+            .arg(format!("POSTGRES_USER={user}"))
+            .arg(test_image())
+            .output()
+            .expect("docker run");
+        assert!(
+            out.status.success(),
+            "docker run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let port = Command::new("docker")
+            .args(["port", &id, "5432/tcp"])
+            .output()
+            .expect("docker port");
+        let port = String::from_utf8_lossy(&port.stdout)
+            .lines()
+            .next()
+            .and_then(|l| l.rsplit(':').next())
+            .expect("a published port")
+            .trim()
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new("docker")
+                .args(["exec", "-e"])
+                .arg(format!("PGPASSWORD={password}"))
+                .args([&id, "psql", "-X", "-At", "-U", user, "-d", user, "-h", "127.0.0.1", "-c", "SELECT 1"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ready {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the other Postgres did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (
+            id,
+            format!("postgres://{user}:{password}@127.0.0.1:{port}/{user}"),
+        )
+    }
+}

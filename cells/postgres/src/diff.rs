@@ -65,13 +65,7 @@ pub fn diff(desired: &Desired, live: &Schema, previous: &Schema) -> Plan {
                 }
             },
         };
-        let have = rename_columns(
-            name,
-            have,
-            want,
-            desired.renames.columns.get(name),
-            &mut p,
-        );
+        let have = rename_columns(name, have, want, desired.renames.columns.get(name), &mut p);
         let have = &have;
         diff_columns(name, want, have, &mut p.columns);
         diff_named(
@@ -589,11 +583,23 @@ mod tests {
             .map(|s| (s.describe(), s.safety()))
             .collect();
         assert!(safety.contains(&("column users.age integer NULL".into(), Safety::Safe)));
-        assert!(safety.contains(&("column users.plan text NOT NULL".into(), Safety::DataDependent)));
-        assert!(safety.contains(&("column users.score bigint NOT NULL DEFAULT 0".into(), Safety::Safe)));
+        assert!(safety.contains(&(
+            "column users.plan text NOT NULL".into(),
+            Safety::DataDependent
+        )));
+        assert!(safety.contains(&(
+            "column users.score bigint NOT NULL DEFAULT 0".into(),
+            Safety::Safe
+        )));
         assert!(safety.contains(&("column users.nickname".into(), Safety::Destructive)));
-        assert!(safety.contains(&("column users.visits type integer → bigint".into(), Safety::Safe)));
-        assert!(safety.contains(&("column users.referrer NULL → NOT NULL".into(), Safety::DataDependent)));
+        assert!(safety.contains(&(
+            "column users.visits type integer → bigint".into(),
+            Safety::Safe
+        )));
+        assert!(safety.contains(&(
+            "column users.referrer NULL → NOT NULL".into(),
+            Safety::DataDependent
+        )));
         insta::assert_snapshot!(shown(&plan));
     }
 
@@ -644,10 +650,9 @@ mod tests {
             "char_length(email) > 3".into(),
         );
         let mut live2 = live.clone();
-        table(&mut live2, "users").checks.insert(
-            "users_check_00000000".into(),
-            "CHECK ((1 = 1))".into(),
-        );
+        table(&mut live2, "users")
+            .checks
+            .insert("users_check_00000000".into(), "CHECK ((1 = 1))".into());
         let plan = diff(&want(&d), &live2, &live);
         let actions: Vec<Action> = plan.changes().iter().map(|c| c.action).collect();
         assert!(actions.contains(&Action::Replace), "{actions:?}");
@@ -723,10 +728,11 @@ mod tests {
             }
         );
         // Index and key names derived from the table name follow it by renames.
-        assert!(plan
-            .steps
-            .iter()
-            .all(|s| !matches!(s, Step::DropTable { .. } | Step::DropColumn { .. })));
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| !matches!(s, Step::DropTable { .. } | Step::DropColumn { .. }))
+        );
         insta::assert_snapshot!(shown(&plan));
         // Once applied, the rename is a no-op.
         let mut after = d.schema.clone();
@@ -738,7 +744,8 @@ mod tests {
     fn enums_are_created_extended_recreated_and_dropped() {
         let mut live = users();
         let mut d = users();
-        d.enums.insert("status".into(), vec!["new".into(), "paid".into()]);
+        d.enums
+            .insert("status".into(), vec!["new".into(), "paid".into()]);
         table(&mut d, "users")
             .columns
             .insert("status".into(), col("status", false));

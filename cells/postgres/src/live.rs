@@ -50,7 +50,7 @@ SELECT t.relname, con.conname, r.relname, con.confdeltype::\"char\"::text,
        array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
        array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[]
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
        con.contype::text, pg_get_constraintdef(con.oid), con.convalidated
 FROM pg_constraint con
 JOIN pg_class t ON t.oid = con.conrelid
@@ -276,6 +276,12 @@ pub enum LockError {
 impl ApplyLock {
     /// Takes the lock, waiting up to `wait` for another apply to finish.
     pub async fn acquire(client: &impl GenericClient, wait: Duration) -> Result<(), LockError> {
+        // A killed apply must release its locks at once, not when its current statement
+        // ends: Postgres 14+ then checks the client's socket during long statements too.
+        // Older servers do not know the setting; they notice at the next statement.
+        let _ = client
+            .batch_execute("SET client_connection_check_interval = '1s'")
+            .await;
         let start = Instant::now();
         loop {
             let got: bool = client

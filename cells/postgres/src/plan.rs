@@ -371,8 +371,12 @@ ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}",
                         quote(name)
                     );
                 }
-                let _ = write!(s, ";
-DROP TYPE {}", quote(&old));
+                let _ = write!(
+                    s,
+                    ";
+DROP TYPE {}",
+                    quote(&old)
+                );
                 s
             }
             Step::DropEnum { name } => format!("DROP TYPE {}", quote(name)),
@@ -577,7 +581,11 @@ DROP TYPE {}", quote(&old));
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
-                if *concurrently { ", built concurrently" } else { "" }
+                if *concurrently {
+                    ", built concurrently"
+                } else {
+                    ""
+                }
             ),
             Step::DropIndex { table, name } => format!("index {name} on {table}"),
             Step::RenameIndex { table, from, to } => {
@@ -708,9 +716,15 @@ impl Plan {
                 continue;
             }
             let Some(obj) = s.object() else { continue };
-            if let Some(j) = self.steps.iter().enumerate().skip(i + 1).find_map(|(j, t)| {
-                (t.action() == Action::Create && t.object() == Some(obj)).then_some(j)
-            }) {
+            if let Some(j) = self
+                .steps
+                .iter()
+                .enumerate()
+                .skip(i + 1)
+                .find_map(|(j, t)| {
+                    (t.action() == Action::Create && t.object() == Some(obj)).then_some(j)
+                })
+            {
                 paired[i] = Some(j);
                 paired[j] = Some(i);
             }
@@ -843,9 +857,15 @@ mod tests {
     #[test]
     fn widenings_keep_every_value() {
         assert!(is_widening("integer", "bigint"));
-        assert!(is_widening("character varying(20)", "character varying(40)"));
+        assert!(is_widening(
+            "character varying(20)",
+            "character varying(40)"
+        ));
         assert!(is_widening("character varying(20)", "text"));
-        assert!(!is_widening("character varying(40)", "character varying(20)"));
+        assert!(!is_widening(
+            "character varying(40)",
+            "character varying(20)"
+        ));
         assert!(!is_widening("bigint", "integer"));
         assert!(!is_widening("text", "integer"));
     }

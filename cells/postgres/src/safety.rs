@@ -38,9 +38,10 @@ pub fn probe(step: &Step, live: &Schema) -> Option<String> {
             to,
         } if exists(table) && step.safety() == Safety::Destructive => {
             let c = quote(column);
-            let narrowing = INT_RANGES.iter().find(|(t, ..)| t == to).filter(|_| {
-                matches!(from.as_str(), "integer" | "bigint" | "smallint" | "numeric")
-            });
+            let narrowing = INT_RANGES
+                .iter()
+                .find(|(t, ..)| t == to)
+                .filter(|_| matches!(from.as_str(), "integer" | "bigint" | "smallint" | "numeric"));
             Some(match narrowing {
                 Some((_, lo, hi)) => count(table, &format!("{c} NOT BETWEEN {lo} AND {hi}")),
                 None => count(table, &format!("{c} IS NOT NULL")),
@@ -134,11 +135,21 @@ pub struct Refusal {
 
 /// What a row count means for a step, shown beside it in the plan: `3 rows hold NULL`.
 pub fn note(step: &Step, rows: i64) -> Option<String> {
+    // `what` is written for many rows; one row takes the verb's singular.
     let n = |what: &str| {
-        Some(format!(
-            "{rows} row{} {what}",
-            if rows == 1 { "" } else { "s" }
-        ))
+        if rows == 1 {
+            let (verb, rest) = what.split_once(' ').unwrap_or((what, ""));
+            let verb = match verb {
+                "hold" => "holds",
+                "exist," => "exists,",
+                "reference" => "references",
+                "violate" => "violates",
+                other => other,
+            };
+            Some(format!("1 row {verb} {rest}").trim_end().to_string())
+        } else {
+            Some(format!("{rows} rows {what}"))
+        }
     };
     match step {
         Step::DropTable { .. } => n("would be destroyed"),
@@ -369,7 +380,11 @@ mod tests {
             "- column users.nickname: destroys the column's values in every row: 7 rows hold a value that would be destroyed"
         );
         assert!(refused[1].overridable);
-        assert!(refused[2].help.contains("#[Postgres::default"), "{}", refused[2].help);
+        assert!(
+            refused[2].help.contains("#[Postgres::default"),
+            "{}",
+            refused[2].help
+        );
         let allowed = judge(&plan, &counts, true);
         assert_eq!(
             allowed.iter().map(|r| r.step).collect::<Vec<_>>(),
