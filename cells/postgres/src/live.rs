@@ -74,14 +74,7 @@ pub async fn introspect(
         if primary {
             t.primary_key = columns;
         } else {
-            t.indexes.insert(
-                name,
-                Index {
-                    columns,
-                    unique,
-                    descending: Vec::new(),
-                },
-            );
+            t.indexes.insert(name, Index { columns, unique, descending: Vec::new() });
         }
     }
     for row in client.query(FOREIGN_KEYS_SQL, &[&tables]).await? {
