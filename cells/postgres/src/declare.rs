@@ -71,7 +71,9 @@ pub struct ColumnDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     /// The Rust name of the enum this column holds (`#[derive(Postgres::Enum)]`); its
-    /// `sql_type` is that enum's Postgres name once resolved.
+    /// `sql_type` is that enum's Postgres name once resolved. The table macro cannot see the
+    /// enum, so until [`resolve_enums`] runs `sql_type` is the Rust name as a placeholder
+    /// (`OrderStatus`, or `OrderStatus[]` for a `Vec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_type: Option<String>,
 }
@@ -183,6 +185,114 @@ pub fn check_name(table: &str, expr: &str) -> String {
     let digest = Sha256::digest(expr.trim().as_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     ident::truncate(format!("{table}_check_{hash}"))
+}
+
+/// An enum column whose Rust type names no `#[derive(Postgres::Enum)]` enum (or more than one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnresolvedEnum {
+    /// The table's name and struct.
+    pub table: String,
+    pub rust_struct: String,
+    /// The column (= field) name.
+    pub column: String,
+    /// The field's type as written (`Option<OrderStatus>`).
+    pub rust_type: String,
+    /// The enum's Rust name (`OrderStatus`).
+    pub enum_name: String,
+    /// The Postgres enum types of that Rust name: empty when none, two or more when
+    /// ambiguous.
+    pub candidates: Vec<String>,
+}
+
+impl std::fmt::Display for UnresolvedEnum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.candidates.is_empty() {
+            write!(
+                f,
+                "field `{}.{}` (column `{}.{}`) has type `{}`, which has no Postgres column type, and no `{}` enum derives `Postgres::Enum`",
+                self.rust_struct,
+                self.column,
+                self.table,
+                self.column,
+                self.rust_type,
+                self.enum_name
+            )
+        } else {
+            write!(
+                f,
+                "field `{}.{}` has type `{}`, but more than one enum named `{}` derives `Postgres::Enum` (Postgres types {})",
+                self.rust_struct,
+                self.column,
+                self.rust_type,
+                self.enum_name,
+                self.candidates
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+}
+
+impl UnresolvedEnum {
+    /// How to fix it.
+    pub fn help(&self) -> String {
+        if self.candidates.is_empty() {
+            format!(
+                "add `#[derive(Postgres::Enum)]` to `enum {}`, or use a supported type: {}",
+                self.enum_name,
+                crate::types::supported_types()
+            )
+        } else {
+            format!(
+                "rename one of the Rust enums `{}`: columns find their enum by its Rust name",
+                self.enum_name
+            )
+        }
+    }
+}
+
+/// Points every enum column at its Postgres enum type: `sql_type` becomes the enum's
+/// Postgres name (`order_status`, `order_status[]`). Idempotent. Columns whose enum is
+/// unknown (no `#[derive(Postgres::Enum)]` of that Rust name was recorded) or ambiguous are
+/// all returned, so the caller can report each at once.
+pub fn resolve_enums(
+    decls: &mut [TableDecl],
+    enums: &[EnumDecl],
+) -> Result<(), Vec<UnresolvedEnum>> {
+    let mut unresolved = Vec::new();
+    for decl in decls.iter_mut() {
+        for col in &mut decl.columns {
+            let Some(rust) = &col.enum_type else { continue };
+            let mut candidates: Vec<&EnumDecl> =
+                enums.iter().filter(|e| &e.rust_name == rust).collect();
+            candidates.dedup_by(|a, b| a.name == b.name);
+            match candidates.as_slice() {
+                [one] => {
+                    let suffix = if col.sql_type.ends_with("[]") {
+                        "[]"
+                    } else {
+                        ""
+                    };
+                    col.sql_type = format!("{}{suffix}", one.name);
+                }
+                _ => unresolved.push(UnresolvedEnum {
+                    table: decl.name.clone(),
+                    rust_struct: decl.rust_name.clone(),
+                    column: col.name.clone(),
+                    rust_type: col.rust_type.clone(),
+                    enum_name: rust.clone(),
+                    candidates: candidates.iter().map(|e| e.name.clone()).collect(),
+                }),
+            }
+        }
+    }
+    if unresolved.is_empty() {
+        Ok(())
+    } else {
+        Err(unresolved)
+    }
 }
 
 /// Everything the code asks of the database: the schema and the renames that lead to it.
@@ -328,6 +438,144 @@ mod tests {
             users.columns["created_at"].default.as_deref(),
             Some("NOW()")
         );
+    }
+
+    fn status_enum() -> EnumDecl {
+        EnumDecl {
+            rust_name: "OrderStatus".into(),
+            name: "order_status".into(),
+            variants: vec!["pending".into(), "shipped".into()],
+        }
+    }
+
+    fn orders(status: ColumnDecl) -> TableDecl {
+        TableDecl {
+            rust_name: "Order".into(),
+            name: "orders".into(),
+            columns: vec![
+                ColumnDecl {
+                    primary_key: true,
+                    ..fixtures::column("id", "bigint")
+                },
+                status,
+            ],
+            renamed_from: None,
+            indexes: vec![],
+            checks: vec![],
+        }
+    }
+
+    fn enum_column(name: &str, rust: &str, placeholder: &str) -> ColumnDecl {
+        ColumnDecl {
+            rust_type: rust.into(),
+            enum_type: Some("OrderStatus".into()),
+            ..fixtures::column(name, placeholder)
+        }
+    }
+
+    #[test]
+    fn resolve_enums_sets_the_postgres_type() {
+        let mut decls = vec![orders(enum_column("status", "OrderStatus", "OrderStatus"))];
+        decls[0]
+            .columns
+            .push(enum_column("history", "Vec<OrderStatus>", "OrderStatus[]"));
+        resolve_enums(&mut decls, &[status_enum()]).unwrap();
+        assert_eq!(decls[0].columns[1].sql_type, "order_status");
+        assert_eq!(decls[0].columns[2].sql_type, "order_status[]");
+        // Plain columns are untouched, and resolving again changes nothing.
+        assert_eq!(decls[0].columns[0].sql_type, "bigint");
+        let before = decls.clone();
+        resolve_enums(&mut decls, &[status_enum()]).unwrap();
+        assert_eq!(decls, before);
+        let d = desired(&decls, &[status_enum()]);
+        assert_eq!(d.schema.enums["order_status"], vec!["pending", "shipped"]);
+        assert_eq!(
+            d.schema.tables["orders"].columns["history"].sql_type,
+            "order_status[]"
+        );
+    }
+
+    #[test]
+    fn resolve_enums_reports_every_unknown_and_ambiguous_enum() {
+        let mut decls = vec![orders(enum_column(
+            "status",
+            "Option<OrderStatus>",
+            "OrderStatus",
+        ))];
+        let err = resolve_enums(&mut decls, &[]).unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(
+            (
+                err[0].table.as_str(),
+                err[0].column.as_str(),
+                err[0].rust_type.as_str()
+            ),
+            ("orders", "status", "Option<OrderStatus>")
+        );
+        assert!(err[0].candidates.is_empty());
+        let text = err[0].to_string();
+        assert!(
+            text.contains("`Order.status`") && text.contains("no `OrderStatus` enum"),
+            "{text}"
+        );
+        assert!(err[0].help().contains("#[derive(Postgres::Enum)]"));
+
+        let other = EnumDecl {
+            name: "legacy_status".into(),
+            ..status_enum()
+        };
+        let err = resolve_enums(&mut decls, &[status_enum(), other]).unwrap_err();
+        assert_eq!(err[0].candidates, vec!["order_status", "legacy_status"]);
+        assert!(err[0].to_string().contains("more than one"), "{}", err[0]);
+    }
+
+    #[test]
+    fn table_level_indexes_checks_and_renames_reach_the_schema() {
+        let mut decl = fixtures::users().remove(0);
+        decl.renamed_from = Some("people".into());
+        decl.columns[4].renamed_from = Some("nick".into());
+        decl.indexes = vec![
+            TableIndexDecl {
+                columns: vec!["org_id".into(), "created_at".into()],
+                unique: false,
+                descending: vec!["created_at".into()],
+            },
+            TableIndexDecl {
+                columns: vec!["org_id".into(), "nickname".into()],
+                unique: true,
+                descending: vec![],
+            },
+        ];
+        decl.checks = vec!["length(email) > 3".into()];
+        let d = desired(std::slice::from_ref(&decl), &[]);
+        let users = &d.schema.tables["users"];
+        assert_eq!(
+            users.indexes["users_org_id_created_at_idx"].descending,
+            vec!["created_at"]
+        );
+        assert!(users.indexes["users_org_id_nickname_key"].unique);
+        assert_eq!(
+            users.checks[&check_name("users", "length(email) > 3")],
+            "length(email) > 3"
+        );
+        assert_eq!(d.renames.tables["users"], "people");
+        assert_eq!(d.renames.columns["users"]["nickname"], "nick");
+    }
+
+    #[test]
+    fn fingerprints_of_plain_tables_do_not_change() {
+        // The new fields are skipped when empty, so a table using none of them serialises
+        // (and so fingerprints) exactly as before they existed.
+        let table = fixtures::users().remove(0).to_table();
+        let json = serde_json::to_string(&table).unwrap();
+        assert!(
+            !json.contains("checks") && !json.contains("descending"),
+            "{json}"
+        );
+        let decl = serde_json::to_string(&fixtures::users()[0]).unwrap();
+        for key in ["renamed_from", "enum_type", "\"indexes\"", "checks"] {
+            assert!(!decl.contains(key), "{key} in {decl}");
+        }
     }
 
     #[test]

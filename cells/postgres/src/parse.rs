@@ -6,19 +6,34 @@ use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, ItemStruct, LitStr, Meta};
 
-use crate::declare::{ColumnDecl, ForeignKeyDecl, IndexDecl, TableDecl};
+use crate::declare::{ColumnDecl, ForeignKeyDecl, IndexDecl, TableDecl, TableIndexDecl};
 use crate::ident;
 use crate::schema::FkAction;
-use crate::types::{self, RustType};
+use crate::types::{self, Classified, RustType};
 
 /// The attribute namespace.
 pub const NAMESPACE: &str = "Postgres";
 
-const TABLE_KEYS_HELP: &str =
-    "supported keys: `name = \"...\"` (default: the struct's name in snake_case, plural)";
+const TABLE_KEYS_HELP: &str = "supported keys: `name = \"...\"` (default: the struct's name in snake_case, plural), \
+     `indexes = [(\"email\", unique = true), (\"org_id\", \"created_at\"), (\"created_at\", descending = true)]`";
 const FIELD_ATTRS_HELP: &str = "supported field attributes: `#[Postgres::primary_key]`, `#[Postgres::index]`, \
      `#[Postgres::index(unique)]`, `#[Postgres::unique]`, `#[Postgres::default(\"SQL expression\")]`, \
-     `#[Postgres::foreign_key(ref = \"table.column\", on_delete = \"cascade\")]`";
+     `#[Postgres::foreign_key(ref = \"table.column\", on_delete = \"cascade\")]`, `#[Postgres::varchar(255)]`, \
+     `#[Postgres::check(\"price >= 0\")]`, `#[Postgres::renamed_from(\"old_name\")]`";
+const STRUCT_ATTRS_HELP: &str = "supported struct attributes besides #[Postgres::table]: \
+     `#[Postgres::check(\"SQL boolean expression\")]`, `#[Postgres::renamed_from(\"old_table\")]`";
+const INDEX_HELP: &str = "write each index as a tuple of column names and options: \
+     `indexes = [(\"email\", unique = true), (\"org_id\", \"created_at\"), (\"created_at\", descending = true)]`; \
+     `descending` also takes the columns it applies to: `descending = [\"created_at\"]`";
+/// The field attributes, for telling a misplaced one from an unknown one.
+const FIELD_ATTRS: &[&str] = &[
+    "primary_key",
+    "index",
+    "unique",
+    "default",
+    "foreign_key",
+    "varchar",
+];
 
 /// A parsed table with the spans of what it came from.
 #[derive(Debug)]
@@ -28,6 +43,28 @@ pub struct ParsedTable {
     /// Per column, in field order.
     pub field_idents: Vec<syn::Ident>,
     pub field_types: Vec<syn::Type>,
+    /// Per column: for a column holding a `#[derive(Postgres::Enum)]` enum, the enum's type
+    /// as written (inside any `Option`/`Vec`).
+    pub field_enums: Vec<Option<syn::Type>>,
+    /// Per column: the `#[Postgres::renamed_from("...")]` literal.
+    pub field_renames: Vec<Option<LitStr>>,
+    /// Parallel to `decl.indexes`.
+    pub indexes: Vec<IndexSpans>,
+    /// Parallel to `decl.checks`.
+    pub checks: Vec<LitStr>,
+    /// `#[Postgres::renamed_from("...")]` on the struct.
+    pub renamed_from: Option<LitStr>,
+}
+
+/// Where a table-level index was written.
+#[derive(Debug, Clone)]
+pub struct IndexSpans {
+    /// The whole tuple.
+    pub tokens: TokenStream,
+    /// Per column of the index.
+    pub columns: Vec<LitStr>,
+    /// The names given to `descending = [...]`, if named.
+    pub descending: Vec<LitStr>,
 }
 
 /// Collects errors instead of stopping at the first (as serde_derive's `Ctxt`).
@@ -102,9 +139,27 @@ pub fn parse_table(args: TokenStream, item: &mut ItemStruct) -> Result<ParsedTab
 pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedTable, Errors) {
     let mut errors = Errors::default();
     let mut name: Option<String> = None;
+    let mut indexes: Vec<(TableIndexDecl, IndexSpans)> = Vec::new();
+    // Errors in one index do not stop the others from being read.
+    let errors_in_args = std::cell::RefCell::new(Errors::default());
 
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("name") {
+        if meta.path.is_ident("indexes") {
+            let list: syn::ExprArray = meta.value()?.parse().map_err(|e| {
+                error(
+                    e.span(),
+                    "`indexes` takes a list: `indexes = [(\"email\", unique = true)]`",
+                    INDEX_HELP,
+                )
+            })?;
+            for elem in &list.elems {
+                match parse_index(elem) {
+                    Ok(ix) => indexes.push(ix),
+                    Err(e) => errors_in_args.borrow_mut().push(e),
+                }
+            }
+            Ok(())
+        } else if meta.path.is_ident("name") {
             let lit: LitStr = meta.value()?.parse()?;
             if !ident::is_plain(&lit.value()) {
                 return Err(error(
@@ -131,6 +186,10 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
         errors.push(e);
     }
+    if let Some(e) = errors_in_args.into_inner().0 {
+        errors.push(e);
+    }
+    let struct_level = parse_struct_attrs(&mut item.attrs, &mut errors);
 
     let generic_params: Vec<String> = item
         .generics
@@ -150,14 +209,27 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
     let mut columns = Vec::new();
     let mut field_idents = Vec::new();
     let mut field_types = Vec::new();
+    let mut field_enums = Vec::new();
+    let mut field_renames = Vec::new();
+    let mut checks = struct_level.checks;
 
     match &mut item.fields {
         Fields::Named(fields) => {
             for field in fields.named.iter_mut() {
                 let ident = field.ident.clone().expect("named field");
                 let generic = matches!(&field.ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| generic_params.contains(&i.to_string())));
-                let column = parse_field(&ident, &field.ty, generic, &mut field.attrs, &mut errors);
-                columns.push(column);
+                let field_out =
+                    parse_field(&ident, &field.ty, generic, &mut field.attrs, &mut errors);
+                field_enums.push(
+                    field_out
+                        .column
+                        .enum_type
+                        .as_ref()
+                        .map(|_| enum_inner(&field.ty).clone()),
+                );
+                columns.push(field_out.column);
+                checks.extend(field_out.checks);
+                field_renames.push(field_out.renamed_from);
                 field_idents.push(ident);
                 field_types.push(field.ty.clone());
             }
@@ -169,20 +241,45 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
         ),
     }
 
+    let (indexes, index_spans): (Vec<_>, Vec<_>) = indexes.into_iter().unzip();
+
     let parsed = ParsedTable {
         decl: TableDecl {
             rust_name,
             name: table_name,
             columns,
-            renamed_from: None,
-            indexes: Vec::new(),
-            checks: Vec::new(),
+            renamed_from: struct_level.renamed_from.as_ref().map(LitStr::value),
+            indexes,
+            checks: checks
+                .iter()
+                .map(|c| c.value().trim().to_string())
+                .collect(),
         },
         struct_ident: item.ident.clone(),
         field_idents,
         field_types,
+        field_enums,
+        field_renames,
+        indexes: index_spans,
+        checks,
+        renamed_from: struct_level.renamed_from,
     };
     (parsed, errors)
+}
+
+/// What a field contributes: its column, and the table-level things written on it.
+struct FieldOut {
+    column: ColumnDecl,
+    checks: Vec<LitStr>,
+    renamed_from: Option<LitStr>,
+}
+
+/// Field attributes that need the whole field before they apply.
+#[derive(Default)]
+struct FieldExtras {
+    varchar: Option<(u32, Attribute)>,
+    checks: Vec<LitStr>,
+    renamed_from: Option<LitStr>,
 }
 
 fn parse_field(
@@ -191,22 +288,43 @@ fn parse_field(
     generic: bool,
     attrs: &mut Vec<Attribute>,
     errors: &mut Errors,
-) -> ColumnDecl {
+) -> FieldOut {
     let name = ident.to_string().trim_start_matches("r#").to_string();
     let rust = rust_type(ty);
-    let mapping = rust.as_ref().and_then(types::map);
-    // A generic parameter is already reported on the struct.
-    if mapping.is_none() && !generic {
-        let written = type_text(ty);
-        errors.push(error_spanned(
-            ty,
-            &format!("field `{name}` has type `{written}`, which has no Postgres column type"),
-            &format!("supported types: {}", types::supported_types()),
-        ));
-    }
-    let (sql_type, nullable) = mapping
-        .map(|m| (m.sql_type, m.nullable))
-        .unwrap_or_default();
+    let class = match &rust {
+        Some(r) => types::classify(r),
+        None => Classified::Unsupported,
+    };
+    let (sql_type, nullable, enum_type) = match class {
+        Classified::Mapped(m) => (m.sql_type, m.nullable, None),
+        Classified::EnumCandidate {
+            rust_name,
+            array,
+            nullable,
+        } => {
+            // A placeholder until the enum is resolved (see `ColumnDecl::enum_type`).
+            let placeholder = if array {
+                format!("{rust_name}[]")
+            } else {
+                rust_name.clone()
+            };
+            (placeholder, nullable, Some(rust_name))
+        }
+        Classified::Unsupported => {
+            // A generic parameter is already reported on the struct.
+            if !generic {
+                let written = type_text(ty);
+                errors.push(error_spanned(
+                    ty,
+                    &format!(
+                        "field `{name}` has type `{written}`, which has no Postgres column type"
+                    ),
+                    &format!("supported types: {}", types::supported_types()),
+                ));
+            }
+            (String::new(), false, None)
+        }
+    };
     let mut column = ColumnDecl {
         rust_type: rust.map(|r| r.to_string()).unwrap_or_default(),
         name,
@@ -217,14 +335,15 @@ fn parse_field(
         default: None,
         foreign_key: None,
         renamed_from: None,
-        enum_type: None,
+        enum_type,
     };
 
+    let mut extras = FieldExtras::default();
     let mut kept = Vec::with_capacity(attrs.len());
     for attr in attrs.drain(..) {
         match namespaced_name(&attr, NAMESPACE) {
             Some(kind) => {
-                if let Err(e) = apply_field_attr(&kind, &attr, &mut column) {
+                if let Err(e) = apply_field_attr(&kind, &attr, &mut column, &mut extras) {
                     errors.push(e);
                 }
             }
@@ -232,7 +351,274 @@ fn parse_field(
         }
     }
     *attrs = kept;
-    column
+
+    if let Some((len, attr)) = extras.varchar {
+        match column.sql_type.as_str() {
+            "text" => column.sql_type = types::varchar(len),
+            "text[]" => column.sql_type = format!("{}[]", types::varchar(len)),
+            // The type error is reported already.
+            "" => {}
+            _ => errors.push(error_spanned(
+                &attr,
+                &format!(
+                    "#[Postgres::varchar] applies to `String` fields, but `{}` is `{}`",
+                    column.name,
+                    type_text(ty)
+                ),
+                "remove it, or make the field a `String` (or `Option<String>`, `Vec<String>`)",
+            )),
+        }
+    }
+    column.renamed_from = extras.renamed_from.as_ref().map(LitStr::value);
+    FieldOut {
+        column,
+        checks: extras.checks,
+        renamed_from: extras.renamed_from,
+    }
+}
+
+/// The enum inside a field type: `Option<Vec<models::Status>>` → `models::Status`.
+fn enum_inner(ty: &syn::Type) -> &syn::Type {
+    if let syn::Type::Path(p) = ty
+        && p.qself.is_none()
+        && let Some(last) = p.path.segments.last()
+        && (last.ident == "Option" || last.ident == "Vec")
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let [syn::GenericArgument::Type(inner)] = args.args.iter().collect::<Vec<_>>().as_slice()
+    {
+        return enum_inner(inner);
+    }
+    if let syn::Type::Group(g) = ty {
+        return enum_inner(&g.elem);
+    }
+    ty
+}
+
+/// The one string literal of `#[Postgres::kind("...")]`.
+fn string_arg(attr: &Attribute, kind: &str, example: &str) -> syn::Result<LitStr> {
+    let lit: LitStr = match &attr.meta {
+        Meta::List(list) => syn::parse2(list.tokens.clone()).map_err(|_| {
+            error_spanned(
+                &list.tokens,
+                &format!("#[Postgres::{kind}] takes one string"),
+                &format!("write `#[Postgres::{kind}(\"{example}\")]`"),
+            )
+        })?,
+        Meta::NameValue(nv) => syn::parse2(quote::ToTokens::to_token_stream(&nv.value))?,
+        Meta::Path(p) => {
+            return Err(error_spanned(
+                p,
+                &format!("#[Postgres::{kind}] needs a value"),
+                &format!("write `#[Postgres::{kind}(\"{example}\")]`"),
+            ));
+        }
+    };
+    Ok(lit)
+}
+
+fn check_arg(attr: &Attribute) -> syn::Result<LitStr> {
+    let lit = string_arg(attr, "check", "price >= 0")?;
+    if lit.value().trim().is_empty() {
+        return Err(error(
+            lit.span(),
+            "the CHECK expression is empty",
+            "write a boolean SQL expression: `#[Postgres::check(\"price >= 0\")]`",
+        ));
+    }
+    Ok(lit)
+}
+
+fn renamed_from_arg(attr: &Attribute, what: &str) -> syn::Result<LitStr> {
+    let lit = string_arg(attr, "renamed_from", "old_name")?;
+    if !ident::is_plain(&lit.value()) {
+        return Err(error(
+            lit.span(),
+            &format!("`{}` is not a valid {what} name", lit.value()),
+            "give the previous name as it is in the database: lower-case letters, digits and `_`",
+        ));
+    }
+    Ok(lit)
+}
+
+/// What was written on the struct itself beside `#[Postgres::table]`.
+#[derive(Default)]
+struct StructLevel {
+    checks: Vec<LitStr>,
+    renamed_from: Option<LitStr>,
+}
+
+/// Reads and strips the `Postgres::` attributes on the struct (those after
+/// `#[Postgres::table]`; those before it move themselves after it).
+fn parse_struct_attrs(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> StructLevel {
+    let mut out = StructLevel::default();
+    let mut kept = Vec::with_capacity(attrs.len());
+    for attr in attrs.drain(..) {
+        let Some(kind) = namespaced_name(&attr, NAMESPACE) else {
+            kept.push(attr);
+            continue;
+        };
+        let name_span = attr
+            .path()
+            .segments
+            .last()
+            .expect("namespaced path")
+            .ident
+            .span();
+        match kind.as_str() {
+            "check" => match check_arg(&attr) {
+                Ok(lit) => out.checks.push(lit),
+                Err(e) => errors.push(e),
+            },
+            "renamed_from" => match renamed_from_arg(&attr, "table") {
+                Ok(lit) if out.renamed_from.is_some() => errors.push(error(
+                    lit.span(),
+                    "the table has two `#[Postgres::renamed_from]`",
+                    "a rename has one previous name: keep the one the live database has",
+                )),
+                Ok(lit) => out.renamed_from = Some(lit),
+                Err(e) => errors.push(e),
+            },
+            "table" => errors.push(error_spanned(
+                &attr,
+                "#[Postgres::table] appears twice on this struct",
+                "keep one #[Postgres::table(...)]",
+            )),
+            field if FIELD_ATTRS.contains(&field) => errors.error(
+                name_span,
+                &format!("#[Postgres::{field}] is a field attribute"),
+                "put it on the field it applies to",
+            ),
+            other => errors.error(
+                name_span,
+                &format!("unknown attribute `Postgres::{other}` on a table struct"),
+                STRUCT_ATTRS_HELP,
+            ),
+        }
+    }
+    *attrs = kept;
+    out
+}
+
+/// One element of `indexes = [...]`: `("a", "b", unique = true, descending = ["b"])`,
+/// `("a")` or just `"a"`.
+fn parse_index(elem: &syn::Expr) -> syn::Result<(TableIndexDecl, IndexSpans)> {
+    let parts: Vec<&syn::Expr> = match elem {
+        syn::Expr::Tuple(t) => t.elems.iter().collect(),
+        syn::Expr::Paren(p) => vec![&*p.expr],
+        syn::Expr::Lit(_) => vec![elem],
+        other => {
+            return Err(error_spanned(
+                other,
+                "an index is a tuple of column names and options",
+                INDEX_HELP,
+            ));
+        }
+    };
+    let mut decl = TableIndexDecl {
+        columns: Vec::new(),
+        unique: false,
+        descending: Vec::new(),
+    };
+    let mut spans = IndexSpans {
+        tokens: quote::ToTokens::to_token_stream(elem),
+        columns: Vec::new(),
+        descending: Vec::new(),
+    };
+    let mut descending_all = false;
+    let mut errors = Errors::default();
+    for part in parts {
+        match part {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(lit),
+                ..
+            }) => {
+                decl.columns.push(lit.value());
+                spans.columns.push(lit.clone());
+            }
+            syn::Expr::Path(p) if p.path.is_ident("unique") => decl.unique = true,
+            syn::Expr::Path(p) if p.path.is_ident("descending") => descending_all = true,
+            syn::Expr::Assign(a) => {
+                let key = match &*a.left {
+                    syn::Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+                    _ => None,
+                };
+                match (key.as_deref(), &*a.right) {
+                    (
+                        Some("unique"),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Bool(b),
+                            ..
+                        }),
+                    ) => decl.unique = b.value,
+                    (
+                        Some("descending"),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Bool(b),
+                            ..
+                        }),
+                    ) => descending_all = b.value,
+                    (
+                        Some("descending"),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        }),
+                    ) => spans.descending.push(s.clone()),
+                    (Some("descending"), syn::Expr::Array(arr)) => {
+                        for e in &arr.elems {
+                            match e {
+                                syn::Expr::Lit(syn::ExprLit {
+                                    lit: syn::Lit::Str(s),
+                                    ..
+                                }) => spans.descending.push(s.clone()),
+                                other => errors.push(error_spanned(
+                                    other,
+                                    "`descending` lists column names",
+                                    "write `descending = [\"created_at\"]` or `descending = true`",
+                                )),
+                            }
+                        }
+                    }
+                    (Some("unique"), other) => errors.push(error_spanned(
+                        other,
+                        "`unique` is `true` or `false`",
+                        "write `unique = true`",
+                    )),
+                    (Some("descending"), other) => errors.push(error_spanned(
+                        other,
+                        "`descending` is `true`, a column name, or a list of column names",
+                        "write `descending = true` or `descending = [\"created_at\"]`",
+                    )),
+                    _ => errors.push(error_spanned(
+                        &a.left,
+                        &format!(
+                            "unknown index option `{}`",
+                            quote::ToTokens::to_token_stream(&a.left)
+                        ),
+                        "index options: `unique = true`, `descending = true` or `descending = [\"column\"]`",
+                    )),
+                }
+            }
+            other => errors.push(error_spanned(
+                other,
+                "expected a column name (a string) or an option (`unique = true`, `descending = true`)",
+                INDEX_HELP,
+            )),
+        }
+    }
+    if decl.columns.is_empty() {
+        errors.push(error_spanned(
+            elem,
+            "this index names no column",
+            "write the columns as strings: `(\"org_id\", \"created_at\")`",
+        ));
+    }
+    decl.descending = if descending_all {
+        decl.columns.clone()
+    } else {
+        spans.descending.iter().map(LitStr::value).collect()
+    };
+    errors.finish().map(|()| (decl, spans))
 }
 
 fn no_args(attr: &Attribute, kind: &str) -> syn::Result<()> {
@@ -246,8 +632,56 @@ fn no_args(attr: &Attribute, kind: &str) -> syn::Result<()> {
     }
 }
 
-fn apply_field_attr(kind: &str, attr: &Attribute, column: &mut ColumnDecl) -> syn::Result<()> {
+fn apply_field_attr(
+    kind: &str,
+    attr: &Attribute,
+    column: &mut ColumnDecl,
+    extras: &mut FieldExtras,
+) -> syn::Result<()> {
     match kind {
+        "check" => extras.checks.push(check_arg(attr)?),
+        "renamed_from" => {
+            let lit = renamed_from_arg(attr, "column")?;
+            if extras.renamed_from.is_some() {
+                return Err(error(
+                    lit.span(),
+                    &format!(
+                        "field `{}` has two `#[Postgres::renamed_from]`",
+                        column.name
+                    ),
+                    "a rename has one previous name: keep the one the live database has",
+                ));
+            }
+            extras.renamed_from = Some(lit);
+        }
+        "varchar" => {
+            let example = "write `#[Postgres::varchar(255)]`";
+            let len: syn::LitInt = match &attr.meta {
+                Meta::List(list) => syn::parse2(list.tokens.clone()).map_err(|_| {
+                    error_spanned(
+                        &list.tokens,
+                        "#[Postgres::varchar] takes the maximum length",
+                        example,
+                    )
+                })?,
+                other => {
+                    return Err(error_spanned(
+                        other,
+                        "#[Postgres::varchar] needs the maximum length",
+                        example,
+                    ));
+                }
+            };
+            let n: u32 = len.base10_parse().unwrap_or(0);
+            if n == 0 || n > types::MAX_VARCHAR {
+                return Err(error(
+                    len.span(),
+                    &format!("`{len}` is not a varchar length"),
+                    &format!("Postgres accepts 1 to {}", types::MAX_VARCHAR),
+                ));
+            }
+            extras.varchar = Some((n, attr.clone()));
+        }
         "primary_key" => {
             no_args(attr, kind)?;
             column.primary_key = true;
@@ -435,7 +869,164 @@ pub fn validate(parsed: &ParsedTable) -> Result<(), syn::Error> {
             );
         }
     }
+    validate_indexes(parsed, &mut errors);
+    validate_renames(parsed, &mut errors);
+    validate_checks(parsed, &mut errors);
     errors.finish()
+}
+
+fn field_list(decl: &TableDecl) -> String {
+    decl.columns
+        .iter()
+        .map(|c| format!("`{}`", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn validate_indexes(parsed: &ParsedTable, errors: &mut Errors) {
+    let decl = &parsed.decl;
+    // Column lists already indexed, with what indexed them, for duplicates.
+    let mut seen: Vec<(Vec<String>, String)> = decl
+        .columns
+        .iter()
+        .filter(|c| c.index.is_some())
+        .map(|c| {
+            (
+                vec![c.name.clone()],
+                format!("`#[Postgres::index]` on field `{}`", c.name),
+            )
+        })
+        .collect();
+    let pk = decl.primary_key().map(|c| c.name.clone());
+    for (ix, spans) in decl.indexes.iter().zip(&parsed.indexes) {
+        let mut ok = true;
+        for (n, (col, lit)) in ix.columns.iter().zip(&spans.columns).enumerate() {
+            if decl.column(col).is_none() {
+                ok = false;
+                errors.error(
+                    lit.span(),
+                    &format!(
+                        "index column `{col}` is not a field of `{}`",
+                        decl.rust_name
+                    ),
+                    &format!("the fields are {}", field_list(decl)),
+                );
+            } else if ix.columns[..n].contains(col) {
+                ok = false;
+                errors.error(
+                    lit.span(),
+                    &format!("column `{col}` appears twice in this index"),
+                    "name each column once",
+                );
+            }
+        }
+        for lit in &spans.descending {
+            if !ix.columns.contains(&lit.value()) {
+                ok = false;
+                errors.error(
+                    lit.span(),
+                    &format!(
+                        "`{}` in `descending` is not a column of this index",
+                        lit.value()
+                    ),
+                    &format!(
+                        "this index has {}; `descending = true` makes them all descending",
+                        ix.columns
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+        if !ok {
+            continue;
+        }
+        if pk.as_ref().is_some_and(|pk| ix.columns == [pk.clone()]) {
+            errors.push(error_spanned(
+                &spans.tokens,
+                "the primary key is already indexed and unique",
+                "remove this index",
+            ));
+            continue;
+        }
+        let written = quote::ToTokens::to_token_stream(&spans.tokens).to_string();
+        match seen.iter().find(|(cols, _)| *cols == ix.columns) {
+            Some((_, first)) => errors.push(error_spanned(
+                &spans.tokens,
+                &format!(
+                    "this index is a duplicate: ({}) is already indexed by {first}",
+                    ix.columns.join(", ")
+                ),
+                "keep one index per list of columns (add `unique = true` to the one you keep if it should be unique)",
+            )),
+            None => seen.push((ix.columns.clone(), format!("`{written}`"))),
+        }
+    }
+}
+
+fn validate_renames(parsed: &ParsedTable, errors: &mut Errors) {
+    let decl = &parsed.decl;
+    if let Some(lit) = &parsed.renamed_from
+        && lit.value() == decl.name
+    {
+        errors.error(
+            lit.span(),
+            &format!("table `{}` is renamed from itself", decl.name),
+            "`renamed_from` names the table's previous name; remove it once the rename is applied",
+        );
+    }
+    for (i, lit) in parsed.field_renames.iter().enumerate() {
+        let Some(lit) = lit else { continue };
+        let old = lit.value();
+        let col = &decl.columns[i];
+        if old == col.name {
+            errors.error(
+                lit.span(),
+                &format!("column `{}` is renamed from itself", col.name),
+                "`renamed_from` names the column's previous name; remove it once the rename is applied",
+            );
+        } else if decl.column(&old).is_some() {
+            errors.error(
+                lit.span(),
+                &format!(
+                    "`{old}` is still a field of `{}`, so `{}` cannot be renamed from it",
+                    decl.rust_name, col.name
+                ),
+                &format!("rename or remove the field `{old}` first"),
+            );
+        } else if let Some(first) = parsed.field_renames[..i]
+            .iter()
+            .position(|l| l.as_ref().is_some_and(|l| l.value() == old))
+        {
+            errors.error(
+                lit.span(),
+                &format!(
+                    "fields `{}` and `{}` are both renamed from `{old}`",
+                    decl.columns[first].name, col.name
+                ),
+                "one column can become only one field",
+            );
+        }
+    }
+}
+
+fn validate_checks(parsed: &ParsedTable, errors: &mut Errors) {
+    for (i, lit) in parsed.checks.iter().enumerate() {
+        let expr = lit.value();
+        let expr = expr.trim();
+        if parsed.checks[..i].iter().any(|l| l.value().trim() == expr) {
+            errors.error(
+                lit.span(),
+                &format!(
+                    "the CHECK `{expr}` is declared twice on table `{}`",
+                    parsed.decl.name
+                ),
+                "remove one of them",
+            );
+        }
+    }
 }
 
 #[cfg(test)]

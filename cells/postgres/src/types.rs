@@ -56,6 +56,8 @@ const SCALARS: &[(&str, &str)] = &[
     ("DateTime<Utc>", "timestamp with time zone"),
     ("NaiveDateTime", "timestamp without time zone"),
     ("NaiveDate", "date"),
+    ("NaiveTime", "time without time zone"),
+    ("Decimal", "numeric"),
     ("Value", "jsonb"),
     ("Vec<u8>", "bytea"),
 ];
@@ -74,7 +76,117 @@ pub fn supported_types() -> String {
         .collect();
     list.push("`Vec<T>` of those (arrays)".into());
     list.push("`Option<T>` of any of them (NULL)".into());
+    list.push("an enum with `#[derive(Postgres::Enum)]`".into());
     list.join(", ")
+}
+
+/// The Postgres type of `#[Postgres::varchar(n)]`, as `format_type` prints it.
+pub fn varchar(len: u32) -> String {
+    format!("character varying({len})")
+}
+
+/// `character varying(80)` → `Some(80)`.
+pub fn varchar_len(sql_type: &str) -> Option<u32> {
+    sql_type
+        .strip_prefix("character varying(")?
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
+
+/// The longest `varchar(n)` Postgres accepts.
+pub const MAX_VARCHAR: u32 = 10_485_760;
+
+/// What a field type is, for the table macro.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classified {
+    /// A supported type with its column type.
+    Mapped(Mapping),
+    /// A type the macro cannot map but that may be a `#[derive(Postgres::Enum)]` enum it
+    /// cannot see: a name starting with an upper-case letter, without generic arguments,
+    /// not a well-known non-enum type; optionally in `Option<..>` and/or `Vec<..>`.
+    /// Resolved later by [`crate::declare::resolve_enums`] (phase 1) or against the lock.
+    EnumCandidate {
+        /// The enum's name as written (last path segment): `OrderStatus`.
+        rust_name: String,
+        array: bool,
+        nullable: bool,
+    },
+    /// No column type: an immediate error.
+    Unsupported,
+}
+
+/// Upper-case type names that are never enums of ours, so they stay immediate errors.
+const NOT_ENUMS: &[&str] = &[
+    "String",
+    "Vec",
+    "Option",
+    "Box",
+    "Rc",
+    "Arc",
+    "Cow",
+    "Cell",
+    "RefCell",
+    "Mutex",
+    "RwLock",
+    "HashMap",
+    "BTreeMap",
+    "HashSet",
+    "BTreeSet",
+    "VecDeque",
+    "Path",
+    "PathBuf",
+    "OsString",
+    "Duration",
+    "SystemTime",
+    "Instant",
+    "IpAddr",
+    "Ipv4Addr",
+    "Ipv6Addr",
+    "SocketAddr",
+    "Url",
+    "Utc",
+    "Local",
+    "FixedOffset",
+    "DateTime",
+    "TimeDelta",
+    "Value",
+    "JsonValue",
+    "Decimal",
+    "Uuid",
+    "NaiveDate",
+    "NaiveDateTime",
+    "NaiveTime",
+    "Self",
+];
+
+fn enum_name(ty: &RustType) -> Option<&str> {
+    let first = ty.name.chars().next()?;
+    (first.is_ascii_uppercase() && ty.args.is_empty() && !NOT_ENUMS.contains(&ty.name.as_str()))
+        .then_some(ty.name.as_str())
+}
+
+/// Classifies a field type: mapped, a possible enum, or unsupported.
+pub fn classify(ty: &RustType) -> Classified {
+    if let Some(m) = map(ty) {
+        return Classified::Mapped(m);
+    }
+    let (inner, nullable) = match (ty.name.as_str(), ty.args.as_slice()) {
+        ("Option", [inner]) => (inner, true),
+        _ => (ty, false),
+    };
+    let (elem, array) = match (inner.name.as_str(), inner.args.as_slice()) {
+        ("Vec", [elem]) => (elem, true),
+        _ => (inner, false),
+    };
+    match enum_name(elem) {
+        Some(name) => Classified::EnumCandidate {
+            rust_name: name.to_string(),
+            array,
+            nullable,
+        },
+        None => Classified::Unsupported,
+    }
 }
 
 /// A field type's column type.
@@ -125,6 +237,9 @@ pub fn map(ty: &RustType) -> Option<Mapping> {
 pub fn rust_for_sql(sql_type: &str) -> Option<String> {
     if let Some(elem) = sql_type.strip_suffix("[]") {
         return rust_for_sql(elem).map(|r| format!("Vec<{r}>"));
+    }
+    if varchar_len(sql_type).is_some() {
+        return Some("String".to_string());
     }
     SCALARS.iter().find(|(_, s)| *s == sql_type).map(|(r, _)| {
         if *r == "Value" {
@@ -206,6 +321,109 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn every_listed_type_maps() {
+        let cases = [
+            ("bool", vec![], "boolean"),
+            ("i16", vec![], "smallint"),
+            ("i32", vec![], "integer"),
+            ("i64", vec![], "bigint"),
+            ("f32", vec![], "real"),
+            ("f64", vec![], "double precision"),
+            ("String", vec![], "text"),
+            ("Uuid", vec![], "uuid"),
+            (
+                "DateTime",
+                vec![RustType::plain("Utc")],
+                "timestamp with time zone",
+            ),
+            ("NaiveDateTime", vec![], "timestamp without time zone"),
+            ("NaiveDate", vec![], "date"),
+            ("NaiveTime", vec![], "time without time zone"),
+            ("Decimal", vec![], "numeric"),
+            ("Value", vec![], "jsonb"),
+            ("JsonValue", vec![], "jsonb"),
+            ("Vec", vec![RustType::plain("u8")], "bytea"),
+        ];
+        for (name, args, sql) in cases {
+            let t = ty(name, args);
+            assert_eq!(map(&t).unwrap().sql_type, sql, "{t}");
+            // Every scalar except bytea also has an array and a nullable form.
+            let opt = map(&ty("Option", vec![t.clone()])).unwrap();
+            assert_eq!((opt.sql_type.as_str(), opt.nullable), (sql, true));
+            if sql != "bytea" {
+                let arr = ty("Vec", vec![t.clone()]);
+                assert_eq!(map(&arr).unwrap().sql_type, format!("{sql}[]"), "{arr}");
+                let opt_arr = map(&ty("Option", vec![arr])).unwrap();
+                assert_eq!(opt_arr.sql_type, format!("{sql}[]"));
+                assert!(opt_arr.nullable);
+            }
+            // And the help text can name it back.
+            assert!(rust_for_sql(sql).is_some(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn classifies_enum_candidates() {
+        assert_eq!(
+            classify(&RustType::plain("OrderStatus")),
+            Classified::EnumCandidate {
+                rust_name: "OrderStatus".into(),
+                array: false,
+                nullable: false
+            }
+        );
+        assert_eq!(
+            classify(&ty(
+                "Option",
+                vec![ty("Vec", vec![RustType::plain("Mood")])]
+            )),
+            Classified::EnumCandidate {
+                rust_name: "Mood".into(),
+                array: true,
+                nullable: true
+            }
+        );
+        assert!(matches!(
+            classify(&RustType::plain("i32")),
+            Classified::Mapped(_)
+        ));
+        for unsupported in [
+            RustType::plain("u32"),
+            RustType::plain("PathBuf"),
+            RustType::plain("Duration"),
+            ty(
+                "HashMap",
+                vec![RustType::plain("String"), RustType::plain("String")],
+            ),
+            ty("Generic", vec![RustType::plain("i32")]),
+            ty("DateTime", vec![RustType::plain("Local")]),
+            ty("Vec", vec![ty("Vec", vec![RustType::plain("Mood")])]),
+        ] {
+            assert_eq!(
+                classify(&unsupported),
+                Classified::Unsupported,
+                "{unsupported}"
+            );
+        }
+    }
+
+    #[test]
+    fn varchar_reads_back_as_string() {
+        assert_eq!(varchar(80), "character varying(80)");
+        assert_eq!(varchar_len("character varying(80)"), Some(80));
+        assert_eq!(varchar_len("text"), None);
+        assert_eq!(
+            rust_for_sql("character varying(80)").as_deref(),
+            Some("String")
+        );
+        assert_eq!(
+            rust_for_sql("character varying(80)[]").as_deref(),
+            Some("Vec<String>")
+        );
+        assert_eq!(rust_for_sql("numeric").as_deref(), Some("Decimal"));
     }
 
     #[test]
