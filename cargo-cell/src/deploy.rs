@@ -447,8 +447,9 @@ pub async fn check(
     t.stage("record", start, ());
     let manifest = &recording.manifest;
     let lock = Lock::read(&postgres::lock_path(ws))?;
-    let desired = declare::desired(&manifest.postgres, &manifest.postgres_enums);
-    let problems = code_against_lock(&manifest.postgres, &desired, lock.as_ref());
+    let decls = postgres::resolve_enums(&manifest.postgres, &manifest.postgres_enums)?;
+    let desired = declare::desired(&decls, &manifest.postgres_enums);
+    let problems = code_against_lock(&decls, &desired, lock.as_ref());
     t.print(ui, g.timings);
     if problems.is_empty() {
         println!(

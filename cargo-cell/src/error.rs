@@ -198,6 +198,10 @@ pub enum Error {
     )]
     CheckFailed { details: String },
 
+    #[error("a column's type is neither a supported type nor a known enum:{details}")]
+    #[diagnostic(code(cell::postgres::enum_type), help("{help}"))]
+    UnresolvedEnums { details: String, help: String },
+
     #[error("cannot read the manifest {}", path.display())]
     #[diagnostic(
         code(cell::manifest::file),

@@ -230,12 +230,27 @@ fn online_rows_threshold() -> i64 {
         .unwrap_or(ONLINE_ROWS_DEFAULT)
 }
 
+/// The declarations with every enum column pointed at its Postgres enum type.
+pub fn resolve_enums(decls: &[TableDecl], enums: &[EnumDecl]) -> Result<Vec<TableDecl>, Error> {
+    let mut decls = decls.to_vec();
+    declare::resolve_enums(&mut decls, enums).map_err(|unresolved| Error::UnresolvedEnums {
+        details: unresolved.iter().map(|u| format!("\n  {u}")).collect(),
+        help: unresolved
+            .iter()
+            .map(|u| u.help())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })?;
+    Ok(decls)
+}
+
 pub async fn plan(
     ws: &Workspace,
     client: &mut tokio_postgres::Client,
     decls: &[TableDecl],
     enums: &[EnumDecl],
 ) -> Result<Planned, Error> {
+    let decls = &resolve_enums(decls, enums)?[..];
     let previous_lock = Lock::read(&lock_path(ws))?;
     let previous = previous_lock.as_ref().map(Lock::schema).unwrap_or_default();
     let mut desired = declare::desired(decls, enums);

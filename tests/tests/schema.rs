@@ -367,3 +367,74 @@ fn apply_to_another_environment() {
     );
     assert_eq!(with_manifest.status.code(), Some(0), "{}", with_manifest.output());
 }
+
+/// Table-level declarations: renames keep the data, composite and descending indexes,
+/// checks (refused over violating rows, with the count).
+#[test]
+fn renames_composite_indexes_and_checks() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("schema");
+    app.write(LIB, &items("    pub name: String,\n    pub qty: i32,"));
+    apply(&app, &[]).assert_success();
+    app.psql("INSERT INTO items VALUES (1, 'a', 1), (2, 'b', -2)");
+
+    // Rename the table and a column: the rows stay.
+    app.write(
+        LIB,
+        "use cell_runtime::prelude::*;\n\n\
+         #[Postgres::table(name = \"products\")]\n\
+         #[Postgres::renamed_from(\"items\")]\n\
+         pub struct Product {\n    #[Postgres::primary_key]\n    pub id: i64,\n    \
+         #[Postgres::renamed_from(\"name\")]\n    pub title: String,\n    pub qty: i32,\n}\n",
+    );
+    let plan = app.cargo_cell(&["plan"]);
+    let out = plan.output();
+    assert!(out.contains("~ table items → products (renamed)"), "{out}");
+    assert!(out.contains("~ column products.name → title (renamed)"), "{out}");
+    assert!(!out.contains("destructive"), "a rename loses nothing:\n{out}");
+    apply(&app, &[]).assert_success();
+    assert_eq!(
+        app.psql("SELECT string_agg(id || ':' || title, ',' ORDER BY id) FROM products"),
+        "1:a,2:b"
+    );
+    assert_no_changes(&app);
+
+    // A composite unique index, a descending one, and a check over violating rows.
+    let declared = |check: &str| {
+        format!(
+            "use cell_runtime::prelude::*;\n\n\
+             #[Postgres::table(name = \"products\", indexes = [(\"title\", \"qty\", unique = true), (\"qty\", descending = true)])]\n\
+             #[Postgres::renamed_from(\"items\")]\n\
+             #[Postgres::check(\"{check}\")]\n\
+             pub struct Product {{\n    #[Postgres::primary_key]\n    pub id: i64,\n    \
+             #[Postgres::renamed_from(\"name\")]\n    pub title: String,\n    pub qty: i32,\n}}\n"
+        )
+    };
+    app.write(LIB, &declared("qty >= 0"));
+    let refused = apply(&app, &[]);
+    assert_refused(&refused, &["check", "qty >= 0", "1 row violates the check"]);
+    app.psql("UPDATE products SET qty = 2 WHERE id = 2");
+    apply(&app, &[]).assert_success();
+    let indexes = app.psql(
+        "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'products' AND indexname <> 'items_pkey'",
+    );
+    assert!(
+        indexes.contains("UNIQUE INDEX products_title_qty_key ON public.products USING btree (title, qty)"),
+        "{indexes}"
+    );
+    assert!(indexes.contains("(qty DESC)"), "{indexes}");
+    assert_eq!(
+        app.psql("SELECT count(*) FROM pg_constraint WHERE conrelid = 'products'::regclass AND contype = 'c'"),
+        "1"
+    );
+    assert_no_changes(&app);
+    // An edited check is a new constraint: the old one goes, the new one comes.
+    app.write(LIB, &declared("qty >= 1"));
+    let plan = app.cargo_cell(&["plan"]);
+    assert!(plan.stdout.contains("- check"), "{}", plan.output());
+    assert!(plan.stdout.contains("+ check"), "{}", plan.output());
+    apply(&app, &[]).assert_success();
+    assert_no_changes(&app);
+}

@@ -307,6 +307,9 @@ fn diff_named<T: PartialEq + Clone + Into<Def>>(
         }
     };
     let unfinished = |name: &String| have_table.unfinished.contains(name);
+    // A check's name is derived from its declared text; the live text is Postgres' rewrite
+    // of it (`CHECK ((qty >= 0))`). Same name, same check.
+    let same = |h: &T, w: &T| matches!(kind, Kind::Check) || h == w;
 
     // Unchanged definitions under another name: renames (not for checks, whose live text
     // Postgres rewrites, and whose names follow their text anyway).
@@ -341,17 +344,17 @@ fn diff_named<T: PartialEq + Clone + Into<Def>>(
             continue;
         }
         match have.get(name) {
-            Some(h) if h == w && unfinished(name) && matches!(kind, Kind::Index) => {
+            Some(h) if same(h, w) && unfinished(name) && matches!(kind, Kind::Index) => {
                 p.drop_constraints.push(drop(name));
                 p.indexes.push(create(name, w));
             }
-            Some(h) if h == w && unfinished(name) => {
+            Some(h) if same(h, w) && unfinished(name) => {
                 p.validations.push(Step::ValidateConstraint {
                     table: t(),
                     name: name.clone(),
                 });
             }
-            Some(h) if h == w => {}
+            Some(h) if same(h, w) => {}
             Some(_) => {
                 p.drop_constraints.push(drop(name));
                 push_create(kind, create(name, w), p);
@@ -657,6 +660,20 @@ mod tests {
         let actions: Vec<Action> = plan.changes().iter().map(|c| c.action).collect();
         assert!(actions.contains(&Action::Replace), "{actions:?}");
         insta::assert_snapshot!(shown(&plan));
+    }
+
+    #[test]
+    fn a_check_is_known_by_its_name_not_by_postgres_rewrite_of_it() {
+        let mut d = users();
+        let name = crate::declare::check_name("users", "char_length(email) > 3");
+        table(&mut d, "users")
+            .checks
+            .insert(name.clone(), "char_length(email) > 3".into());
+        let mut live = users();
+        table(&mut live, "users")
+            .checks
+            .insert(name, "CHECK ((char_length(email) > 3))".into());
+        assert!(diff(&want(&d), &live, &live).is_empty());
     }
 
     #[test]
