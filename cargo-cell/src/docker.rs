@@ -394,6 +394,18 @@ pub enum DockerError {
         source: Box<BollardError>,
     },
 
+    /// Reading a container's logs failed.
+    #[error("cannot read the logs of the container {container}")]
+    #[diagnostic(
+        code(cell::docker::logs),
+        help("check that the container still exists: `cargo cell status`")
+    )]
+    Logs {
+        container: String,
+        #[source]
+        source: Box<BollardError>,
+    },
+
     /// Running a command in a container failed.
     #[error("cannot run {cmd:?} in the container {container}")]
     #[diagnostic(
@@ -734,6 +746,34 @@ impl Engine {
         // Keep the last n lines even if the engine sent more.
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Stream a container's logs (stdout and stderr) to `out`: the last
+    /// `tail` lines (all when `None`), then, with `follow`, new lines as they
+    /// come until the container stops.
+    pub async fn stream_logs(
+        &self,
+        container_id: &str,
+        follow: bool,
+        tail: Option<usize>,
+        mut out: impl FnMut(&[u8]),
+    ) -> Result<(), DockerError> {
+        let tail = tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .build();
+        let mut stream = self.docker.logs(container_id, Some(options));
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|source| DockerError::Logs {
+                container: container_id.to_owned(),
+                source: Box::new(source),
+            })?;
+            out(&item.into_bytes());
+        }
+        Ok(())
     }
 
     /// Run `cmd` in a running container and wait for it (for readiness

@@ -148,5 +148,77 @@ pub enum Error {
         code(cell::lock),
         help("regenerate it with `cargo cell build`, or restore it from version control")
     )]
-    Lock(#[from] cell_postgres::lock::LockError),
+    Lock(cell_postgres::lock::LockError),
+
+    #[error("the lock {path} was written by a newer cargo-cell (lock format {found})")]
+    #[diagnostic(
+        code(cell::lock::too_new),
+        help(
+            "update cargo-cell (`cargo install --path cargo-cell` in its checkout, or `cargo install cargo-cell`) so it understands this lock; do not rewrite the lock with the older tool"
+        )
+    )]
+    LockTooNew { path: String, found: u32 },
+
+    #[error("`cargo cell {command}` needs Docker, and --offline forbids it")]
+    #[diagnostic(
+        code(cell::offline),
+        help("run it without --offline; offline, only `cargo cell build --offline` (locks only) and `cargo cell status --offline` work")
+    )]
+    Offline { command: &'static str },
+
+    #[error("the {cell} Cell has no container in this workspace")]
+    #[diagnostic(
+        code(cell::absent),
+        help("start it with `cargo cell up {cell}` (or `cargo cell build`)")
+    )]
+    CellAbsent { cell: String },
+
+    #[error("resetting the {cell} Cell drops its dev data, and there is no terminal to ask for confirmation")]
+    #[diagnostic(
+        code(cell::reset::confirm),
+        help("run `cargo cell reset {cell} --yes` to confirm without a prompt")
+    )]
+    ConfirmationNeeded { cell: String },
+
+    #[error("cannot {what}")]
+    #[diagnostic(code(cell::io))]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} already exists")]
+    #[diagnostic(
+        code(cell::new::exists),
+        help("choose another name, or remove that folder first")
+    )]
+    ProjectExists { path: PathBuf },
+
+    #[error("`{name}` is not a valid package name")]
+    #[diagnostic(
+        code(cell::new::name),
+        help("use letters, digits, `-` and `_`, starting with a letter (like `my-app`); or pass --name")
+    )]
+    InvalidName { name: String },
+
+    #[error("cell-runtime was not found at {path}")]
+    #[diagnostic(
+        code(cell::new::runtime),
+        help(
+            "cell-runtime is not on crates.io yet: point at a checkout of cargo-cell with `--runtime-path PATH/cell-runtime` or the environment variable CELL_RUNTIME_PATH"
+        )
+    )]
+    RuntimeNotFound { path: PathBuf },
+}
+
+impl From<cell_postgres::lock::LockError> for Error {
+    fn from(e: cell_postgres::lock::LockError) -> Self {
+        match e {
+            cell_postgres::lock::LockError::TooNew { path, found } => {
+                Error::LockTooNew { path, found }
+            }
+            e => Error::Lock(e),
+        }
+    }
 }

@@ -6,10 +6,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod completions;
 pub mod docker;
 pub mod error;
+pub mod lifecycle;
 pub mod manifest;
 pub mod postgres;
 pub mod record;
+pub mod scaffold;
 pub mod ui;
 pub mod workspace;
