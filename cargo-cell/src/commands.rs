@@ -55,7 +55,11 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
     let ws = Workspace::load(g.manifest_path.as_deref())?;
     if g.offline && matches!(command, Cmd::Plan(_) | Cmd::Apply(_)) {
         return Err(Error::Offline {
-            command: if matches!(command, Cmd::Plan(_)) { "plan" } else { "apply" },
+            command: if matches!(command, Cmd::Plan(_)) {
+                "plan"
+            } else {
+                "apply"
+            },
         });
     }
     match command {
@@ -69,7 +73,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Reset(args) => {
             if lifecycle::reset_data(&ws, &args, &ui).await? {
                 // The dev data is created again: an empty database with the declared schema.
-                apply(&ws, ApplyArgs { safety: Default::default(), cargo: Default::default() }, g, &ui).await
+                apply(&ws, default_args::<ApplyArgs>(), g, &ui).await
             } else {
                 Ok(ExitCode::SUCCESS)
             }
@@ -79,6 +83,12 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Manifest(args) => manifest(&ws, args, g, &ui),
         Cmd::New(_) | Cmd::Completions(_) => unreachable!("handled above"),
     }
+}
+
+/// A subcommand's arguments as an empty command line gives them (so new fields need no edit here).
+fn default_args<T: clap::Args + clap::FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("cargo-cell"));
+    T::from_arg_matches(&cmd.get_matches_from(["cargo-cell"])).expect("defaults parse")
 }
 
 fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {

@@ -41,7 +41,14 @@ mod tests {
         let mut out = Vec::new();
         write(Shell::Bash, &mut out);
         let script = String::from_utf8(out).unwrap();
-        for word in ["build", "status", "logs", "reset", "completions", "--template"] {
+        for word in [
+            "build",
+            "status",
+            "logs",
+            "reset",
+            "completions",
+            "--template",
+        ] {
             assert!(script.contains(word), "{word} missing");
         }
     }

@@ -93,13 +93,18 @@ pub enum Error {
     #[diagnostic(
         code(cell::unhealthy),
         help(
-            "its last log lines:\n{logs}\nif the data volume is from another password or version, `cargo cell down --volumes` resets it (the dev data is lost)"
+            "its last log lines:\n{logs}\n\n`cargo cell logs {cell}` shows more. If the image is not a {cell} image \
+             following the official image's contract, choose another with {image_env}; if it is only slow, raise \
+             CELL_READY_TIMEOUT (seconds, default 90); if the data volume is from another password or version, \
+             `cargo cell reset {cell}` starts afresh (the dev data is lost)"
         )
     )]
     CellUnhealthy {
         cell: String,
         seconds: u64,
         logs: String,
+        /// `CELL_<CELL>_IMAGE`.
+        image_env: String,
         #[source]
         source: Option<tokio_postgres::Error>,
     },
@@ -162,7 +167,9 @@ pub enum Error {
     #[error("`cargo cell {command}` needs Docker, and --offline forbids it")]
     #[diagnostic(
         code(cell::offline),
-        help("run it without --offline; offline, only `cargo cell build --offline` (locks only) and `cargo cell status --offline` work")
+        help(
+            "run it without --offline; offline, only `cargo cell build --offline` (locks only) and `cargo cell status --offline` work"
+        )
     )]
     Offline { command: &'static str },
 
@@ -173,7 +180,9 @@ pub enum Error {
     )]
     CellAbsent { cell: String },
 
-    #[error("resetting the {cell} Cell drops its dev data, and there is no terminal to ask for confirmation")]
+    #[error(
+        "resetting the {cell} Cell drops its dev data, and there is no terminal to ask for confirmation"
+    )]
     #[diagnostic(
         code(cell::reset::confirm),
         help("run `cargo cell reset {cell} --yes` to confirm without a prompt")
@@ -198,7 +207,9 @@ pub enum Error {
     #[error("`{name}` is not a valid package name")]
     #[diagnostic(
         code(cell::new::name),
-        help("use letters, digits, `-` and `_`, starting with a letter (like `my-app`); or pass --name")
+        help(
+            "use letters, digits, `-` and `_`, starting with a letter (like `my-app`); or pass --name"
+        )
     )]
     InvalidName { name: String },
 

@@ -198,9 +198,9 @@ async fn up_all(
     cells: &[Cell],
     ui: &Ui,
 ) -> Result<Vec<(Cell, Endpoint)>, Error> {
-    let starts = cells.iter().map(|&cell| async move {
-        cell.up(ws, engine, ui).await.map(|e| (cell, e))
-    });
+    let starts = cells
+        .iter()
+        .map(|&cell| async move { cell.up(ws, engine, ui).await.map(|e| (cell, e)) });
     futures_util::future::try_join_all(starts).await
 }
 
@@ -234,7 +234,9 @@ pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result
 
 pub async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, Error> {
     let engine = Engine::connect().await?;
-    let removed = engine.remove_cells(&ws.id, &args.cells, args.volumes).await?;
+    let removed = engine
+        .remove_cells(&ws.id, &args.cells, args.volumes)
+        .await?;
     if args.volumes {
         let cells = if args.cells.is_empty() {
             Cell::ALL.to_vec()
@@ -312,7 +314,12 @@ pub async fn status(
     for &cell in Cell::ALL {
         let mut st = CellStatus {
             cell: cell.name(),
-            state: if g.offline { "unknown (offline)" } else { "absent" }.into(),
+            state: if g.offline {
+                "unknown (offline)"
+            } else {
+                "absent"
+            }
+            .into(),
             health: None,
             container: None,
             container_name: None,

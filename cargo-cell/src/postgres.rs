@@ -227,6 +227,7 @@ async fn wait_ready(
         cell: CELL_NAME.into(),
         seconds: timeout.as_secs(),
         logs: engine.logs_tail(&running.container_id, 20).await,
+        image_env: cell::IMAGE_ENV.into(),
         source: last_error,
     })
 }

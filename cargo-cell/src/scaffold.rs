@@ -52,7 +52,9 @@ impl Template {
     /// (path in the template, contents).
     pub fn files(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Template::Minimal => files!("minimal": "Cargo.toml.tmpl", "README.md.tmpl", "gitignore.tmpl", "src/main.rs"),
+            Template::Minimal => {
+                files!("minimal": "Cargo.toml.tmpl", "README.md.tmpl", "gitignore.tmpl", "src/main.rs")
+            }
             Template::Api => files!("api": "Cargo.toml.tmpl", "README.md.tmpl", "gitignore.tmpl",
                 "src/main.rs", "src/cells.rs", "src/model.rs", "src/routes.rs"),
         }
@@ -72,15 +74,14 @@ pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && !matches!(name, "test" | "core" | "std" | "alloc" | "proc_macro" | "self" | "crate")
+        && !matches!(
+            name,
+            "test" | "core" | "std" | "alloc" | "proc_macro" | "self" | "crate"
+        )
 }
 
 /// One file of the new project: (relative path, contents).
-pub fn render(
-    template: Template,
-    name: &str,
-    runtime: &Path,
-) -> Vec<(PathBuf, String)> {
+pub fn render(template: Template, name: &str, runtime: &Path) -> Vec<(PathBuf, String)> {
     // TOML basic strings: escape backslashes and quotes (Windows paths).
     let runtime = runtime
         .display()
@@ -92,7 +93,11 @@ pub fn render(
         .iter()
         .map(|(path, text)| match path.strip_suffix(".tmpl") {
             Some(stem) => {
-                let stem = if stem == "gitignore" { ".gitignore" } else { stem };
+                let stem = if stem == "gitignore" {
+                    ".gitignore"
+                } else {
+                    stem
+                };
                 (
                     PathBuf::from(stem),
                     text.replace("{{name}}", name)
@@ -119,7 +124,10 @@ pub fn new(args: NewArgs, ui: &Ui) -> Result<ExitCode, Error> {
     if dir.exists() {
         return Err(Error::ProjectExists { path: dir.clone() });
     }
-    let runtime = args.runtime_path.clone().unwrap_or_else(default_runtime_path);
+    let runtime = args
+        .runtime_path
+        .clone()
+        .unwrap_or_else(default_runtime_path);
     let runtime = std::path::absolute(&runtime).unwrap_or(runtime);
     if !runtime.join("Cargo.toml").is_file() {
         return Err(Error::RuntimeNotFound { path: runtime });
@@ -169,7 +177,11 @@ mod tests {
             assert!(paths.contains(&"Cargo.toml".to_string()), "{paths:?}");
             assert!(paths.contains(&".gitignore".to_string()), "{paths:?}");
             assert!(paths.contains(&"src/main.rs".to_string()), "{paths:?}");
-            let manifest = &files.iter().find(|(p, _)| p == Path::new("Cargo.toml")).unwrap().1;
+            let manifest = &files
+                .iter()
+                .find(|(p, _)| p == Path::new("Cargo.toml"))
+                .unwrap()
+                .1;
             let parsed: toml::Value = toml::from_str(manifest).expect("valid TOML");
             assert_eq!(parsed["package"]["name"].as_str(), Some("demo"));
             assert_eq!(
@@ -185,8 +197,16 @@ mod tests {
 
     #[test]
     fn windows_paths_are_escaped_in_toml() {
-        let files = render(Template::Minimal, "demo", Path::new("C:\\src\\cell-runtime"));
-        let manifest = &files.iter().find(|(p, _)| p == Path::new("Cargo.toml")).unwrap().1;
+        let files = render(
+            Template::Minimal,
+            "demo",
+            Path::new("C:\\src\\cell-runtime"),
+        );
+        let manifest = &files
+            .iter()
+            .find(|(p, _)| p == Path::new("Cargo.toml"))
+            .unwrap()
+            .1;
         let parsed: toml::Value = toml::from_str(manifest).unwrap();
         assert_eq!(
             parsed["dependencies"]["cell-runtime"]["path"].as_str(),
