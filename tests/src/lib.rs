@@ -408,7 +408,7 @@ impl Drop for App {
 /// killed.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> (Run, bool) {
     let start = Instant::now();
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -39,7 +39,10 @@ fn never_ready_image() -> &'static str {
             .unwrap()
             .write_all(dockerfile.as_bytes())
             .unwrap();
-        assert!(child.wait().unwrap().success(), "building {NEVER_READY_IMAGE}");
+        assert!(
+            child.wait().unwrap().success(),
+            "building {NEVER_READY_IMAGE}"
+        );
     }
     NEVER_READY_IMAGE
 }
@@ -51,7 +54,11 @@ fn report(run: &Run) -> String {
         .lines()
         .position(|l| l.starts_with("cell::"))
         .unwrap_or_else(|| panic!("no miette report in:\n{}", run.stderr));
-    run.stderr.lines().skip(start).collect::<Vec<_>>().join("\n")
+    run.stderr
+        .lines()
+        .skip(start)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[track_caller]
@@ -75,7 +82,10 @@ fn settings(app: &App) -> insta::Settings {
     s.add_filter(&regex::escape(&root), "[APP]");
     s.add_filter(&regex::escape(&app.path().display().to_string()), "[APP]");
     // Container and volume names carry a hash of the workspace path.
-    s.add_filter(r"cell-[A-Za-z0-9_.-]+?-[0-9a-f]{10}-postgres", "cell-[WORKSPACE]-postgres");
+    s.add_filter(
+        r"cell-[A-Za-z0-9_.-]+?-[0-9a-f]{10}-postgres",
+        "cell-[WORKSPACE]-postgres",
+    );
     s
 }
 
@@ -110,7 +120,10 @@ fn build_fails_fast_with_a_fix_when_infrastructure_is_missing() {
         &app,
         &[("CELL_POSTGRES_IMAGE", image), ("CELL_READY_TIMEOUT", "5")],
     );
-    assert!(out.contains("this image never accepts connections"), "{out}");
+    assert!(
+        out.contains("this image never accepts connections"),
+        "{out}"
+    );
     assert!(out.contains("cargo cell logs postgres"), "{out}");
     let mut s3 = s.clone();
     // How the refused connection surfaces (closed, reset, EOF) is the network's business.

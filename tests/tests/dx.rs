@@ -20,7 +20,10 @@ fn ok(run: (Run, bool)) -> Run {
 }
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker runs");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
     assert!(
         out.status.success(),
         "docker {args:?}: {}",
@@ -101,7 +104,10 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
     assert_eq!(pg["lock"]["state"], "present", "{pg}");
     let container = app.container();
     assert_eq!(pg["container"], container.as_str());
-    assert_eq!(pg["port"].as_u64(), Some(u64::from(docker_port(&container))));
+    assert_eq!(
+        pg["port"].as_u64(),
+        Some(u64::from(docker_port(&container)))
+    );
     let text = ok(app.cargo_cell_in("demo", &["status"], &[], QUICK));
     assert!(
         text.stdout.contains("postgres") && text.stdout.contains("running, ready"),
@@ -155,7 +161,11 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
     );
     app.psql("INSERT INTO notes (id, title, body) VALUES (gen_random_uuid(), 'keep?', 'x')");
     ok(app.cargo_cell_in("demo", &["reset", "postgres", "--yes"], &[], BUILD));
-    assert_eq!(app.psql("SELECT count(*) FROM notes"), "0", "the data is gone");
+    assert_eq!(
+        app.psql("SELECT count(*) FROM notes"),
+        "0",
+        "the data is gone"
+    );
     ok(app.cargo_cell_in("demo", &["run", "--", "health"], &[], BUILD));
 
     ok(app.cargo_cell_in("demo", &["down", "--volumes"], &[], QUICK));
