@@ -215,7 +215,7 @@ async fn wait_ready(
             Err(_) => {}
         }
         // A container that exited will not become ready: say so now, not after the timeout.
-        if attempt % 10 == 0
+        if attempt.is_multiple_of(10)
             && let Ok(Some(c)) = engine.find_cell(&ws.id, CELL_NAME).await
             && c.host_port == 0
         {

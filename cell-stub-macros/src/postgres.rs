@@ -44,19 +44,16 @@ pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 
     let track = locks::track_disabled();
-    let out = expand_against_lock(&item, &parsed);
+    let out = expand_against_lock(item, parsed);
     quote!(#out #track)
 }
 
-fn expand_against_lock(
-    item: &ItemStruct,
-    parsed: &cell_postgres::parse::ParsedTable,
-) -> TokenStream {
+fn expand_against_lock(item: ItemStruct, parsed: cell_postgres::parse::ParsedTable) -> TokenStream {
     if locks::disabled(CELL_NAME) {
-        return expand(&item, parsed, LockView::Absent);
+        return expand(&item, &parsed, LockView::Absent);
     }
     let Some(path) = locks::lock_path(LOCK_FILE) else {
-        return expand(&item, parsed, LockView::Absent);
+        return expand(&item, &parsed, LockView::Absent);
     };
     match locks::read(&path) {
         Ok(None) => expand(&item, &parsed, LockView::Absent),
