@@ -34,10 +34,8 @@ pub const DISABLED_ENV: &str = "CELL_DISABLED";
 
 /// Whether `cell` is disabled: its attributes expand from the declaration alone.
 pub fn disabled(cell: &str) -> bool {
-    std::env::var(DISABLED_ENV).is_ok_and(|v| {
-        v.split(',')
-            .any(|c| c.trim().eq_ignore_ascii_case(cell))
-    })
+    std::env::var(DISABLED_ENV)
+        .is_ok_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case(cell)))
 }
 
 /// Makes rustc track [`DISABLED_ENV`] for the crate this is emitted into, so changing it

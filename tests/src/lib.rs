@@ -214,7 +214,9 @@ impl App {
         timeout: Duration,
     ) -> (Run, bool) {
         let mut cmd = self.command(cargo_cell_bin());
-        cmd.current_dir(self.path().join(rel)).arg("cell").args(args);
+        cmd.current_dir(self.path().join(rel))
+            .arg("cell")
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
