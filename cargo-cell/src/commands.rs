@@ -69,7 +69,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Up(args) => lifecycle::up(&ws, args, g, &ui).await,
         Cmd::Down(args) => lifecycle::down(&ws, args, &ui).await,
         Cmd::Status(args) => lifecycle::status(&ws, args, g, &ui).await,
-        Cmd::Logs(args) => lifecycle::logs(&ws, args).await,
+        Cmd::Logs(args) => lifecycle::logs(&ws, args, &ui).await,
         Cmd::Reset(args) => {
             if lifecycle::reset_data(&ws, &args, &ui).await? {
                 // The dev data is created again: an empty database with the declared schema.

@@ -233,3 +233,85 @@ impl From<cell_postgres::lock::LockError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_and_help(e: &Error) -> (String, String) {
+        (
+            e.code().map(|c| c.to_string()).unwrap_or_default(),
+            e.help().map(|h| h.to_string()).unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn a_lock_from_a_newer_tool_says_to_update_the_tool() {
+        let e = Error::from(cell_postgres::lock::LockError::TooNew {
+            path: ".cell/postgres.lock.json".into(),
+            found: 99,
+        });
+        let (code, help) = code_and_help(&e);
+        assert_eq!(code, "cell::lock::too_new");
+        assert!(help.contains("cargo install"), "{help}");
+        assert!(e.to_string().contains("newer cargo-cell"), "{e}");
+    }
+
+    #[test]
+    fn other_lock_errors_say_to_regenerate() {
+        let e = Error::from(cell_postgres::lock::LockError::Read {
+            path: "x".into(),
+            source: std::io::Error::other("boom"),
+        });
+        let (code, help) = code_and_help(&e);
+        assert_eq!(code, "cell::lock");
+        assert!(help.contains("cargo cell build"), "{help}");
+    }
+
+    #[test]
+    fn each_lifecycle_error_names_its_fix() {
+        for (e, code, fix) in [
+            (
+                Error::CellAbsent {
+                    cell: "postgres".into(),
+                },
+                "cell::absent",
+                "cargo cell up postgres",
+            ),
+            (
+                Error::ConfirmationNeeded {
+                    cell: "postgres".into(),
+                },
+                "cell::reset::confirm",
+                "cargo cell reset postgres --yes",
+            ),
+            (
+                Error::Offline { command: "up" },
+                "cell::offline",
+                "without --offline",
+            ),
+            (
+                Error::RuntimeNotFound {
+                    path: "/nowhere".into(),
+                },
+                "cell::new::runtime",
+                "CELL_RUNTIME_PATH",
+            ),
+            (
+                Error::CellUnhealthy {
+                    cell: "postgres".into(),
+                    seconds: 5,
+                    logs: "last line".into(),
+                    image_env: "CELL_POSTGRES_IMAGE".into(),
+                    source: None,
+                },
+                "cell::unhealthy",
+                "cargo cell logs postgres",
+            ),
+        ] {
+            let (c, help) = code_and_help(&e);
+            assert_eq!(c, code);
+            assert!(help.contains(fix), "{code}: {help}");
+        }
+    }
+}

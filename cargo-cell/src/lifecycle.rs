@@ -186,6 +186,17 @@ async fn used_cells(ws: &Workspace, engine: &Engine, g: &GlobalArgs) -> Result<V
     Ok(used)
 }
 
+/// Connects to Docker, saying where with `-v`.
+pub async fn connect(ui: &Ui) -> Result<Engine, Error> {
+    let engine = Engine::connect().await?;
+    ui.verbose(&format!(
+        "docker: connected to {} (API {})",
+        engine.host(),
+        engine.api_version()
+    ));
+    Ok(engine)
+}
+
 fn named(cells: &[String]) -> Vec<Cell> {
     // clap has checked the names.
     cells.iter().filter_map(|c| Cell::parse(c)).collect()
@@ -215,7 +226,7 @@ pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result
     if g.offline {
         return Err(Error::Offline { command: "up" });
     }
-    let engine = Engine::connect().await?;
+    let engine = connect(ui).await?;
     let cells = if args.cells.is_empty() {
         used_cells(ws, &engine, g).await?
     } else {
@@ -233,7 +244,7 @@ pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result
 }
 
 pub async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, Error> {
-    let engine = Engine::connect().await?;
+    let engine = connect(ui).await?;
     let removed = engine
         .remove_cells(&ws.id, &args.cells, args.volumes)
         .await?;
@@ -302,13 +313,13 @@ pub async fn status(
     ws: &Workspace,
     args: StatusArgs,
     g: &GlobalArgs,
-    _ui: &Ui,
+    ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let off = disabled(ws, g);
     let engine = if g.offline {
         None
     } else {
-        Some(Engine::connect().await?)
+        Some(connect(ui).await?)
     };
     let mut cells = Vec::new();
     for &cell in Cell::ALL {
@@ -430,8 +441,8 @@ pub struct LogsArgs {
     pub tail: Option<usize>,
 }
 
-pub async fn logs(ws: &Workspace, args: LogsArgs) -> Result<ExitCode, Error> {
-    let engine = Engine::connect().await?;
+pub async fn logs(ws: &Workspace, args: LogsArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    let engine = connect(ui).await?;
     let Some(found) = engine.find_cell(&ws.id, &args.cell).await? else {
         return Err(Error::CellAbsent { cell: args.cell });
     };
@@ -483,7 +494,7 @@ pub async fn reset_data(ws: &Workspace, args: &ResetArgs, ui: &Ui) -> Result<boo
         ui.info("nothing was changed");
         return Ok(false);
     }
-    let engine = Engine::connect().await?;
+    let engine = connect(ui).await?;
     let removed = engine
         .remove_cells(&ws.id, std::slice::from_ref(&args.cell), true)
         .await?;
@@ -519,7 +530,7 @@ pub async fn cargo_with_cells(
         cmd.env(DISABLED_ENV, off.join(","));
     }
     if !g.offline {
-        let engine = Engine::connect().await?;
+        let engine = connect(ui).await?;
         let cells = used_cells(ws, &engine, g).await?;
         for (cell, endpoint) in up_all(ws, &engine, &cells, ui).await? {
             ui.verbose(&format!(

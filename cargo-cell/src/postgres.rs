@@ -111,9 +111,17 @@ pub async fn up(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<State, Error
         container_port: cell::CONTAINER_PORT,
         data_path: cell::DATA_PATH.to_string(),
     };
-    let running = engine.ensure_running(&ws.id, &spec, ui).await?;
+    // One progress line for the whole start: container, then readiness.
+    let task = ui.task(CELL_NAME, &format!("starting {}", spec.image));
+    let running = match engine.ensure_running(&ws.id, &spec, ui).await {
+        Ok(r) => r,
+        Err(e) => {
+            task.fail("cannot start");
+            return Err(e.into());
+        }
+    };
     let url = cell::url(cell::USER, &password, running.host_port, cell::DATABASE);
-    let task = ui.task(CELL_NAME, "waiting for Postgres to accept connections");
+    task.set_message("waiting for Postgres to accept connections");
     if let Err(e) = wait_ready(&url, engine, ws, &running).await {
         task.fail("not ready");
         return Err(e);
