@@ -38,6 +38,13 @@ pub struct GlobalArgs {
     /// Print how long each stage took.
     #[arg(long, global = true)]
     pub timings: bool,
+    /// Use the committed locks only: no Docker, no plan, no apply (builds check against the locks).
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Build without this Cell's real expansion and without starting it (repeatable); adds to
+    /// `[workspace.metadata.cell] disabled = [...]`.
+    #[arg(long, global = true, value_name = "CELL", value_parser = crate::lifecycle::cell_parser())]
+    pub without: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,11 +56,23 @@ pub enum Command {
     /// Apply the infrastructure changes, without building the code.
     Apply(ApplyArgs),
     /// Start the workspace's Cells (all that the code declares) and wait until they are ready.
-    Up,
+    Up(crate::lifecycle::UpArgs),
     /// Stop and remove the workspace's Cell containers (data volumes too with --volumes).
     Down(DownArgs),
-    /// Show the workspace's Cells.
-    Status,
+    /// Show the workspace's Cells: container, image, port, health, lock.
+    Status(crate::lifecycle::StatusArgs),
+    /// Show a Cell's container logs.
+    Logs(crate::lifecycle::LogsArgs),
+    /// Drop a Cell's dev data and create it again (asks first; --yes to skip).
+    Reset(crate::lifecycle::ResetArgs),
+    /// `cargo run` with the Cells up and their endpoints in the environment (CELL_POSTGRES_URL, ...).
+    Run(crate::lifecycle::RunArgs),
+    /// `cargo test` with the Cells up and their endpoints in the environment.
+    Test(crate::lifecycle::RunArgs),
+    /// Create a new project from a template.
+    New(crate::scaffold::NewArgs),
+    /// Print a shell completion script (`cargo cell completions bash > ...`).
+    Completions(crate::completions::CompletionsArgs),
     /// Record the Cell attributes and print the manifest (JSON) without touching any Cell.
     Manifest(ManifestArgs),
     /// Check, without any database, that the code and the committed locks agree (for CI).
@@ -180,6 +199,9 @@ pub struct DownArgs {
     /// Remove the data volumes too (the dev data is lost).
     #[arg(long)]
     pub volumes: bool,
+    /// Only these Cells (all of the workspace's when none is named).
+    #[arg(value_name = "CELL", value_parser = crate::lifecycle::cell_parser())]
+    pub cells: Vec<String>,
 }
 
 #[cfg(test)]
@@ -217,6 +239,30 @@ mod tests {
             "cargo cell build --emit-manifest out/manifest.json",
             "cargo cell check",
             "cargo cell check -p app --features x",
+            "cargo cell up postgres",
+            "cargo cell up postgres --without postgres",
+            "cargo cell down postgres --volumes",
+            "cargo cell status --format json",
+            "cargo cell status --format text",
+            "cargo cell logs postgres",
+            "cargo cell logs postgres -f --tail 50",
+            "cargo cell reset postgres --yes",
+            "cargo cell reset postgres",
+            "cargo cell run",
+            "cargo cell run -- --bin demo -- health",
+            "cargo cell test -p demo --release -- --nocapture",
+            "cargo cell test -q -- a_test",
+            "cargo cell new demo",
+            "cargo cell new demo --template api",
+            "cargo cell new demo --template minimal --runtime-path ../cell-runtime",
+            "cargo cell new demo --name other-name",
+            "cargo cell completions bash",
+            "cargo cell completions zsh",
+            "cargo cell completions fish",
+            "cargo cell build --offline",
+            "cargo cell --offline build",
+            "cargo cell build --without postgres",
+            "cargo cell build --without postgres --without postgres",
         ] {
             parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
@@ -234,9 +280,66 @@ mod tests {
             "cargo cell apply a.json b.json",
             "cargo cell check --allow-destructive",
             "cargo cell apply --env",
+            "cargo cell up mysql",
+            "cargo cell down --volumes mysql",
+            "cargo cell status --format yaml",
+            "cargo cell logs",
+            "cargo cell logs mysql",
+            "cargo cell logs postgres --tail many",
+            "cargo cell reset",
+            "cargo cell reset postgres --force",
+            "cargo cell run --allow-destructive",
+            "cargo cell new",
+            "cargo cell new demo --template huge",
+            "cargo cell new demo extra",
+            "cargo cell completions",
+            "cargo cell completions tcsh",
+            "cargo cell build --without",
+            "cargo cell build --without mysql",
+            "cargo cell status --offline=yes",
         ] {
             assert!(parse(line).is_err(), "{line} should not parse");
         }
+    }
+
+    #[test]
+    fn parsed_values() {
+        let Cargo::Cell(cli) = parse("cargo cell run -p demo -- --bin demo -- health").unwrap();
+        let Command::Run(r) = cli.command else {
+            panic!()
+        };
+        assert_eq!(r.cargo.package, ["demo"]);
+        assert_eq!(r.cargo.rest, ["--bin", "demo", "--", "health"]);
+
+        let Cargo::Cell(cli) = parse("cargo cell new demo --template api").unwrap();
+        let Command::New(n) = cli.command else {
+            panic!()
+        };
+        assert_eq!(n.path, std::path::PathBuf::from("demo"));
+        assert_eq!(n.template, crate::scaffold::Template::Api);
+        let Cargo::Cell(cli) = parse("cargo cell new demo").unwrap();
+        let Command::New(n) = cli.command else {
+            panic!()
+        };
+        assert_eq!(n.template, crate::scaffold::Template::Minimal);
+
+        let Cargo::Cell(cli) = parse("cargo cell status --format json -v").unwrap();
+        assert!(cli.global.verbose);
+        let Command::Status(st) = cli.command else {
+            panic!()
+        };
+        assert_eq!(st.format, crate::lifecycle::Format::Json);
+
+        let Cargo::Cell(cli) = parse("cargo cell logs postgres -f").unwrap();
+        let Command::Logs(l) = cli.command else {
+            panic!()
+        };
+        assert!(l.follow);
+        assert_eq!(l.cell, "postgres");
+
+        let Cargo::Cell(cli) = parse("cargo cell build --offline --without postgres").unwrap();
+        assert!(cli.global.offline);
+        assert_eq!(cli.global.without, ["postgres"]);
     }
 
     #[test]

@@ -4,11 +4,12 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use crate::cli::{
-    BuildArgs, CargoArgs, CellCli, Command as Cmd, DownArgs, GlobalArgs, ManifestArgs,
+    BuildArgs, CargoArgs, CellCli, Command as Cmd, GlobalArgs, ManifestArgs,
 };
 use crate::deploy;
 use crate::docker::Engine;
 use crate::error::Error;
+use crate::lifecycle;
 use crate::manifest::Manifest;
 use crate::postgres;
 use crate::record::{self, Recording};
@@ -46,17 +47,52 @@ impl Timings {
 pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
     let g = &cli.global;
     let ui = Ui::new(g.quiet, g.verbose);
+    // These two need no workspace.
+    let command = match cli.command {
+        Cmd::New(args) => return crate::scaffold::new(args, &ui),
+        Cmd::Completions(args) => return Ok(crate::completions::print(args)),
+        command => command,
+    };
     let ws = Workspace::load(g.manifest_path.as_deref())?;
-    match cli.command {
+    if g.offline && matches!(command, Cmd::Plan(_) | Cmd::Apply(_)) {
+        return Err(Error::Offline {
+            command: if matches!(command, Cmd::Plan(_)) {
+                "plan"
+            } else {
+                "apply"
+            },
+        });
+    }
+    match command {
         Cmd::Build(args) => build(&ws, args, g, &ui).await,
         Cmd::Plan(args) => deploy::plan(&ws, args, g, &ui).await,
         Cmd::Apply(args) => deploy::apply(&ws, args, g, &ui).await,
         Cmd::Check(args) => deploy::check(&ws, args, g, &ui).await,
-        Cmd::Up => up(&ws, g, &ui).await,
-        Cmd::Down(args) => down(&ws, args, &ui).await,
-        Cmd::Status => status(&ws, &ui).await,
+        Cmd::Up(args) => lifecycle::up(&ws, args, g, &ui).await,
+        Cmd::Down(args) => lifecycle::down(&ws, args, &ui).await,
+        Cmd::Status(args) => lifecycle::status(&ws, args, g, &ui).await,
+        Cmd::Logs(args) => lifecycle::logs(&ws, args, &ui).await,
+        Cmd::Reset(args) => {
+            if lifecycle::reset_data(&ws, &args, &ui).await? {
+                // The dev data is created again: an empty database with the declared schema.
+                let mut apply = default_args::<crate::cli::ApplyArgs>();
+                apply.yes = true;
+                deploy::apply(&ws, apply, g, &ui).await
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Cmd::Run(args) => lifecycle::cargo_with_cells(&ws, "run", args, g, &ui).await,
+        Cmd::Test(args) => lifecycle::cargo_with_cells(&ws, "test", args, g, &ui).await,
         Cmd::Manifest(args) => manifest(&ws, args, g, &ui),
+        Cmd::New(_) | Cmd::Completions(_) => unreachable!("handled above"),
     }
+}
+
+/// A subcommand's arguments as an empty command line gives them (so new fields need no edit here).
+fn default_args<T: clap::Args + clap::FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("cargo-cell"));
+    T::from_arg_matches(&cmd.get_matches_from(["cargo-cell"])).expect("defaults parse")
 }
 
 pub(crate) fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
@@ -150,14 +186,27 @@ async fn build(
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
-    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-    if let Some(path) = &args.emit_manifest {
+    let disabled = lifecycle::disabled(ws, g);
+    // --offline, or the only Cell disabled: build against the committed locks alone.
+    let skip_cells = g.offline || disabled.iter().any(|d| d == "postgres");
+    if skip_cells {
+        ui.verbose("skipping record, up, plan and apply: building against the locks");
+    }
+    let (recording, live) = if skip_cells {
+        (None, None)
+    } else {
+        let (r, l) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+        (Some(r), l)
+    };
+    if let (Some(path), Some(recording)) = (&args.emit_manifest, &recording) {
         std::fs::write(path, recording.manifest.to_bytes()).map_err(|source| Error::Write {
             path: path.clone(),
             source,
         })?;
     }
-    if let Some(mut live) = live.filter(|_| !recording.manifest.is_empty()) {
+    if let Some(recording) = &recording
+        && let Some(mut live) = live.filter(|_| !recording.manifest.is_empty())
+    {
         let lock_created = deploy::converge(
             ws,
             &recording.manifest,
@@ -180,7 +229,7 @@ async fn build(
         }
     }
     let start = Instant::now();
-    let ok = cargo_build(ws, &args.cargo, ui)?;
+    let ok = cargo_build(ws, &args.cargo, &disabled, ui)?;
     t.stage("build", start, ());
     t.print(ui, g.timings);
     if ok {
@@ -192,8 +241,16 @@ async fn build(
 
 /// Phase 2: exactly the `cargo build` a user would run, so a later plain `cargo build` is
 /// fresh. Output passes through unchanged.
-fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error> {
+fn cargo_build(
+    ws: &Workspace,
+    args: &CargoArgs,
+    disabled: &[String],
+    ui: &Ui,
+) -> Result<bool, Error> {
     let mut cmd = Command::new(cargo());
+    if !disabled.is_empty() {
+        cmd.env(lifecycle::DISABLED_ENV, disabled.join(","));
+    }
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(&ws.manifest_path);
@@ -228,54 +285,5 @@ fn manifest(
         String::from_utf8_lossy(&recording.manifest.to_bytes())
     );
     t.print(ui, g.timings);
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn up(ws: &Workspace, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
-    let mut t = Timings::default();
-    let engine = Engine::connect().await?;
-    let start = Instant::now();
-    let state = postgres::up(ws, &engine, ui).await?;
-    t.stage("up", start, ());
-    println!("postgres: {}", cell_postgres::cell::redact(&state.url));
-    t.print(ui, g.timings);
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, Error> {
-    let engine = Engine::connect().await?;
-    let removed = engine.remove_cells(&ws.id, &[], args.volumes).await?;
-    if removed.is_empty() {
-        ui.info("no Cells to remove");
-    }
-    for r in removed {
-        ui.info(&format!("removed {r}"));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn status(ws: &Workspace, _ui: &Ui) -> Result<ExitCode, Error> {
-    let engine = Engine::connect().await?;
-    match engine.find_cell(&ws.id, "postgres").await? {
-        Some(c) if c.host_port != 0 => {
-            println!(
-                "postgres  running  {}  127.0.0.1:{}  {}",
-                c.image,
-                c.host_port,
-                &c.container_id[..12]
-            )
-        }
-        Some(c) => println!("postgres  stopped  {}  {}", c.image, &c.container_id[..12]),
-        None => println!("postgres  absent"),
-    }
-    let lock = postgres::lock_path(ws);
-    println!(
-        "lock      {}",
-        if lock.exists() {
-            lock.display().to_string()
-        } else {
-            "none yet".into()
-        }
-    );
     Ok(ExitCode::SUCCESS)
 }

@@ -352,6 +352,22 @@ pub enum DockerError {
         source: Box<BollardError>,
     },
 
+    /// The engine could not publish the Cell's port.
+    #[error("the port of the {cell} Cell's container {name} is taken")]
+    #[diagnostic(
+        code(cell::docker::port_conflict),
+        help(
+            "another process or container holds it: `cargo cell down {cell}` and then \
+             `cargo cell up {cell}` picks a new ephemeral port; `docker ps` shows what else publishes ports"
+        )
+    )]
+    PortConflict {
+        cell: String,
+        name: String,
+        #[source]
+        source: Box<BollardError>,
+    },
+
     /// The container stopped right after it started.
     #[error("the container {name} of the {cell} Cell is not running ({state})")]
     #[diagnostic(
@@ -390,6 +406,18 @@ pub enum DockerError {
     )]
     Remove {
         what: String,
+        #[source]
+        source: Box<BollardError>,
+    },
+
+    /// Reading a container's logs failed.
+    #[error("cannot read the logs of the container {container}")]
+    #[diagnostic(
+        code(cell::docker::logs),
+        help("check that the container still exists: `cargo cell status`")
+    )]
+    Logs {
+        container: String,
         #[source]
         source: Box<BollardError>,
     },
@@ -584,11 +612,7 @@ impl Engine {
             self.docker
                 .start_container(&id, None)
                 .await
-                .map_err(|source| DockerError::Start {
-                    cell: spec.cell.clone(),
-                    name: name.clone(),
-                    source: Box::new(source),
-                })?;
+                .map_err(|source| start_error(&spec.cell, &name, source))?;
         }
 
         // Ports change across engine and container restarts: always ask.
@@ -734,6 +758,34 @@ impl Engine {
         // Keep the last n lines even if the engine sent more.
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Stream a container's logs (stdout and stderr) to `out`: the last
+    /// `tail` lines (all when `None`), then, with `follow`, new lines as they
+    /// come until the container stops.
+    pub async fn stream_logs(
+        &self,
+        container_id: &str,
+        follow: bool,
+        tail: Option<usize>,
+        mut out: impl FnMut(&[u8]),
+    ) -> Result<(), DockerError> {
+        let tail = tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .build();
+        let mut stream = self.docker.logs(container_id, Some(options));
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|source| DockerError::Logs {
+                container: container_id.to_owned(),
+                source: Box::new(source),
+            })?;
+            out(&item.into_bytes());
+        }
+        Ok(())
     }
 
     /// Run `cmd` in a running container and wait for it (for readiness
@@ -1201,6 +1253,24 @@ fn io_error_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::Err
     None
 }
 
+/// A failed start, told apart: a taken port has its own fix.
+fn start_error(cell: &str, name: &str, source: BollardError) -> DockerError {
+    let text = source.to_string();
+    if text.contains("port is already allocated") || text.contains("address already in use") {
+        DockerError::PortConflict {
+            cell: cell.to_owned(),
+            name: name.to_owned(),
+            source: Box::new(source),
+        }
+    } else {
+        DockerError::Start {
+            cell: cell.to_owned(),
+            name: name.to_owned(),
+            source: Box::new(source),
+        }
+    }
+}
+
 fn is_status(err: &BollardError, code: u16) -> bool {
     matches!(err, BollardError::DockerResponseServerError { status_code, .. } if *status_code == code)
 }
@@ -1433,6 +1503,37 @@ mod tests {
         assert_eq!(
             err.code().unwrap().to_string(),
             "cell::docker::image_unavailable"
+        );
+    }
+
+    #[test]
+    fn a_taken_port_is_told_apart_from_other_start_failures() {
+        use miette::Diagnostic;
+        let taken = BollardError::DockerResponseServerError {
+            status_code: 500,
+            message: "driver failed programming external connectivity: Bind for 127.0.0.1:5432 failed: port is already allocated".into(),
+        };
+        let err = start_error("postgres", "cell-x-postgres", taken);
+        assert_eq!(
+            err.code().unwrap().to_string(),
+            "cell::docker::port_conflict"
+        );
+        assert!(
+            err.help()
+                .unwrap()
+                .to_string()
+                .contains("cargo cell down postgres")
+        );
+        let other = BollardError::DockerResponseServerError {
+            status_code: 500,
+            message: "no such image".into(),
+        };
+        assert_eq!(
+            start_error("postgres", "n", other)
+                .code()
+                .unwrap()
+                .to_string(),
+            "cell::docker::start"
         );
     }
 }

@@ -93,13 +93,18 @@ pub enum Error {
     #[diagnostic(
         code(cell::unhealthy),
         help(
-            "its last log lines:\n{logs}\nif the data volume is from another password or version, `cargo cell down --volumes` resets it (the dev data is lost)"
+            "its last log lines:\n{logs}\n\n`cargo cell logs {cell}` shows more. If the image is not a {cell} image \
+             following the official image's contract, choose another with {image_env}; if it is only slow, raise \
+             CELL_READY_TIMEOUT (seconds, default 90); if the data volume is from another password or version, \
+             `cargo cell reset {cell}` starts afresh (the dev data is lost)"
         )
     )]
     CellUnhealthy {
         cell: String,
         seconds: u64,
         logs: String,
+        /// `CELL_<CELL>_IMAGE`.
+        image_env: String,
         #[source]
         source: Option<tokio_postgres::Error>,
     },
@@ -239,5 +244,165 @@ pub enum Error {
         code(cell::lock),
         help("regenerate it with `cargo cell build`, or restore it from version control")
     )]
-    Lock(#[from] cell_postgres::lock::LockError),
+    Lock(cell_postgres::lock::LockError),
+
+    #[error("the lock {path} was written by a newer cargo-cell (lock format {found})")]
+    #[diagnostic(
+        code(cell::lock::too_new),
+        help(
+            "update cargo-cell (`cargo install --path cargo-cell` in its checkout, or `cargo install cargo-cell`) so it understands this lock; do not rewrite the lock with the older tool"
+        )
+    )]
+    LockTooNew { path: String, found: u32 },
+
+    #[error("`cargo cell {command}` needs Docker, and --offline forbids it")]
+    #[diagnostic(
+        code(cell::offline),
+        help(
+            "run it without --offline; offline, only `cargo cell build --offline` (locks only) and `cargo cell status --offline` work"
+        )
+    )]
+    Offline { command: &'static str },
+
+    #[error("the {cell} Cell has no container in this workspace")]
+    #[diagnostic(
+        code(cell::absent),
+        help("start it with `cargo cell up {cell}` (or `cargo cell build`)")
+    )]
+    CellAbsent { cell: String },
+
+    #[error(
+        "resetting the {cell} Cell drops its dev data, and there is no terminal to ask for confirmation"
+    )]
+    #[diagnostic(
+        code(cell::reset::confirm),
+        help("run `cargo cell reset {cell} --yes` to confirm without a prompt")
+    )]
+    ConfirmationNeeded { cell: String },
+
+    #[error("cannot {what}")]
+    #[diagnostic(code(cell::io))]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} already exists")]
+    #[diagnostic(
+        code(cell::new::exists),
+        help("choose another name, or remove that folder first")
+    )]
+    ProjectExists { path: PathBuf },
+
+    #[error("`{name}` is not a valid package name")]
+    #[diagnostic(
+        code(cell::new::name),
+        help(
+            "use letters, digits, `-` and `_`, starting with a letter (like `my-app`); or pass --name"
+        )
+    )]
+    InvalidName { name: String },
+
+    #[error("cell-runtime was not found at {path}")]
+    #[diagnostic(
+        code(cell::new::runtime),
+        help(
+            "cell-runtime is not on crates.io yet: point at a checkout of cargo-cell with `--runtime-path PATH/cell-runtime` or the environment variable CELL_RUNTIME_PATH"
+        )
+    )]
+    RuntimeNotFound { path: PathBuf },
+}
+
+impl From<cell_postgres::lock::LockError> for Error {
+    fn from(e: cell_postgres::lock::LockError) -> Self {
+        match e {
+            cell_postgres::lock::LockError::TooNew { path, found } => {
+                Error::LockTooNew { path, found }
+            }
+            e => Error::Lock(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_and_help(e: &Error) -> (String, String) {
+        (
+            e.code().map(|c| c.to_string()).unwrap_or_default(),
+            e.help().map(|h| h.to_string()).unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn a_lock_from_a_newer_tool_says_to_update_the_tool() {
+        let e = Error::from(cell_postgres::lock::LockError::TooNew {
+            path: ".cell/postgres.lock.json".into(),
+            found: 99,
+        });
+        let (code, help) = code_and_help(&e);
+        assert_eq!(code, "cell::lock::too_new");
+        assert!(help.contains("cargo install"), "{help}");
+        assert!(e.to_string().contains("newer cargo-cell"), "{e}");
+    }
+
+    #[test]
+    fn other_lock_errors_say_to_regenerate() {
+        let e = Error::from(cell_postgres::lock::LockError::Read {
+            path: "x".into(),
+            source: std::io::Error::other("boom"),
+        });
+        let (code, help) = code_and_help(&e);
+        assert_eq!(code, "cell::lock");
+        assert!(help.contains("cargo cell build"), "{help}");
+    }
+
+    #[test]
+    fn each_lifecycle_error_names_its_fix() {
+        for (e, code, fix) in [
+            (
+                Error::CellAbsent {
+                    cell: "postgres".into(),
+                },
+                "cell::absent",
+                "cargo cell up postgres",
+            ),
+            (
+                Error::ConfirmationNeeded {
+                    cell: "postgres".into(),
+                },
+                "cell::reset::confirm",
+                "cargo cell reset postgres --yes",
+            ),
+            (
+                Error::Offline { command: "up" },
+                "cell::offline",
+                "without --offline",
+            ),
+            (
+                Error::RuntimeNotFound {
+                    path: "/nowhere".into(),
+                },
+                "cell::new::runtime",
+                "CELL_RUNTIME_PATH",
+            ),
+            (
+                Error::CellUnhealthy {
+                    cell: "postgres".into(),
+                    seconds: 5,
+                    logs: "last line".into(),
+                    image_env: "CELL_POSTGRES_IMAGE".into(),
+                    source: None,
+                },
+                "cell::unhealthy",
+                "cargo cell logs postgres",
+            ),
+        ] {
+            let (c, help) = code_and_help(&e);
+            assert_eq!(c, code);
+            assert!(help.contains(fix), "{code}: {help}");
+        }
+    }
 }

@@ -7,11 +7,14 @@
 pub mod cli;
 pub mod commands;
 pub mod deploy;
+pub mod completions;
 pub mod docker;
 pub mod error;
+pub mod lifecycle;
 pub mod manifest;
 pub mod postgres;
 pub mod record;
 pub mod report;
+pub mod scaffold;
 pub mod ui;
 pub mod workspace;

@@ -21,7 +21,19 @@ use crate::error::Error;
 use crate::ui::Ui;
 use crate::workspace::Workspace;
 
+/// How long a Cell gets to become ready, unless `CELL_READY_TIMEOUT` (seconds) says otherwise.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// Environment variable overriding [`READY_TIMEOUT`], in seconds.
+pub const READY_TIMEOUT_ENV: &str = "CELL_READY_TIMEOUT";
+
+/// The readiness timeout: `CELL_READY_TIMEOUT` seconds when set and valid, else 90 s.
+pub fn ready_timeout() -> Duration {
+    std::env::var(READY_TIMEOUT_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(READY_TIMEOUT)
+}
 
 /// The dev Cell's connection details, in `.cell/state/postgres.json` (git-ignored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,9 +111,17 @@ pub async fn up(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<State, Error
         container_port: cell::CONTAINER_PORT,
         data_path: cell::DATA_PATH.to_string(),
     };
-    let running = engine.ensure_running(&ws.id, &spec, ui).await?;
+    // One progress line for the whole start: container, then readiness.
+    let task = ui.task(CELL_NAME, &format!("starting {}", spec.image));
+    let running = match engine.ensure_running(&ws.id, &spec, ui).await {
+        Ok(r) => r,
+        Err(e) => {
+            task.fail("cannot start");
+            return Err(e.into());
+        }
+    };
     let url = cell::url(cell::USER, &password, running.host_port, cell::DATABASE);
-    let task = ui.task(CELL_NAME, "waiting for Postgres to accept connections");
+    task.set_message("waiting for Postgres to accept connections");
     if let Err(e) = wait_ready(&url, engine, ws, &running).await {
         task.fail("not ready");
         return Err(e);
@@ -128,6 +148,52 @@ pub async fn up(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<State, Error
     Ok(state)
 }
 
+/// The dev Cell as Docker sees it now, without starting anything: its port is read from the
+/// engine (never from the state file, since it changes when the engine or container restarts),
+/// and the state file is rewritten when it is stale. `None` when there is no running container.
+pub async fn refresh(ws: &Workspace, engine: &Engine) -> Result<Option<State>, Error> {
+    let Some(running) = engine.find_cell(&ws.id, CELL_NAME).await? else {
+        return Ok(None);
+    };
+    if running.host_port == 0 {
+        return Ok(None);
+    }
+    let Some(password) = running
+        .env_var("POSTGRES_PASSWORD")
+        .map(str::to_string)
+        .or_else(|| read_state(ws).map(|s| s.password))
+    else {
+        return Ok(None);
+    };
+    let state = State {
+        url: cell::url(cell::USER, &password, running.host_port, cell::DATABASE),
+        user: cell::USER.into(),
+        password,
+        database: cell::DATABASE.into(),
+        container_id: running.container_id.clone(),
+        host_port: running.host_port,
+    };
+    write_state(ws, &state)?;
+    Ok(Some(state))
+}
+
+/// Removes the dev Cell's state file (after its volume was dropped).
+pub fn forget_state(ws: &Workspace) {
+    let _ = std::fs::remove_file(state_path(ws));
+}
+
+/// Whether Postgres answers a real login and query at `url` within `within`.
+pub async fn is_ready(url: &str, within: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(within, async {
+            let client = connect(url).await.ok()?;
+            client.simple_query("SELECT 1").await.ok()
+        })
+        .await,
+        Ok(Some(_))
+    )
+}
+
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -143,9 +209,11 @@ async fn wait_ready(
     let start = Instant::now();
     let mut last_error = None;
     let mut attempt = 0u32;
-    while start.elapsed() < READY_TIMEOUT {
+    let timeout = ready_timeout();
+    while start.elapsed() < timeout {
         attempt += 1;
-        match tokio::time::timeout(Duration::from_secs(3), connect(url)).await {
+        let left = timeout.saturating_sub(start.elapsed());
+        match tokio::time::timeout(left.min(Duration::from_secs(3)), connect(url)).await {
             Ok(Ok(client)) => {
                 if client.simple_query("SELECT 1").await.is_ok() {
                     return Ok(());
@@ -155,7 +223,7 @@ async fn wait_ready(
             Err(_) => {}
         }
         // A container that exited will not become ready: say so now, not after the timeout.
-        if attempt % 10 == 0
+        if attempt.is_multiple_of(10)
             && let Ok(Some(c)) = engine.find_cell(&ws.id, CELL_NAME).await
             && c.host_port == 0
         {
@@ -165,8 +233,9 @@ async fn wait_ready(
     }
     Err(Error::CellUnhealthy {
         cell: CELL_NAME.into(),
-        seconds: start.elapsed().as_secs(),
+        seconds: timeout.as_secs(),
         logs: engine.logs_tail(&running.container_id, 20).await,
+        image_env: cell::IMAGE_ENV.into(),
         source: last_error,
     })
 }

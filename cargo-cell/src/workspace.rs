@@ -79,4 +79,17 @@ impl Workspace {
             .as_str()
             .map(str::to_string)
     }
+
+    /// The Cells `[workspace.metadata.cell] disabled = [...]` names.
+    pub fn disabled_cells(&self) -> Vec<String> {
+        self.config
+            .get("disabled")
+            .and_then(|d| d.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }

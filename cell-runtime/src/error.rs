@@ -17,7 +17,7 @@ pub enum Error {
         why: String,
     },
     #[error(
-        "cannot connect to the {cell} Cell at {endpoint}: {source}\nhelp: check that it runs (`cargo cell status`); in deployment, check {env}"
+        "cannot connect to the {cell} Cell at {endpoint}: {source}\nhelp: check that it runs with `cargo cell status` (which also refreshes .cell/state after a Docker restart changed the port), or start it with `cargo cell up`; `cargo cell run` sets {env} for you; in deployment, check {env}"
     )]
     Connect {
         cell: &'static str,

@@ -88,3 +88,8 @@ pub mod __private {
         fn connect() -> impl core::future::Future<Output = Result<Self, crate::Error>> + Send;
     }
 }
+
+/// The Postgres Cell's attribute reference (`docs/postgres.md`): its examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/postgres.md")]
+pub struct PostgresReference;

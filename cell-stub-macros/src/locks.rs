@@ -28,6 +28,24 @@ pub fn workspace_root() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// Environment variable naming Cells to build without their real expansion (comma-separated),
+/// set by `cargo cell --without CELL` and `[workspace.metadata.cell] disabled = [...]`.
+pub const DISABLED_ENV: &str = "CELL_DISABLED";
+
+/// Whether `cell` is disabled: its attributes expand from the declaration alone.
+pub fn disabled(cell: &str) -> bool {
+    std::env::var(DISABLED_ENV)
+        .is_ok_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case(cell)))
+}
+
+/// Makes rustc track [`DISABLED_ENV`] for the crate this is emitted into, so changing it
+/// recompiles the crate (a macro's own `std::env::var` is not tracked).
+pub fn track_disabled() -> proc_macro2::TokenStream {
+    quote::quote! {
+        const _: ::core::option::Option<&str> = ::core::option_env!("CELL_DISABLED");
+    }
+}
+
 /// The path of a lock file of this workspace (it may not exist).
 pub fn lock_path(file: &str) -> Option<PathBuf> {
     workspace_root().map(|root| root.join(".cell").join(file))

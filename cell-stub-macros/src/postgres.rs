@@ -43,6 +43,15 @@ pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
         return expand(&item, &parsed, LockView::Absent);
     }
 
+    let track = locks::track_disabled();
+    let out = expand_against_lock(item, parsed);
+    quote!(#out #track)
+}
+
+fn expand_against_lock(item: ItemStruct, parsed: cell_postgres::parse::ParsedTable) -> TokenStream {
+    if locks::disabled(CELL_NAME) {
+        return expand(&item, &parsed, LockView::Absent);
+    }
     let Some(path) = locks::lock_path(LOCK_FILE) else {
         return expand(&item, &parsed, LockView::Absent);
     };
@@ -64,9 +73,16 @@ pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
         Err(e) => {
             let err = compile_error(
                 parsed.struct_ident.span(),
-                &format!(
-                    "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
-                ),
+                &if e.contains("lock format version") {
+                    // LockError::TooNew: the lock is fine, the tool is old.
+                    format!(
+                        "{e}\n\nhelp: update cargo-cell and cell-runtime to the version that wrote this lock; do not rewrite the lock with this one"
+                    )
+                } else {
+                    format!(
+                        "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
+                    )
+                },
             );
             let out = expand(&item, &parsed, LockView::Absent);
             quote!(#out #err)

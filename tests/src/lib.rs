@@ -190,6 +190,39 @@ impl App {
         App::copy_tree_of(&repo_root().join("tests").join("fixtures").join(name), name)
     }
 
+    /// An empty temporary folder (for `cargo cell new`), with the same cleanup by label.
+    pub fn empty(name: &str) -> App {
+        let turn = take_turn();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("cell-e2e-{name}-"))
+            .tempdir()
+            .expect("temp dir");
+        App {
+            dir,
+            label: uuid::Uuid::new_v4().simple().to_string(),
+            _turn: turn,
+        }
+    }
+
+    /// `cargo cell <args>` run in the folder `rel` of the app (such as a generated project),
+    /// killed after `timeout` (then `Run::status` is a failure and `timed_out` says so).
+    pub fn cargo_cell_in(
+        &self,
+        rel: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> (Run, bool) {
+        let mut cmd = self.command(cargo_cell_bin());
+        cmd.current_dir(self.path().join(rel))
+            .arg("cell")
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_with_timeout(cmd, timeout)
+    }
+
     fn copy_tree_of(src: &Path, name: &str) -> App {
         let turn = take_turn();
         let dir = tempfile::Builder::new()
@@ -371,6 +404,43 @@ impl Drop for App {
             Err(e) => eprintln!("cleanup runtime: {e}"),
         }
     }
+}
+
+/// Runs `cmd` to completion, or kills it after `timeout`. Returns the run and whether it was
+/// killed.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> (Run, bool) {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("command starts");
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let (done, killed) = (done.clone(), killed.clone());
+        std::thread::spawn(move || {
+            while start.elapsed() < timeout {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if !done.load(std::sync::atomic::Ordering::SeqCst) {
+                killed.store(true, std::sync::atomic::Ordering::SeqCst);
+                // Only the process this function started, by its id.
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        })
+    };
+    let output = child.wait_with_output().expect("command runs");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
+    (
+        Run::from(output, start.elapsed()),
+        killed.load(std::sync::atomic::Ordering::SeqCst),
+    )
 }
 
 fn take_turn() -> std::fs::File {

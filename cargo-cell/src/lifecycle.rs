@@ -1,0 +1,627 @@
+//! The Cells' lifecycle: `up`, `down`, `status`, `logs`, `reset`, and `run`/`test` (cargo with
+//! the Cells' endpoints in the environment).
+//!
+//! Every command works on a list of [`Cell`]s, so a new Cell is a variant and a few match
+//! arms here. Ports and container ids are read from Docker every time: they change when the
+//! engine or a container restarts, so nothing here trusts a cached value, and the state file
+//! the runtime reads is rewritten whenever it is stale.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::cli::{CargoArgs, DownArgs, GlobalArgs};
+use crate::docker::Engine;
+use crate::error::Error;
+use crate::postgres;
+use crate::record;
+use crate::ui::Ui;
+use crate::workspace::{Workspace, cargo};
+
+/// Every Cell cargo-cell knows, by name (for the command line).
+pub const CELL_NAMES: &[&str] = &["postgres"];
+
+/// Environment variable naming Cells built without their real expansion (comma-separated);
+/// `cargo cell` sets it from `--without` and `[workspace.metadata.cell] disabled`.
+pub const DISABLED_ENV: &str = "CELL_DISABLED";
+
+/// The value parser for a Cell name argument.
+pub fn cell_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(CELL_NAMES)
+}
+
+/// A Cell: a service in Docker that the code declares with attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    Postgres,
+}
+
+impl Cell {
+    pub const ALL: &'static [Cell] = &[Cell::Postgres];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Postgres => "postgres",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Cell> {
+        Cell::ALL.iter().copied().find(|c| c.name() == name)
+    }
+
+    /// The environment variable a program reads this Cell's endpoint from.
+    pub fn url_env(self) -> &'static str {
+        match self {
+            Cell::Postgres => "CELL_POSTGRES_URL",
+        }
+    }
+
+    pub fn lock_path(self, ws: &Workspace) -> PathBuf {
+        match self {
+            Cell::Postgres => postgres::lock_path(ws),
+        }
+    }
+
+    pub fn state_path(self, ws: &Workspace) -> PathBuf {
+        match self {
+            Cell::Postgres => postgres::state_path(ws),
+        }
+    }
+
+    /// Starts the Cell (or finds it running) and waits until it is ready.
+    pub async fn up(self, ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<Endpoint, Error> {
+        match self {
+            Cell::Postgres => {
+                let s = postgres::up(ws, engine, ui).await?;
+                Ok(Endpoint {
+                    url: s.url,
+                    port: s.host_port,
+                    container_id: s.container_id,
+                })
+            }
+        }
+    }
+
+    /// The running Cell as Docker sees it now (the state file is refreshed); `None` when it
+    /// does not run.
+    pub async fn current(self, ws: &Workspace, engine: &Engine) -> Result<Option<Endpoint>, Error> {
+        match self {
+            Cell::Postgres => Ok(postgres::refresh(ws, engine).await?.map(|s| Endpoint {
+                url: s.url,
+                port: s.host_port,
+                container_id: s.container_id,
+            })),
+        }
+    }
+
+    /// Whether the service answers its own protocol at `url`.
+    pub async fn is_ready(self, url: &str) -> bool {
+        match self {
+            Cell::Postgres => postgres::is_ready(url, Duration::from_secs(3)).await,
+        }
+    }
+
+    pub fn lock_state(self, ws: &Workspace) -> LockState {
+        match self {
+            Cell::Postgres => match cell_postgres::lock::Lock::read(&self.lock_path(ws)) {
+                Ok(None) => LockState::Absent,
+                Ok(Some(lock)) => LockState::Present {
+                    tables: lock.tables.len(),
+                },
+                Err(cell_postgres::lock::LockError::TooNew { .. }) => LockState::TooNew,
+                Err(_) => LockState::Invalid,
+            },
+        }
+    }
+
+    pub fn redact(self, url: &str) -> String {
+        match self {
+            Cell::Postgres => cell_postgres::cell::redact(url),
+        }
+    }
+}
+
+/// A running Cell's address, read from Docker.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub port: u16,
+    pub container_id: String,
+}
+
+/// What a Cell's lock file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum LockState {
+    Absent,
+    Present { tables: usize },
+    TooNew,
+    Invalid,
+}
+
+impl std::fmt::Display for LockState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockState::Absent => f.write_str("no lock yet"),
+            LockState::Present { tables } => write!(f, "locked ({tables} tables)"),
+            LockState::TooNew => f.write_str("lock from a newer cargo-cell"),
+            LockState::Invalid => f.write_str("lock unreadable"),
+        }
+    }
+}
+
+/// The Cells a workspace builds without (`--without` and `[workspace.metadata.cell] disabled`).
+pub fn disabled(ws: &Workspace, g: &GlobalArgs) -> Vec<String> {
+    let mut out: Vec<String> = ws.disabled_cells();
+    out.extend(g.without.iter().cloned());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The Cells a workspace uses: those with a lock or a container, or, in a workspace that has
+/// neither yet, every Cell; minus the disabled ones.
+async fn used_cells(ws: &Workspace, engine: &Engine, g: &GlobalArgs) -> Result<Vec<Cell>, Error> {
+    let off = disabled(ws, g);
+    let mut used = Vec::new();
+    for &cell in Cell::ALL {
+        if off.iter().any(|d| d == cell.name()) {
+            continue;
+        }
+        if cell.lock_path(ws).exists() || engine.find_cell(&ws.id, cell.name()).await?.is_some() {
+            used.push(cell);
+        }
+    }
+    if used.is_empty() {
+        used = Cell::ALL
+            .iter()
+            .copied()
+            .filter(|c| !off.iter().any(|d| d == c.name()))
+            .collect();
+    }
+    Ok(used)
+}
+
+/// Connects to Docker, saying where with `-v`.
+pub async fn connect(ui: &Ui) -> Result<Engine, Error> {
+    let engine = Engine::connect().await?;
+    ui.verbose(&format!(
+        "docker: connected to {} (API {})",
+        engine.host(),
+        engine.api_version()
+    ));
+    Ok(engine)
+}
+
+fn named(cells: &[String]) -> Vec<Cell> {
+    // clap has checked the names.
+    cells.iter().filter_map(|c| Cell::parse(c)).collect()
+}
+
+/// Brings `cells` up side by side; returns their endpoints in the same order.
+async fn up_all(
+    ws: &Workspace,
+    engine: &Engine,
+    cells: &[Cell],
+    ui: &Ui,
+) -> Result<Vec<(Cell, Endpoint)>, Error> {
+    let starts = cells
+        .iter()
+        .map(|&cell| async move { cell.up(ws, engine, ui).await.map(|e| (cell, e)) });
+    futures_util::future::try_join_all(starts).await
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Only these Cells (default: those the workspace uses).
+    #[arg(value_name = "CELL", value_parser = cell_parser())]
+    pub cells: Vec<String>,
+}
+
+pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    if g.offline {
+        return Err(Error::Offline { command: "up" });
+    }
+    let engine = connect(ui).await?;
+    let cells = if args.cells.is_empty() {
+        used_cells(ws, &engine, g).await?
+    } else {
+        named(&args.cells)
+    };
+    for (cell, endpoint) in up_all(ws, &engine, &cells, ui).await? {
+        println!(
+            "{}: {}={}",
+            cell.name(),
+            cell.url_env(),
+            cell.redact(&endpoint.url)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    let engine = connect(ui).await?;
+    let removed = engine
+        .remove_cells(&ws.id, &args.cells, args.volumes)
+        .await?;
+    if args.volumes {
+        let cells = if args.cells.is_empty() {
+            Cell::ALL.to_vec()
+        } else {
+            named(&args.cells)
+        };
+        for cell in cells {
+            let _ = std::fs::remove_file(cell.state_path(ws));
+        }
+    }
+    if removed.is_empty() {
+        ui.info("no Cells to remove");
+    }
+    for r in removed {
+        ui.info(&format!("removed {r}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// One line of `cargo cell status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellStatus {
+    pub cell: &'static str,
+    /// `running`, `stopped` or `absent`.
+    pub state: String,
+    /// `ready` (answers its protocol), `unreachable` (runs but does not answer), or null.
+    pub health: Option<&'static str>,
+    pub container: Option<String>,
+    pub container_name: Option<String>,
+    pub image: Option<String>,
+    pub host: Option<&'static str>,
+    pub port: Option<u16>,
+    /// The endpoint variable and its value with the password hidden.
+    pub env: &'static str,
+    pub url: Option<String>,
+    pub lock: LockState,
+    pub lock_path: PathBuf,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    workspace: PathBuf,
+    workspace_id: String,
+    cells: Vec<CellStatus>,
+}
+
+pub async fn status(
+    ws: &Workspace,
+    args: StatusArgs,
+    g: &GlobalArgs,
+    ui: &Ui,
+) -> Result<ExitCode, Error> {
+    let off = disabled(ws, g);
+    let engine = if g.offline {
+        None
+    } else {
+        Some(connect(ui).await?)
+    };
+    let mut cells = Vec::new();
+    for &cell in Cell::ALL {
+        let mut st = CellStatus {
+            cell: cell.name(),
+            state: if g.offline {
+                "unknown (offline)"
+            } else {
+                "absent"
+            }
+            .into(),
+            health: None,
+            container: None,
+            container_name: None,
+            image: None,
+            host: None,
+            port: None,
+            env: cell.url_env(),
+            url: None,
+            lock: cell.lock_state(ws),
+            lock_path: cell.lock_path(ws),
+            disabled: off.iter().any(|d| d == cell.name()),
+        };
+        if let Some(engine) = &engine
+            && let Some(found) = engine.find_cell(&ws.id, cell.name()).await?
+        {
+            st.container = Some(found.container_id.clone());
+            st.container_name = Some(found.container_name.clone());
+            st.image = Some(found.image.clone());
+            if found.host_port == 0 {
+                st.state = "stopped".into();
+            } else {
+                st.state = "running".into();
+                if let Some(endpoint) = cell.current(ws, engine).await? {
+                    st.host = Some("127.0.0.1");
+                    st.port = Some(endpoint.port);
+                    st.health = Some(if cell.is_ready(&endpoint.url).await {
+                        "ready"
+                    } else {
+                        "unreachable"
+                    });
+                    st.url = Some(cell.redact(&endpoint.url));
+                }
+            }
+        }
+        cells.push(st);
+    }
+    match args.format {
+        Format::Json => {
+            let report = StatusReport {
+                workspace: ws.root.clone(),
+                workspace_id: ws.id.id.clone(),
+                cells,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("status serialises")
+            );
+        }
+        Format::Text => print!("{}", render_status(&cells)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text form of `status`: one aligned line per Cell.
+pub fn render_status(cells: &[CellStatus]) -> String {
+    let rows: Vec<[String; 6]> = cells
+        .iter()
+        .map(|c| {
+            [
+                c.cell.to_string(),
+                match (c.state.as_str(), c.health) {
+                    (s, Some(h)) => format!("{s}, {h}"),
+                    (s, None) => s.to_string(),
+                } + if c.disabled { " (disabled)" } else { "" },
+                c.image.clone().unwrap_or_else(|| "-".into()),
+                match (c.host, c.port) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    _ => "-".into(),
+                },
+                c.container
+                    .as_deref()
+                    .map(|id| id[..id.len().min(12)].to_string())
+                    .unwrap_or_else(|| "-".into()),
+                c.lock.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["CELL", "STATE", "IMAGE", "ADDRESS", "CONTAINER", "LOCK"].map(String::from);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The Cell.
+    #[arg(value_parser = cell_parser())]
+    pub cell: String,
+    /// Keep printing new lines as they come.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+pub async fn logs(ws: &Workspace, args: LogsArgs, ui: &Ui) -> Result<ExitCode, Error> {
+    let engine = connect(ui).await?;
+    let Some(found) = engine.find_cell(&ws.id, &args.cell).await? else {
+        return Err(Error::CellAbsent { cell: args.cell });
+    };
+    let mut stdout = std::io::stdout().lock();
+    engine
+        .stream_logs(&found.container_id, args.follow, args.tail, |bytes| {
+            let _ = stdout.write_all(bytes);
+            let _ = stdout.flush();
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The Cell whose dev data is dropped and created again.
+    #[arg(value_parser = cell_parser())]
+    pub cell: String,
+    /// Do not ask.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Asks on the terminal; refuses (never blocks) without one.
+fn confirm(cell: &str, yes: bool) -> Result<bool, Error> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::ConfirmationNeeded { cell: cell.into() });
+    }
+    eprint!(
+        "This drops every row of the {cell} Cell's dev data and creates it again. Continue? [y/N] "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            what: "read the answer".into(),
+            source,
+        })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// Removes the Cell's container and data volume. The caller re-creates it (with the schema).
+pub async fn reset_data(ws: &Workspace, args: &ResetArgs, ui: &Ui) -> Result<bool, Error> {
+    if !confirm(&args.cell, args.yes)? {
+        ui.info("nothing was changed");
+        return Ok(false);
+    }
+    let engine = connect(ui).await?;
+    let removed = engine
+        .remove_cells(&ws.id, std::slice::from_ref(&args.cell), true)
+        .await?;
+    if let Some(cell) = Cell::parse(&args.cell) {
+        let _ = std::fs::remove_file(cell.state_path(ws));
+    }
+    for r in removed {
+        ui.info(&format!("removed {r}"));
+    }
+    Ok(true)
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+}
+
+/// `cargo run` or `cargo test` with every used Cell up and its endpoint in the environment.
+pub async fn cargo_with_cells(
+    ws: &Workspace,
+    subcommand: &str,
+    args: RunArgs,
+    g: &GlobalArgs,
+    ui: &Ui,
+) -> Result<ExitCode, Error> {
+    let mut cmd = Command::new(cargo());
+    cmd.arg(subcommand)
+        .arg("--manifest-path")
+        .arg(&ws.manifest_path);
+    let off = disabled(ws, g);
+    if !off.is_empty() {
+        cmd.env(DISABLED_ENV, off.join(","));
+    }
+    if !g.offline {
+        let engine = connect(ui).await?;
+        let cells = used_cells(ws, &engine, g).await?;
+        for (cell, endpoint) in up_all(ws, &engine, &cells, ui).await? {
+            ui.verbose(&format!(
+                "{}={}",
+                cell.url_env(),
+                cell.redact(&endpoint.url)
+            ));
+            cmd.env(cell.url_env(), &endpoint.url);
+        }
+    }
+    for p in &args.cargo.package {
+        cmd.arg("-p").arg(p);
+    }
+    if args.cargo.release {
+        cmd.arg("--release");
+    }
+    if g.quiet {
+        cmd.arg("-q");
+    }
+    record::feature_args(&mut cmd, &args.cargo);
+    cmd.args(&args.cargo.rest);
+    ui.verbose(&format!("running {cmd:?}"));
+    let status = ui
+        .suspend(|| cmd.stdin(Stdio::inherit()).status())
+        .map_err(|source| Error::CargoSpawn {
+            cargo: cargo().display().to_string(),
+            source,
+        })?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(cell: &'static str, state: &str, port: Option<u16>) -> CellStatus {
+        CellStatus {
+            cell,
+            state: state.into(),
+            health: port.map(|_| "ready"),
+            container: port.map(|_| "0123456789abcdef0123".into()),
+            container_name: None,
+            image: port.map(|_| "cargo-cell/postgres:15".into()),
+            host: port.map(|_| "127.0.0.1"),
+            port,
+            env: "CELL_POSTGRES_URL",
+            url: None,
+            lock: LockState::Present { tables: 2 },
+            lock_path: PathBuf::from(".cell/postgres.lock.json"),
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn every_cell_has_a_name_that_parses_back() {
+        for &cell in Cell::ALL {
+            assert_eq!(Cell::parse(cell.name()), Some(cell));
+            assert!(CELL_NAMES.contains(&cell.name()));
+            assert!(cell.url_env().starts_with("CELL_") && cell.url_env().ends_with("_URL"));
+        }
+        assert_eq!(Cell::ALL.len(), CELL_NAMES.len());
+        assert_eq!(Cell::parse("mysql"), None);
+    }
+
+    #[test]
+    fn status_text_is_aligned() {
+        let text = render_status(&[
+            status("postgres", "running", Some(49153)),
+            status("redis", "absent", None),
+        ]);
+        assert_eq!(
+            text,
+            "CELL      STATE           IMAGE                   ADDRESS          CONTAINER     LOCK\n\
+             postgres  running, ready  cargo-cell/postgres:15  127.0.0.1:49153  0123456789ab  locked (2 tables)\n\
+             redis     absent          -                       -                -             locked (2 tables)\n"
+        );
+    }
+
+    #[test]
+    fn lock_state_serialises_with_a_state_tag() {
+        assert_eq!(
+            serde_json::to_value(LockState::Present { tables: 3 }).unwrap(),
+            serde_json::json!({"state": "present", "tables": 3})
+        );
+        assert_eq!(
+            serde_json::to_value(LockState::TooNew).unwrap(),
+            serde_json::json!({"state": "too-new"})
+        );
+    }
+}
