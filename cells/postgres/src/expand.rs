@@ -96,6 +96,14 @@ fn generate(
             None => value,
         }
     };
+    // A finder's key arrives as a reference (`&str`, `&T`); non-enum keys are bound as `&key`
+    // (`&T: ToSql` whenever `T: ToSql`, and `&str` is not `Sized`).
+    let bind_key = |i: usize, key: &dyn quote::ToTokens| -> TokenStream {
+        match &parsed.field_enums[i] {
+            Some(_) => bind(i, quote!(#key)),
+            None => quote!(&#key),
+        }
+    };
     let self_binds: Vec<TokenStream> = fields
         .iter()
         .enumerate()
@@ -141,7 +149,7 @@ fn generate(
         let ty = param_type(&parsed.field_types[i]);
         let sql = format!("SELECT {select_list} FROM {qt} WHERE {} = $1", q(&c.name));
         let unique = c.primary_key || c.index.is_some_and(|ix| ix.unique);
-        let value = bind(i, quote!(value));
+        let value = bind_key(i, &format_ident!("value"));
         if unique {
             let doc = format!("The row whose `{}` is `value`, if any.", c.name);
             let b = body(quote! {
@@ -172,6 +180,10 @@ fn generate(
             .iter()
             .map(|c| decl.columns.iter().position(|d| &d.name == c))
             .collect::<Option<_>>()?;
+        // (An index naming a column twice is reported; it gets no finder.)
+        if (1..idx.len()).any(|n| idx[..n].contains(&idx[n])) {
+            return None;
+        }
         let names: Vec<String> = idx
             .iter()
             .map(|&i| fields[i].to_string().trim_start_matches("r#").to_string())
@@ -187,8 +199,7 @@ fn generate(
             quote!(#f: #ty)
         });
         let binds = idx.iter().map(|&i| {
-            let f = &fields[i];
-            bind(i, quote!(#f))
+            bind_key(i, &fields[i])
         });
         let cond = ix
             .columns
@@ -228,7 +239,7 @@ fn generate(
     let b_insert = body(quote!(db.execute(#insert_sql, &[#(#self_binds),*]).await.map(|_| ())));
     let pk_bind = &self_binds[pk_index];
     let b_delete = body(quote!(db.execute(#delete_sql, &[#pk_bind]).await.map(|n| n == 1)));
-    let id_bind = bind(pk_index, quote!(&id));
+    let id_bind = bind_key(pk_index, &format_ident!("id"));
     let b_delete_by_id = body(quote!(db.execute(#delete_sql, &[#id_bind]).await.map(|n| n == 1)));
     let b_all = body(
         quote!(db.query(#all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()),
@@ -318,7 +329,7 @@ fn generate(
 
         #support
 
-        #[allow(dead_code, unreachable_code)]
+        #[allow(dead_code, unreachable_code, unused_variables)]
         impl #ident {
             #[doc = #table_doc]
             pub const TABLE: &'static str = #table;

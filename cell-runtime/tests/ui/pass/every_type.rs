@@ -67,5 +67,5 @@ async fn exercise(db: &PostgresConnection, row: Everything) -> Result<(), Error>
 }
 
 fn main() {
-    drop(exercise);
+    let _ = exercise;
 }
