@@ -493,7 +493,11 @@ pub fn code_against_lock(
     let mut out = Vec::new();
     for decl in decls {
         let locked = lock.tables.get(&decl.name);
-        for m in check::against_lock(decl, locked) {
+        let view = check::Locked {
+            tables: &lock.tables,
+            enums: &lock.enums,
+        };
+        for m in check::against_lock(decl, view) {
             out.push(m.message);
         }
         if let (Some(locked), Some(want)) = (locked, desired.schema.tables.get(&decl.name)) {

@@ -19,6 +19,7 @@
 
 mod error;
 mod postgres;
+mod postgres_types;
 
 pub use error::Error;
 pub use postgres::PostgresConnection;
@@ -40,31 +41,43 @@ pub use cell_stub_macros::service;
 /// `all(limit, offset)`, `count`, and the constants `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
 #[allow(non_snake_case)]
 pub mod Postgres {
+    pub use cell_stub_macros::PostgresEnum as Enum;
+    pub use cell_stub_macros::postgres_check as check;
     pub use cell_stub_macros::postgres_default as default;
     pub use cell_stub_macros::postgres_foreign_key as foreign_key;
     pub use cell_stub_macros::postgres_index as index;
     pub use cell_stub_macros::postgres_primary_key as primary_key;
+    pub use cell_stub_macros::postgres_renamed_from as renamed_from;
     pub use cell_stub_macros::postgres_table as table;
     pub use cell_stub_macros::postgres_unique as unique;
+    pub use cell_stub_macros::postgres_varchar as varchar;
 }
 
 /// What an application needs in scope: the attribute namespaces, connections, and the value
 /// types the Cells map.
 pub mod prelude {
     pub use crate::{Error, Postgres, PostgresConnection, service};
-    pub use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+    pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+    pub use rust_decimal::Decimal;
     pub use uuid::Uuid;
 }
 
 pub use chrono;
+pub use rust_decimal;
 pub use serde_json;
 pub use uuid;
 
 /// Used by generated code only; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::postgres_types::{
+        EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
+        str_eq, unknown_label,
+    };
+    pub use bytes::BytesMut;
     pub use inventory;
     pub use tokio_postgres::Row;
+    pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
     /// A table the program was compiled against, with the fingerprint of its locked shape
     /// (`None` when it was compiled without a lock).

@@ -39,6 +39,26 @@ field_attribute! {
     postgres_unique => "unique",
     postgres_default => "default",
     postgres_foreign_key => "foreign_key",
+    postgres_varchar => "varchar",
+}
+
+/// `#[Postgres::check("SQL")]` on a `#[Postgres::table]` struct or one of its fields.
+#[proc_macro_attribute]
+pub fn postgres_check(args: TokenStream, item: TokenStream) -> TokenStream {
+    postgres::struct_attribute("check", args.into(), item.into()).into()
+}
+
+/// `#[Postgres::renamed_from("old")]` on a `#[Postgres::table]` struct or one of its fields.
+#[proc_macro_attribute]
+pub fn postgres_renamed_from(args: TokenStream, item: TokenStream) -> TokenStream {
+    postgres::struct_attribute("renamed_from", args.into(), item.into()).into()
+}
+
+/// `#[derive(Postgres::Enum)]`: a fieldless enum is a Postgres enum type. See
+/// `cell_runtime::Postgres`.
+#[proc_macro_derive(PostgresEnum, attributes(postgres))]
+pub fn postgres_enum(item: TokenStream) -> TokenStream {
+    postgres::derive_enum(item.into()).into()
 }
 
 /// `#[service]`: a struct whose fields are Cell connections gets `Self::connect().await?`.

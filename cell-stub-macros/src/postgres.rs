@@ -1,12 +1,14 @@
-//! `#[Postgres::table]`: record in phase 1, else expand against `.cell/postgres.lock.json`.
+//! `#[Postgres::table]` and `#[derive(Postgres::Enum)]`: record in phase 1, else expand
+//! against `.cell/postgres.lock.json`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemStruct;
 
 use cell_postgres::check;
+use cell_postgres::enums;
 use cell_postgres::expand::{LockView, compile_error, expand, expand_placeholder};
-use cell_postgres::parse::{parse_table_lenient, validate};
+use cell_postgres::parse::{NAMESPACE, namespaced_name, parse_table_lenient, validate};
 use cell_postgres::{CELL_NAME, LOCK_FILE};
 
 use crate::{locks, record};
@@ -59,7 +61,23 @@ fn expand_against_lock(item: ItemStruct, parsed: cell_postgres::parse::ParsedTab
         Ok(None) => expand(&item, &parsed, LockView::Absent),
         Ok(Some(lock)) => {
             let table = lock.tables.get(&parsed.decl.name);
-            let mismatches = check::against_lock(&parsed.decl, table);
+            let enums = match locks::read_postgres_enums(&path) {
+                Ok(enums) => enums,
+                Err(e) => {
+                    return lock_error(
+                        &parsed.struct_ident,
+                        &e,
+                        expand(&item, &parsed, LockView::Absent),
+                    );
+                }
+            };
+            let mismatches = check::against_lock(
+                &parsed.decl,
+                check::Locked {
+                    tables: &lock.tables,
+                    enums: &enums,
+                },
+            );
             expand(
                 &item,
                 &parsed,
@@ -70,23 +88,118 @@ fn expand_against_lock(item: ItemStruct, parsed: cell_postgres::parse::ParsedTab
                 },
             )
         }
-        Err(e) => {
-            let err = compile_error(
-                parsed.struct_ident.span(),
-                &if e.contains("lock format version") {
-                    // LockError::TooNew: the lock is fine, the tool is old.
-                    format!(
-                        "{e}\n\nhelp: update cargo-cell and cell-runtime to the version that wrote this lock; do not rewrite the lock with this one"
-                    )
-                } else {
-                    format!(
-                        "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
-                    )
-                },
-            );
-            let out = expand(&item, &parsed, LockView::Absent);
-            quote!(#out #err)
+        Err(e) => lock_error(
+            &parsed.struct_ident,
+            &e,
+            expand(&item, &parsed, LockView::Absent),
+        ),
+    }
+}
+
+/// `out` with an error about an unreadable lock at `ident`.
+fn lock_error(ident: &syn::Ident, e: &str, out: TokenStream) -> TokenStream {
+    let err = compile_error(
+        ident.span(),
+        &if e.contains("lock format version") {
+            // LockError::TooNew: the lock is fine, the tool is old.
+            format!(
+                "{e}\n\nhelp: update cargo-cell and cell-runtime to the version that wrote this lock; do not rewrite the lock with this one"
+            )
+        } else {
+            format!(
+                "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
+            )
+        },
+    );
+    quote!(#out #err)
+}
+
+/// `#[Postgres::check]` / `#[Postgres::renamed_from]` reached as a macro: it was written on
+/// the struct above `#[Postgres::table]` (which reads the ones below it). It moves itself
+/// below, so the order the user wrote them in does not matter.
+pub fn struct_attribute(name: &str, args: TokenStream, item: TokenStream) -> TokenStream {
+    let placement = format!(
+        "#[Postgres::{name}] belongs on a #[Postgres::table] struct or on one of its fields\n\nhelp: put #[Postgres::table] on the struct"
+    );
+    let mut parsed: ItemStruct = match syn::parse2(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            let err = compile_error(Span::call_site(), &placement);
+            return quote!(#err #item);
         }
+    };
+    let Some(table_at) = parsed
+        .attrs
+        .iter()
+        .position(|a| namespaced_name(a, NAMESPACE).as_deref() == Some("table"))
+    else {
+        let err = compile_error(Span::call_site(), &placement);
+        return quote!(#err #item);
+    };
+    // The same path as the table attribute's, with this attribute's name.
+    let mut path = parsed.attrs[table_at].path().clone();
+    path.segments.last_mut().expect("namespaced path").ident =
+        syn::Ident::new(name, Span::call_site());
+    let attr: syn::Attribute = syn::parse_quote!(#[#path(#args)]);
+    // After the table attribute and the Postgres attributes already moved there, in order.
+    let mut at = table_at + 1;
+    while at < parsed.attrs.len() && namespaced_name(&parsed.attrs[at], NAMESPACE).is_some() {
+        at += 1;
+    }
+    parsed.attrs.insert(at, attr);
+    quote!(#parsed)
+}
+
+/// `#[derive(Postgres::Enum)]`.
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    let input: syn::DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    let (parsed, errors) = enums::parse_enum(&input);
+    if let Err(e) = errors.finish().and_then(|()| enums::validate(&parsed)) {
+        let err = e.to_compile_error();
+        let out = enums::expand(&parsed, quote!(), true);
+        return quote!(#out #err);
+    }
+
+    if record::is_recording() {
+        let value = serde_json::to_value(&parsed.decl).expect("declarations serialise");
+        if let Err(e) = record::record(CELL_NAME, "enum", &parsed.decl.name, &value) {
+            let err = compile_error(
+                Span::call_site(),
+                &format!("cargo-cell could not record this enum: {e}"),
+            );
+            let out = enums::expand(&parsed, quote!(), false);
+            return quote!(#out #err);
+        }
+        return enums::expand(&parsed, quote!(), false);
+    }
+
+    let Some(path) = locks::lock_path(LOCK_FILE) else {
+        return enums::expand(&parsed, quote!(), false);
+    };
+    if !path.exists() {
+        return enums::expand(&parsed, quote!(), false);
+    }
+    let text = path.display().to_string();
+    // cargo rebuilds this crate when the lock's bytes change (its mtime, precisely).
+    let tracking = quote!(
+        const _: &[u8] = ::core::include_bytes!(#text);
+    );
+    let out = enums::expand(&parsed, tracking, false);
+    match locks::read_postgres_enums(&path) {
+        Ok(locked) => match check::enum_against_lock(&parsed.decl, locked.get(&parsed.decl.name)) {
+            None => out,
+            Some(m) => {
+                let err = compile_error(
+                    parsed.ident.span(),
+                    &format!("{}\n\nhelp: {}", m.message, m.help),
+                );
+                quote!(#out #err)
+            }
+        },
+        Err(e) => lock_error(&parsed.ident, &e, out),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemStruct;
+use syn::spanned::Spanned;
 
 use crate::check::Mismatch;
 use crate::ident::quote as q;
@@ -77,13 +78,48 @@ fn generate(
         .collect::<Vec<_>>()
         .join(", ");
     let insert_sql = format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders})");
-    let indices = (0..columns.len()).map(syn::Index::from);
 
     let pk_index = decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
-    let pk_field = &fields[pk_index];
     let pk_ty = &parsed.field_types[pk_index];
     let pk_col = q(&columns[pk_index]);
     let pk_param = param_type(pk_ty);
+
+    // How a value of field `i` is bound: enum fields go through `enum_column`, so a field
+    // whose type does not derive `Postgres::Enum` gives one error, at its type.
+    let bind = |i: usize, value: TokenStream| -> TokenStream {
+        match &parsed.field_enums[i] {
+            Some(_) => {
+                let ty = &parsed.field_types[i];
+                let ops = quote_spanned!(ty.span()=> #p::enum_column::<#ty>());
+                quote!((#ops.param)(#value))
+            }
+            None => value,
+        }
+    };
+    // A finder's key arrives as a reference (`&str`, `&T`); non-enum keys are bound as `&key`
+    // (`&T: ToSql` whenever `T: ToSql`, and `&str` is not `Sized`).
+    let bind_key = |i: usize, key: &dyn quote::ToTokens| -> TokenStream {
+        match &parsed.field_enums[i] {
+            Some(_) => bind(i, quote!(#key)),
+            None => quote!(&#key),
+        }
+    };
+    let self_binds: Vec<TokenStream> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| bind(i, quote!(&self.#f)))
+        .collect();
+    let reads = (0..columns.len()).map(|i| match &parsed.field_enums[i] {
+        Some(_) => {
+            let ty = &parsed.field_types[i];
+            let ops = quote_spanned!(ty.span()=> #p::enum_column::<#ty>());
+            quote!((#ops.get)(row, #i)?)
+        }
+        None => {
+            let index = syn::Index::from(i);
+            quote!(row.try_get(#index)?)
+        }
+    });
 
     let others: Vec<usize> = (0..columns.len()).filter(|&i| i != pk_index).collect();
     let update = if others.is_empty() {
@@ -95,26 +131,29 @@ fn generate(
             .map(|(n, &i)| format!("{} = ${}", q(columns[i]), n + 2))
             .collect::<Vec<_>>();
         let sql = format!("UPDATE {qt} SET {} WHERE {pk_col} = $1", sets.join(", "));
-        let other_fields = others.iter().map(|&i| &fields[i]);
-        let b = body(
-            quote!(db.execute(#sql, &[&self.#pk_field #(, &self.#other_fields)*]).await.map(|n| n == 1)),
-        );
+        let pk_bind = &self_binds[pk_index];
+        let other_binds = others.iter().map(|&i| &self_binds[i]);
+        let b =
+            body(quote!(db.execute(#sql, &[#pk_bind #(, #other_binds)*]).await.map(|n| n == 1)));
         quote! {
             /// Writes every field of this row, found by its primary key. `Ok(false)` when no row has that key.
             pub async fn update(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> #b
         }
     };
 
-    let find_by = decl.columns.iter().enumerate().filter(|(_, c)| c.index.is_some() || c.primary_key).map(|(i, c)| {
+    let mut find_by_names = std::collections::HashSet::new();
+    let find_by: Vec<TokenStream> = decl.columns.iter().enumerate().filter(|(_, c)| c.index.is_some() || c.primary_key).map(|(i, c)| {
         let f = &fields[i];
         let method = format_ident!("find_by_{}", f.to_string().trim_start_matches("r#"));
+        find_by_names.insert(method.to_string());
         let ty = param_type(&parsed.field_types[i]);
         let sql = format!("SELECT {select_list} FROM {qt} WHERE {} = $1", q(&c.name));
         let unique = c.primary_key || c.index.is_some_and(|ix| ix.unique);
+        let value = bind_key(i, &format_ident!("value"));
         if unique {
             let doc = format!("The row whose `{}` is `value`, if any.", c.name);
             let b = body(quote! {
-                match db.query_opt(#sql, &[&value]).await? {
+                match db.query_opt(#sql, &[#value]).await? {
                     ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
                     ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
                 }
@@ -126,20 +165,82 @@ fn generate(
         } else {
             let doc = format!("Every row whose `{}` is `value`, in primary key order.", c.name);
             let sql = format!("{sql} ORDER BY {pk_col}");
-            let b = body(quote!(db.query(#sql, &[&value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
+            let b = body(quote!(db.query(#sql, &[#value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
             quote! {
                 #[doc = #doc]
                 pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
             }
+        }
+    }).collect();
+
+    // Table-level indexes: `find_by_<a>_and_<b>` (one method per list of columns).
+    let find_by_table = decl.indexes.iter().filter_map(|ix| {
+        let idx: Vec<usize> = ix
+            .columns
+            .iter()
+            .map(|c| decl.columns.iter().position(|d| &d.name == c))
+            .collect::<Option<_>>()?;
+        // (An index naming a column twice is reported; it gets no finder.)
+        if (1..idx.len()).any(|n| idx[..n].contains(&idx[n])) {
+            return None;
+        }
+        let names: Vec<String> = idx
+            .iter()
+            .map(|&i| fields[i].to_string().trim_start_matches("r#").to_string())
+            .collect();
+        let method = format_ident!("find_by_{}", names.join("_and_"));
+        if !find_by_names.insert(method.to_string()) {
+            return None;
+        }
+        let conn = if names.iter().any(|n| n == "db") { format_ident!("connection") } else { format_ident!("db") };
+        let params = idx.iter().map(|&i| {
+            let f = &fields[i];
+            let ty = param_type(&parsed.field_types[i]);
+            quote!(#f: #ty)
+        });
+        let binds = idx.iter().map(|&i| {
+            bind_key(i, &fields[i])
+        });
+        let cond = ix
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(n, c)| format!("{} = ${}", q(c), n + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = format!("SELECT {select_list} FROM {qt} WHERE {cond}");
+        let cols = ix.columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+        if ix.unique {
+            let doc = format!("The row with these {cols}, if any (a unique index).");
+            let b = body(quote! {
+                match #conn.query_opt(#sql, &[#(#binds),*]).await? {
+                    ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
+                    ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
+                }
+            });
+            Some(quote! {
+                #[doc = #doc]
+                pub async fn #method(#conn: &#rt::PostgresConnection, #(#params),*) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
+            })
+        } else {
+            let doc = format!("Every row with these {cols}, in primary key order.");
+            let sql = format!("{sql} ORDER BY {pk_col}");
+            let b = body(quote!(#conn.query(#sql, &[#(#binds),*]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
+            Some(quote! {
+                #[doc = #doc]
+                pub async fn #method(#conn: &#rt::PostgresConnection, #(#params),*) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
+            })
         }
     });
 
     let delete_sql = format!("DELETE FROM {qt} WHERE {pk_col} = $1");
     let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
     let count_sql = format!("SELECT count(*) FROM {qt}");
-    let b_insert = body(quote!(db.execute(#insert_sql, &[#(&self.#fields),*]).await.map(|_| ())));
-    let b_delete = body(quote!(db.execute(#delete_sql, &[&self.#pk_field]).await.map(|n| n == 1)));
-    let b_delete_by_id = body(quote!(db.execute(#delete_sql, &[&id]).await.map(|n| n == 1)));
+    let b_insert = body(quote!(db.execute(#insert_sql, &[#(#self_binds),*]).await.map(|_| ())));
+    let pk_bind = &self_binds[pk_index];
+    let b_delete = body(quote!(db.execute(#delete_sql, &[#pk_bind]).await.map(|n| n == 1)));
+    let id_bind = bind_key(pk_index, &format_ident!("id"));
+    let b_delete_by_id = body(quote!(db.execute(#delete_sql, &[#id_bind]).await.map(|n| n == 1)));
     let b_all = body(
         quote!(db.query(#all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()),
     );
@@ -167,7 +268,31 @@ fn generate(
                 }
                 None => quote!(::core::option::Option::None),
             };
-            (tracking, fp, mismatches)
+            // An enum field's type must be the locked column's enum (the derive checks the
+            // enum's labels against the lock; this ties the column to that enum).
+            let mut asserts = TokenStream::new();
+            if let Some(t) = locked {
+                for (i, col) in decl.columns.iter().enumerate() {
+                    let reported = mismatches.iter().any(|m| m.field == Some(i));
+                    let (Some(_), Some(live), false) =
+                        (&parsed.field_enums[i], t.columns.get(&col.name), reported)
+                    else {
+                        continue;
+                    };
+                    let base = live.sql_type.trim_end_matches("[]");
+                    let ty = &parsed.field_types[i];
+                    let message = format!(
+                        "column `{table}.{}` has the enum type `{base}` in the lock, but field `{}` holds another Postgres enum\n\nhelp: use the enum whose `#[postgres(name)]` is `{base}`, or {}",
+                        col.name,
+                        col.name,
+                        crate::check::HELP_BUILD
+                    );
+                    asserts.extend(quote_spanned!(ty.span()=>
+                        const _: () = ::core::assert!(#p::str_eq(<#ty as #p::EnumColumn>::ENUM_NAME, #base), #message);
+                    ));
+                }
+            }
+            (quote!(#tracking #asserts), fp, mismatches)
         }
     };
     let errors = errors.iter().map(|m| {
@@ -189,7 +314,7 @@ fn generate(
                 }
                 impl #p::FromRow for #ident {
                     fn from_row(row: &#p::Row) -> ::core::result::Result<Self, #rt::Error> {
-                        ::core::result::Result::Ok(Self { #(#fields: row.try_get(#indices)?,)* })
+                        ::core::result::Result::Ok(Self { #(#fields: #reads,)* })
                     }
                 }
             };
@@ -204,7 +329,7 @@ fn generate(
 
         #support
 
-        #[allow(dead_code, unreachable_code)]
+        #[allow(dead_code, unreachable_code, unused_variables)]
         impl #ident {
             #[doc = #table_doc]
             pub const TABLE: &'static str = #table;
@@ -216,6 +341,8 @@ fn generate(
             pub async fn insert(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<(), #rt::Error> #b_insert
 
             #(#find_by)*
+
+            #(#find_by_table)*
 
             #update
 

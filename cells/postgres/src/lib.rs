@@ -19,6 +19,8 @@ pub mod schema;
 pub mod types;
 
 #[cfg(feature = "macros")]
+pub mod enums;
+#[cfg(feature = "macros")]
 pub mod expand;
 #[cfg(feature = "macros")]
 pub mod parse;

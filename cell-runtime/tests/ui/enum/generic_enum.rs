@@ -1,0 +1,9 @@
+use cell_runtime::prelude::*;
+
+#[derive(Postgres::Enum)]
+enum Status<T> {
+    Pending,
+    Other(T),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[derive(Postgres::Enum, Debug)]
+enum Status {}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use cell_runtime::prelude::*;
+
+#[derive(Postgres::Enum, Debug)]
+#[postgres(rename = "status")]
+enum Status {
+    Pending,
+}
+
+fn main() {}

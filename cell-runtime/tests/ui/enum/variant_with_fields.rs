@@ -1,0 +1,9 @@
+use cell_runtime::prelude::*;
+
+#[derive(Postgres::Enum)]
+enum Status {
+    Pending,
+    Failed(String),
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use cell_runtime::prelude::*;
+
+#[Postgres::table]
+#[Postgres::renamed_from("Old Orders")]
+struct Order {
+    #[Postgres::primary_key]
+    id: i64,
+    email: String,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+use cell_runtime::prelude::*;
+
+#[Postgres::renamed_from("old")]
+fn main() {}

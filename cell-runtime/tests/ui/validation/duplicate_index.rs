@@ -1,0 +1,11 @@
+use cell_runtime::prelude::*;
+
+#[Postgres::table(indexes = [("org_id", "email"), ("org_id", "email", unique = true)])]
+struct Order {
+    #[Postgres::primary_key]
+    id: i64,
+    org_id: i64,
+    email: String,
+}
+
+fn main() {}
