@@ -438,3 +438,53 @@ fn renames_composite_indexes_and_checks() {
     apply(&app, &[]).assert_success();
     assert_no_changes(&app);
 }
+
+/// Rust enums as Postgres enums: created with the table, a variant added in place (rows
+/// kept), a variant removed refused while rows hold it.
+#[test]
+fn enum_variants() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("schema");
+    let source = |variants: &str| {
+        format!(
+            "use cell_runtime::prelude::*;\n\n\
+             #[derive(Postgres::Enum, Debug, Clone, Copy, PartialEq)]\n\
+             pub enum Stage {{ {variants} }}\n\n{}",
+            items("    pub stage: Stage,")
+        )
+    };
+    app.write(LIB, &source("Draft, Shipped"));
+    apply(&app, &[]).assert_success();
+    assert_eq!(app.psql("SELECT enum_range(NULL::stage)::text"), "{draft,shipped}");
+    app.psql("INSERT INTO items VALUES (1, 'draft'), (2, 'shipped')");
+    assert_no_changes(&app);
+
+    app.write(LIB, &source("Draft, Review, Shipped, Lost"));
+    let plan = app.cargo_cell(&["plan", "--sql"]);
+    assert!(
+        plan.stdout.contains("ALTER TYPE \"stage\" ADD VALUE 'review' BEFORE 'shipped'"),
+        "{}",
+        plan.output()
+    );
+    apply(&app, &[]).assert_success();
+    assert_eq!(
+        app.psql("SELECT enum_range(NULL::stage)::text"),
+        "{draft,review,shipped,lost}"
+    );
+    assert_eq!(app.psql("SELECT count(*) FROM items"), "2");
+    assert_no_changes(&app);
+    let lock = app.read(".cell/postgres.lock.json");
+    assert!(lock.contains("\"review\""), "the lock holds the labels:\n{lock}");
+
+    // Removing a label that rows hold: refused, with the count.
+    app.write(LIB, &source("Draft, Review, Lost"));
+    let refused = apply(&app, &["--allow-destructive"]);
+    assert_refused(&refused, &["enum stage", "1 row holds a removed label"]);
+    app.psql("UPDATE items SET stage = 'lost' WHERE id = 2");
+    apply(&app, &[]).assert_success();
+    assert_eq!(app.psql("SELECT enum_range(NULL::stage)::text"), "{draft,review,lost}");
+    assert_eq!(app.psql("SELECT string_agg(stage::text, ',' ORDER BY id) FROM items"), "draft,lost");
+    assert_no_changes(&app);
+}
