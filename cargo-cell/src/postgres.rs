@@ -136,16 +136,23 @@ pub async fn up(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<State, Error
         },
         short(&running.container_id)
     ));
-    let state = State {
-        url,
-        user: cell::USER.into(),
-        password,
-        database: cell::DATABASE.into(),
-        container_id: running.container_id.clone(),
-        host_port: running.host_port,
-    };
+    let state = State::of(password, &running);
     write_state(ws, &state)?;
     Ok(state)
+}
+
+impl State {
+    /// The state of a running container whose superuser has `password`.
+    fn of(password: String, running: &RunningCell) -> State {
+        State {
+            url: cell::url(cell::USER, &password, running.host_port, cell::DATABASE),
+            user: cell::USER.into(),
+            password,
+            database: cell::DATABASE.into(),
+            container_id: running.container_id.clone(),
+            host_port: running.host_port,
+        }
+    }
 }
 
 /// The dev Cell as Docker sees it now, without starting anything: its port is read from the
@@ -165,14 +172,7 @@ pub async fn refresh(ws: &Workspace, engine: &Engine) -> Result<Option<State>, E
     else {
         return Ok(None);
     };
-    let state = State {
-        url: cell::url(cell::USER, &password, running.host_port, cell::DATABASE),
-        user: cell::USER.into(),
-        password,
-        database: cell::DATABASE.into(),
-        container_id: running.container_id.clone(),
-        host_port: running.host_port,
-    };
+    let state = State::of(password, &running);
     write_state(ws, &state)?;
     Ok(Some(state))
 }
