@@ -31,14 +31,33 @@ pub use cell_stub_macros::service;
 ///
 /// - `#[Postgres::table]` / `#[Postgres::table(name = "users")]` on a struct with named
 ///   fields. The default name is the struct's name in snake_case and plural (`User` →
-///   `users`, `Category` → `categories`).
+///   `users`, `Category` → `categories`). Table-level indexes:
+///   `indexes = [("email", unique = true), ("org_id", "created_at"), ("created_at", descending = true)]`:
+///   each a tuple of column names and options (`unique = true` or `unique`;
+///   `descending = true` for every column, or `descending = ["created_at"]` for some); a
+///   bare `"column"` is a one-column index.
+/// - On the struct (above or below `#[Postgres::table]`): `#[Postgres::check("price >= 0")]`
+///   (a CHECK constraint), `#[Postgres::renamed_from("old_table")]`.
 /// - On fields: `#[Postgres::primary_key]` (exactly one), `#[Postgres::index]`,
 ///   `#[Postgres::index(unique)]` (or `#[Postgres::unique]`), `#[Postgres::default("NOW()")]`,
-///   `#[Postgres::foreign_key(ref = "organizations.id", on_delete = "cascade")]`.
+///   `#[Postgres::foreign_key(ref = "organizations.id", on_delete = "cascade")]`,
+///   `#[Postgres::varchar(255)]` (a `String` as `character varying(255)`),
+///   `#[Postgres::check("quantity > 0")]`, `#[Postgres::renamed_from("old_column")]`.
+/// - `#[derive(Postgres::Enum)]` on a fieldless enum (which must also derive `Debug`) makes
+///   it a Postgres enum type, usable as a field type (also in `Option` and `Vec`). The type's
+///   name is the enum's name in snake_case (`OrderStatus` → `order_status`), each label its
+///   variant's name in snake_case (`InTransit` → `in_transit`); `#[postgres(name = "...")]`
+///   on the enum or on a variant overrides them.
+///
+/// Field types: `bool`, `i16`, `i32`, `i64`, `f32`, `f64`, `String` (text), `Uuid`,
+/// `DateTime<Utc>` (timestamptz), `NaiveDateTime`, `NaiveDate`, `NaiveTime`, `Decimal`
+/// (numeric), `serde_json::Value` (jsonb), `Vec<u8>` (bytea), `Vec<T>` arrays of those,
+/// `Option<T>` for NULL, and `#[derive(Postgres::Enum)]` enums.
 ///
 /// Generated for each table: `insert`, `find_by_<pk>`, `find_by_<field>` per indexed field
-/// (`Option<Self>` when unique, `Vec<Self>` otherwise), `update`, `delete`, `delete_by_id`,
-/// `all(limit, offset)`, `count`, and the constants `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
+/// (`Option<Self>` when unique, `Vec<Self>` otherwise), `find_by_<a>_and_<b>` per table-level
+/// index, `update`, `delete`, `delete_by_id`, `all(limit, offset)`, `count`, and the
+/// constants `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
 #[allow(non_snake_case)]
 pub mod Postgres {
     pub use cell_stub_macros::PostgresEnum as Enum;

@@ -43,19 +43,31 @@ fn enums_travel_as_their_labels() {
         assert_eq!(round_trip(&value, &ty), value);
     }
     let mut buf = BytesMut::new();
-    OrderStatus::Delivered.to_sql_checked(&ty, &mut buf).unwrap();
+    OrderStatus::Delivered
+        .to_sql_checked(&ty, &mut buf)
+        .unwrap();
     assert_eq!(&buf[..], b"done");
 }
 
 #[test]
 fn enums_accept_only_their_own_type() {
-    assert!(<OrderStatus as ToSql>::accepts(&enum_type("order_status", &[])));
-    assert!(<OrderStatus as FromSql>::accepts(&enum_type("order_status", &[])));
+    assert!(<OrderStatus as ToSql>::accepts(&enum_type(
+        "order_status",
+        &[]
+    )));
+    assert!(<OrderStatus as FromSql>::accepts(&enum_type(
+        "order_status",
+        &[]
+    )));
     assert!(!<OrderStatus as ToSql>::accepts(&enum_type("mood", &[])));
     assert!(!<OrderStatus as ToSql>::accepts(&Type::TEXT));
     // So the wrong column is a type error at the query, not a silent text write.
     let mut buf = BytesMut::new();
-    assert!(OrderStatus::Pending.to_sql_checked(&Type::TEXT, &mut buf).is_err());
+    assert!(
+        OrderStatus::Pending
+            .to_sql_checked(&Type::TEXT, &mut buf)
+            .is_err()
+    );
     // Arrays of the enum go through tokio-postgres' `Vec<T>` support.
     let array = Type::new(
         "_order_status".into(),
@@ -70,7 +82,10 @@ fn enums_accept_only_their_own_type() {
 fn an_unknown_label_names_the_fix() {
     let ty = enum_type("order_status", &["pending", "lost"]);
     let err = OrderStatus::from_sql(&ty, b"lost").unwrap_err().to_string();
-    assert!(err.contains("`lost`") && err.contains("`OrderStatus`"), "{err}");
+    assert!(
+        err.contains("`lost`") && err.contains("`OrderStatus`"),
+        "{err}"
+    );
     assert!(err.contains("cargo cell build"), "{err}");
 }
 

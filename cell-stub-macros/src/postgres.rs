@@ -212,3 +212,68 @@ pub fn misplaced_field_attribute(name: &str, item: TokenStream) -> TokenStream {
     );
     quote!(#err #item)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn struct_attributes_above_the_table_move_below_it_in_order() {
+        // `#[Postgres::check("a")] #[Postgres::check("b")] #[Postgres::table] #[derive(Debug)]`:
+        // rustc runs `check("a")` first, with the rest of the item.
+        let first = struct_attribute(
+            "check",
+            quote!("a"),
+            quote!(
+                #[Postgres::check("b")]
+                #[x::Postgres::table]
+                #[derive(Debug)]
+                struct S {}
+            ),
+        );
+        let second: ItemStruct = syn::parse2(first).unwrap();
+        let order: Vec<String> = second
+            .attrs
+            .iter()
+            .map(|a| quote!(#a).to_string())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "# [Postgres :: check (\"b\")]",
+                "# [x :: Postgres :: table]",
+                "# [x :: Postgres :: check (\"a\")]",
+                "# [derive (Debug)]",
+            ]
+        );
+        // Then `check("b")` runs and lands after `check("a")`.
+        let mut rest = second.clone();
+        rest.attrs.remove(0);
+        let third: ItemStruct =
+            syn::parse2(struct_attribute("check", quote!("b"), quote!(#rest))).unwrap();
+        let order: Vec<String> = third.attrs.iter().map(|a| quote!(#a).to_string()).collect();
+        assert_eq!(
+            order,
+            [
+                "# [x :: Postgres :: table]",
+                "# [x :: Postgres :: check (\"a\")]",
+                "# [x :: Postgres :: check (\"b\")]",
+                "# [derive (Debug)]",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_table_it_is_an_error() {
+        let out = struct_attribute(
+            "renamed_from",
+            quote!("x"),
+            quote!(
+                struct S {}
+            ),
+        )
+        .to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("struct S"), "{out}");
+    }
+}

@@ -229,7 +229,7 @@ fn indexes_against_lock(decl: &TableDecl, locked: &Table, out: &mut Vec<Mismatch
                     decl.name,
                     decl.rust_name
                 ),
-                help: format!("declare it again, or {HELP_BUILD} (which drops it)"),
+                help: "declare it again, or run `cargo cell build`, which drops it from the dev Cell and updates the lock".to_string(),
             });
         }
     }
@@ -257,7 +257,7 @@ fn checks_against_lock(decl: &TableDecl, locked: &Table, out: &mut Vec<Mismatch>
                     "the locked schema has the constraint `{name}` {live} on `{}`, which struct `{}` does not declare",
                     decl.name, decl.rust_name
                 ),
-                help: format!("declare it again, or {HELP_BUILD} (which drops it)"),
+                help: "declare it again, or run `cargo cell build`, which drops it from the dev Cell and updates the lock".to_string(),
             });
         }
     }

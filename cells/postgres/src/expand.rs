@@ -81,7 +81,7 @@ fn generate(
 
     let pk_index = decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
     let pk_ty = &parsed.field_types[pk_index];
-    let pk_col = q(&columns[pk_index]);
+    let pk_col = q(columns[pk_index]);
     let pk_param = param_type(pk_ty);
 
     // How a value of field `i` is bound: enum fields go through `enum_column`, so a field
@@ -282,7 +282,7 @@ fn generate(
                     let base = live.sql_type.trim_end_matches("[]");
                     let ty = &parsed.field_types[i];
                     let message = format!(
-                        "column `{table}.{}` has the enum type `{base}` in the lock, but field `{}` holds another Postgres enum\n\nhelp: use the enum whose `#[postgres(name)]` is `{base}`, or {}",
+                        "column `{table}.{}` has the enum type `{base}` in the lock, but field `{}` holds another Postgres enum\n\nhelp: use the enum whose Postgres name is `{base}`, or {}",
                         col.name,
                         col.name,
                         crate::check::HELP_BUILD
@@ -499,5 +499,94 @@ mod tests {
         .to_string();
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("fn insert"), "{out}");
+    }
+
+    #[test]
+    fn enum_fields_bind_and_read_through_enum_column() {
+        let out = expand_str(
+            quote! {
+                struct Order {
+                    #[Postgres::primary_key] id: i64,
+                    #[Postgres::index] status: Option<OrderStatus>,
+                }
+            },
+            LockView::Absent,
+        );
+        assert!(
+            out.contains("(:: cell_runtime :: __private :: enum_column :: < Option < OrderStatus > > () . param) (& self . status)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("(:: cell_runtime :: __private :: enum_column :: < Option < OrderStatus > > () . get) (row , 1usize) ?"),
+            "{out}"
+        );
+        // The finder takes `&Option<OrderStatus>` and binds it the same way.
+        assert!(out.contains("value : & Option < OrderStatus >"), "{out}");
+        assert!(out.contains("() . param) (value)"), "{out}");
+    }
+
+    #[test]
+    fn table_level_indexes_get_finders() {
+        let mut item: ItemStruct = syn::parse2(quote! {
+            struct Order {
+                #[Postgres::primary_key] id: i64,
+                org_id: i64,
+                email: String,
+                created_at: i64,
+            }
+        })
+        .unwrap();
+        let parsed = parse_table(
+            quote!(
+                indexes = [
+                    ("org_id", "email", unique = true),
+                    ("created_at", descending = true)
+                ]
+            ),
+            &mut item,
+        )
+        .unwrap();
+        validate(&parsed).unwrap();
+        let out = expand(&item, &parsed, LockView::Absent).to_string();
+        assert!(
+            out.contains("fn find_by_org_id_and_email (db : & :: cell_runtime :: PostgresConnection , org_id : & i64 , email : & str) -> :: core :: result :: Result < :: core :: option :: Option < Self >"),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"FROM \"orders\" WHERE \"org_id\" = $1 AND \"email\" = $2""#),
+            "{out}"
+        );
+        assert!(
+            out.contains("fn find_by_created_at (db : & :: cell_runtime :: PostgresConnection , created_at : & i64) -> :: core :: result :: Result < :: std :: vec :: Vec < Self >"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_locked_enum_column_is_tied_to_the_enum() {
+        let mut item: ItemStruct = syn::parse2(quote! {
+            struct Order {
+                #[Postgres::primary_key] id: i64,
+                status: Vec<OrderStatus>,
+            }
+        })
+        .unwrap();
+        let parsed = parse_table(quote!(), &mut item).unwrap();
+        let mut table = parsed.decl.to_table();
+        table.columns.get_mut("status").unwrap().sql_type = "order_status[]".into();
+        let out = expand(
+            &item,
+            &parsed,
+            LockView::Present {
+                path: Path::new("/l"),
+                table: Some(&table),
+                mismatches: vec![],
+            },
+        )
+        .to_string();
+        assert!(
+            out.contains("str_eq (< Vec < OrderStatus > as :: cell_runtime :: __private :: EnumColumn > :: ENUM_NAME , \"order_status\")"),
+            "{out}"
+        );
     }
 }

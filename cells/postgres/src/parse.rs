@@ -1185,4 +1185,290 @@ mod tests {
             Some(IndexDecl { unique: true })
         );
     }
+
+    #[test]
+    fn table_level_indexes_checks_and_renames() {
+        let (parsed, item) = parse(
+            quote!(
+                name = "orders",
+                indexes = [
+                    ("org_id", "email", unique = true),
+                    ("created_at", descending = true),
+                    ("org_id", "created_at", descending = ["created_at"]),
+                    "status",
+                    ("email", unique),
+                ]
+            ),
+            quote! {
+                #[Postgres::renamed_from("purchases")]
+                #[Postgres::check("price >= 0")]
+                #[derive(Debug)]
+                struct Order {
+                    #[Postgres::primary_key] id: Uuid,
+                    org_id: Uuid,
+                    #[Postgres::varchar(320)] email: String,
+                    #[Postgres::check(" quantity > 0 ")]
+                    #[Postgres::renamed_from("qty")]
+                    quantity: i32,
+                    price: Decimal,
+                    created_at: DateTime<Utc>,
+                    status: Option<OrderStatus>,
+                    tags: Vec<models::Tag>,
+                }
+            },
+        )
+        .unwrap();
+        let d = &parsed.decl;
+        let ix = |cols: &[&str], unique: bool, desc: &[&str]| TableIndexDecl {
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            unique,
+            descending: desc.iter().map(|c| c.to_string()).collect(),
+        };
+        assert_eq!(
+            d.indexes,
+            vec![
+                ix(&["org_id", "email"], true, &[]),
+                ix(&["created_at"], false, &["created_at"]),
+                ix(&["org_id", "created_at"], false, &["created_at"]),
+                ix(&["status"], false, &[]),
+                ix(&["email"], true, &[]),
+            ]
+        );
+        assert_eq!(d.checks, vec!["price >= 0", "quantity > 0"]);
+        assert_eq!(d.renamed_from.as_deref(), Some("purchases"));
+        assert_eq!(d.columns[3].renamed_from.as_deref(), Some("qty"));
+        assert_eq!(d.columns[2].sql_type, "character varying(320)");
+        assert_eq!(d.columns[4].sql_type, "numeric");
+        // Enum candidates: the Rust name as a placeholder type until resolved.
+        let status = &d.columns[6];
+        assert_eq!(status.enum_type.as_deref(), Some("OrderStatus"));
+        assert_eq!(
+            (status.sql_type.as_str(), status.nullable),
+            ("OrderStatus", true)
+        );
+        assert_eq!(d.columns[7].enum_type.as_deref(), Some("Tag"));
+        assert_eq!(d.columns[7].sql_type, "Tag[]");
+        let inner = |i: usize| parsed.field_enums[i].as_ref().map(type_text);
+        assert_eq!(inner(6).as_deref(), Some("OrderStatus"));
+        assert_eq!(inner(7).as_deref(), Some("models::Tag"));
+        assert_eq!(inner(0), None);
+        // Every Postgres attribute is stripped; others stay.
+        assert_eq!(item.attrs.len(), 1, "only the derive stays");
+        assert!(item.fields.iter().all(|f| f.attrs.is_empty()));
+    }
+
+    fn first_error(args: TokenStream, item: TokenStream) -> String {
+        let err = parse(args, item).unwrap_err();
+        err.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn table_level_mistakes() {
+        let item = quote! {
+            struct Order {
+                #[Postgres::primary_key] id: i64,
+                #[Postgres::unique] email: String,
+                org_id: i64,
+            }
+        };
+        let cases = [
+            (
+                quote!(indexes = [("emial")]),
+                "index column `emial` is not a field of `Order`",
+            ),
+            (
+                quote!(indexes = [("org_id", descending = ["email"])]),
+                "`email` in `descending` is not a column of this index",
+            ),
+            (
+                quote!(indexes = [("org_id", "email"), ("org_id", "email", unique)]),
+                "this index is a duplicate: (org_id, email) is already indexed by `(\"org_id\" , \"email\")`",
+            ),
+            (
+                quote!(indexes = [("email")]),
+                "this index is a duplicate: (email) is already indexed by `#[Postgres::index]` on field `email`",
+            ),
+            (
+                quote!(indexes = [("id")]),
+                "the primary key is already indexed and unique",
+            ),
+            (
+                quote!(indexes = [("org_id", "org_id")]),
+                "column `org_id` appears twice in this index",
+            ),
+            (
+                quote!(indexes = [(unique = true)]),
+                "this index names no column",
+            ),
+            (
+                quote!(indexes = [("org_id", sorted = true)]),
+                "unknown index option `sorted`",
+            ),
+            (
+                quote!(indexes = [("org_id", descending = 1)]),
+                "`descending` is `true`, a column name, or a list of column names",
+            ),
+            (
+                quote!(indexes = [org_id]),
+                "an index is a tuple of column names and options",
+            ),
+            (
+                quote!(indexes = "org_id"),
+                "`indexes` takes a list: `indexes = [(\"email\", unique = true)]`",
+            ),
+        ];
+        for (args, expected) in cases {
+            let got = first_error(args.clone(), item.clone());
+            assert_eq!(got, expected, "for {args}");
+        }
+    }
+
+    #[test]
+    fn rename_and_check_mistakes() {
+        let cases = [
+            (
+                quote!(
+                    #[Postgres::renamed_from("orders")]
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                    }
+                ),
+                "table `orders` is renamed from itself",
+            ),
+            (
+                quote!(
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                        #[Postgres::renamed_from("a")]
+                        a: i64,
+                    }
+                ),
+                "column `a` is renamed from itself",
+            ),
+            (
+                quote!(
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                        #[Postgres::renamed_from("b")]
+                        a: i64,
+                        b: i64,
+                    }
+                ),
+                "`b` is still a field of `Order`, so `a` cannot be renamed from it",
+            ),
+            (
+                quote!(
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                        #[Postgres::renamed_from("c")]
+                        a: i64,
+                        #[Postgres::renamed_from("c")]
+                        b: i64,
+                    }
+                ),
+                "fields `a` and `b` are both renamed from `c`",
+            ),
+            (
+                quote!(
+                    #[Postgres::check("a > 0")]
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                        #[Postgres::check("a > 0 ")]
+                        a: i64,
+                    }
+                ),
+                "the CHECK `a > 0` is declared twice on table `orders`",
+            ),
+            (
+                quote!(
+                    #[Postgres::check("")]
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                    }
+                ),
+                "the CHECK expression is empty",
+            ),
+            (
+                quote!(
+                    #[Postgres::renamed_from("Old")]
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                    }
+                ),
+                "`Old` is not a valid table name",
+            ),
+            (
+                quote!(
+                    #[Postgres::primary_key]
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                    }
+                ),
+                "#[Postgres::primary_key] is a field attribute",
+            ),
+            (
+                quote!(
+                    #[Postgres::table]
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                    }
+                ),
+                "#[Postgres::table] appears twice on this struct",
+            ),
+            (
+                quote!(
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                        #[Postgres::varchar(8)]
+                        n: i64,
+                    }
+                ),
+                "#[Postgres::varchar] applies to `String` fields, but `n` is `i64`",
+            ),
+            (
+                quote!(
+                    struct Order {
+                        #[Postgres::primary_key]
+                        id: i64,
+                        #[Postgres::varchar(0)]
+                        n: String,
+                    }
+                ),
+                "`0` is not a varchar length",
+            ),
+        ];
+        for (item, expected) in cases {
+            assert_eq!(first_error(quote!(), item.clone()), expected, "for {item}");
+        }
+    }
+
+    #[test]
+    fn non_enum_types_stay_immediate_errors() {
+        for ty in [
+            quote!(u32),
+            quote!(PathBuf),
+            quote!(Box<i64>),
+            quote!((i64, i64)),
+            quote!(&'static str),
+        ] {
+            let err = first_error(
+                quote!(),
+                quote!(struct T { #[Postgres::primary_key] id: i64, x: #ty }),
+            );
+            assert!(
+                err.contains("which has no Postgres column type"),
+                "{ty}: {err}"
+            );
+        }
+    }
 }
