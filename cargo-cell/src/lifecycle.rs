@@ -481,10 +481,7 @@ fn confirm(cell: &str, yes: bool) -> Result<bool, Error> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            what: "read the answer".into(),
-            source,
-        })?;
+        .map_err(|source| Error::Prompt { source })?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
