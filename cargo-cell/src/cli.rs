@@ -250,7 +250,7 @@ mod tests {
             "cargo cell reset postgres",
             "cargo cell run",
             "cargo cell run -- --bin demo -- health",
-            "cargo cell test -p demo --release -- --nocapture",
+            "cargo cell test -p demo --release -- my_test -- --nocapture",
             "cargo cell test -q -- a_test",
             "cargo cell new demo",
             "cargo cell new demo --template api",

@@ -232,7 +232,12 @@ pub enum Error {
     },
 
     #[error("cannot write {path}")]
-    #[diagnostic(code(cell::io))]
+    #[diagnostic(
+        code(cell::io),
+        help(
+            "check that its folder exists and is writable (`ls -ld`), and that the disk is not full (`df -h`)"
+        )
+    )]
     Write {
         path: PathBuf,
         #[source]
@@ -280,10 +285,9 @@ pub enum Error {
     )]
     ConfirmationNeeded { cell: String },
 
-    #[error("cannot {what}")]
-    #[diagnostic(code(cell::io))]
-    Io {
-        what: String,
+    #[error("cannot read the answer to the confirmation prompt")]
+    #[diagnostic(code(cell::prompt), help("answer on a terminal, or pass --yes"))]
+    Prompt {
         #[source]
         source: std::io::Error,
     },

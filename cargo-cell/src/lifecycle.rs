@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::cli::{CargoArgs, DownArgs, GlobalArgs};
 use crate::docker::Engine;
 use crate::error::Error;
+use crate::manifest::Manifest;
 use crate::postgres;
 use crate::record;
 use crate::ui::Ui;
@@ -118,6 +119,13 @@ impl Cell {
         }
     }
 
+    /// Whether the recorded code declares anything of this Cell.
+    pub fn is_declared(self, manifest: &Manifest) -> bool {
+        match self {
+            Cell::Postgres => !manifest.postgres.is_empty(),
+        }
+    }
+
     pub fn redact(self, url: &str) -> String {
         match self {
             Cell::Postgres => cell_postgres::cell::redact(url),
@@ -164,8 +172,13 @@ pub fn disabled(ws: &Workspace, g: &GlobalArgs) -> Vec<String> {
 }
 
 /// The Cells a workspace uses: those with a lock or a container, or, in a workspace that has
-/// neither yet, every Cell; minus the disabled ones.
-async fn used_cells(ws: &Workspace, engine: &Engine, g: &GlobalArgs) -> Result<Vec<Cell>, Error> {
+/// neither yet, those its code declares (recorded); minus the disabled ones.
+async fn used_cells(
+    ws: &Workspace,
+    engine: &Engine,
+    g: &GlobalArgs,
+    ui: &Ui,
+) -> Result<Vec<Cell>, Error> {
     let off = disabled(ws, g);
     let mut used = Vec::new();
     for &cell in Cell::ALL {
@@ -177,10 +190,17 @@ async fn used_cells(ws: &Workspace, engine: &Engine, g: &GlobalArgs) -> Result<V
         }
     }
     if used.is_empty() {
+        // A workspace that was never built: ask the code (phase 1, a `cargo check`).
+        let recording = {
+            let (ws, ui) = (ws.clone(), ui.clone());
+            tokio::task::spawn_blocking(move || record::record(&ws, &CargoArgs::default(), &ui))
+                .await
+                .expect("record task")?
+        };
         used = Cell::ALL
             .iter()
             .copied()
-            .filter(|c| !off.iter().any(|d| d == c.name()))
+            .filter(|c| !off.iter().any(|d| d == c.name()) && c.is_declared(&recording.manifest))
             .collect();
     }
     Ok(used)
@@ -228,7 +248,7 @@ pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result
     }
     let engine = connect(ui).await?;
     let cells = if args.cells.is_empty() {
-        used_cells(ws, &engine, g).await?
+        used_cells(ws, &engine, g, ui).await?
     } else {
         named(&args.cells)
     };
@@ -481,10 +501,7 @@ fn confirm(cell: &str, yes: bool) -> Result<bool, Error> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            what: "read the answer".into(),
-            source,
-        })?;
+        .map_err(|source| Error::Prompt { source })?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
@@ -531,7 +548,7 @@ pub async fn cargo_with_cells(
     }
     if !g.offline {
         let engine = connect(ui).await?;
-        let cells = used_cells(ws, &engine, g).await?;
+        let cells = used_cells(ws, &engine, g, ui).await?;
         for (cell, endpoint) in up_all(ws, &engine, &cells, ui).await? {
             ui.verbose(&format!(
                 "{}={}",

@@ -177,11 +177,6 @@ pub async fn refresh(ws: &Workspace, engine: &Engine) -> Result<Option<State>, E
     Ok(Some(state))
 }
 
-/// Removes the dev Cell's state file (after its volume was dropped).
-pub fn forget_state(ws: &Workspace) {
-    let _ = std::fs::remove_file(state_path(ws));
-}
-
 /// Whether Postgres answers a real login and query at `url` within `within`.
 pub async fn is_ready(url: &str, within: Duration) -> bool {
     matches!(

@@ -197,8 +197,27 @@ fn minimal_template_and_the_switches() {
     ok(app.cargo_cell_in("mini", &["build", "--offline"], &nowhere, BUILD));
     let (up, _) = app.cargo_cell_in("mini", &["up", "--offline"], &nowhere, QUICK);
     up.assert_failure();
-    // Without the Cell: no Docker either, and the expansion is the declaration's alone.
+    // A field the lock does not have: against the lock (offline) it is a compile error at the
+    // field; without the Cell the expansion is the declaration's alone, so it builds, and
+    // needs no Docker either.
+    app.edit(
+        "mini/src/main.rs",
+        "    pub note: Option<String>,\n",
+        "    pub note: Option<String>,\n    pub extra: i32,\n",
+    );
+    app.edit(
+        "mini/src/main.rs",
+        "at: Utc::now(), note }",
+        "at: Utc::now(), note, extra: 0 }",
+    );
+    let (offline, _) = app.cargo_cell_in("mini", &["build", "--offline"], &nowhere, BUILD);
+    offline.assert_failure();
+    assert!(offline.stderr.contains("extra"), "{}", offline.stderr);
     ok(app.cargo_cell_in("mini", &["build", "--without", "postgres"], &nowhere, BUILD));
+    // Switching back recompiles (the macros track CELL_DISABLED): the field is an error again.
+    let (again, _) = app.cargo_cell_in("mini", &["build", "--offline"], &nowhere, BUILD);
+    again.assert_failure();
+    assert!(again.stderr.contains("extra"), "{}", again.stderr);
 
     // The program, with no endpoint and no state file above it or its working directory.
     std::fs::remove_dir_all(app.path().join("mini/.cell/state")).unwrap();
