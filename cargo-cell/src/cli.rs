@@ -56,6 +56,8 @@ pub enum Command {
     Status,
     /// Record the Cell attributes and print the manifest (JSON) without touching any Cell.
     Manifest(ManifestArgs),
+    /// The Auth Cell: `cargo cell auth token --role admin --sub alice` mints a dev token.
+    Auth(crate::auth::AuthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +158,8 @@ mod tests {
             "cargo cell down --volumes",
             "cargo cell status",
             "cargo cell manifest --features x",
+            "cargo cell auth token --role admin --role support --sub alice",
+            "cargo cell auth token --ttl -60 --aud other",
         ] {
             parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

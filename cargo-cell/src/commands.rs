@@ -46,8 +46,13 @@ impl Timings {
 pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
     let g = &cli.global;
     let ui = Ui::new(g.quiet, g.verbose);
+    // `auth serve` runs inside the Auth Cell's container, where there is no workspace.
+    let command = match cli.command {
+        Cmd::Auth(args) => return crate::auth::command(args, g, &ui).await,
+        other => other,
+    };
     let ws = Workspace::load(g.manifest_path.as_deref())?;
-    match cli.command {
+    match command {
         Cmd::Build(args) => build(&ws, args, g, &ui).await,
         Cmd::Plan(args) => plan(&ws, args, g, &ui).await,
         Cmd::Apply(args) => apply(&ws, args, g, &ui).await,
@@ -55,6 +60,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Down(args) => down(&ws, args, &ui).await,
         Cmd::Status => status(&ws, &ui).await,
         Cmd::Manifest(args) => manifest(&ws, args, g, &ui),
+        Cmd::Auth(_) => unreachable!("handled above"),
     }
 }
 
@@ -185,6 +191,7 @@ async fn build(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+    let auth_lock_created = crate::auth::converge(ws, &recording.manifest.auth, ui).await?;
     if let Some(live) = live.filter(|_| !recording.manifest.is_empty()) {
         let lock_created = converge(
             ws,
@@ -195,7 +202,7 @@ async fn build(
             &mut t,
         )
         .await?;
-        if lock_created {
+        if lock_created && !auth_lock_created {
             // Crates compiled before the lock existed do not depend on it yet (the stub
             // expansion had no file to track): compile them once more against it.
             for package in &recording.packages {
@@ -205,6 +212,15 @@ async fn build(
                 ui.verbose(&format!("running {cmd:?}"));
                 let _ = cmd.stdin(Stdio::null()).status();
             }
+        }
+    }
+    if auth_lock_created {
+        for package in &recording.packages {
+            let mut cmd = Command::new(cargo());
+            cmd.args(["clean", "-q", "-p", package, "--manifest-path"])
+                .arg(&ws.manifest_path);
+            ui.verbose(&format!("running {cmd:?}"));
+            let _ = cmd.stdin(Stdio::null()).status();
         }
     }
     let start = Instant::now();
@@ -247,7 +263,8 @@ async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result
     let mut t = Timings::default();
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
     let mut changes = false;
-    if recording.manifest.is_empty() {
+    changes |= crate::auth::print_plan(ws, &recording.manifest.auth)?;
+    if recording.manifest.is_empty() && recording.manifest.auth.is_empty() {
         println!("No Cell attributes in this workspace: nothing to plan.");
     } else if let Some(mut live) = live {
         let start = Instant::now();
@@ -282,6 +299,7 @@ async fn apply(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+    crate::auth::converge(ws, &recording.manifest.auth, ui).await?;
     match live.filter(|_| !recording.manifest.is_empty()) {
         None => ui.info("no Cell attributes in this workspace: nothing to apply"),
         Some(live) => {

@@ -149,4 +149,8 @@ pub enum Error {
         help("regenerate it with `cargo cell build`, or restore it from version control")
     )]
     Lock(#[from] cell_postgres::lock::LockError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Auth(#[from] crate::auth::AuthCellError),
 }

@@ -48,6 +48,9 @@ pub struct Manifest {
     /// `#[derive(Postgres::Enum)]` types, sorted by Postgres name; each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postgres_enums: Vec<EnumDecl>,
+    /// Guarded functions (`#[Auth::require]`, `#[Auth::protected]`), sorted by path; each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth: Vec<cell_auth::rule::GuardDecl>,
 }
 
 impl Manifest {
@@ -79,6 +82,13 @@ impl Manifest {
                     Err(i) => self.postgres_enums.insert(i, decl),
                 }
                 Ok(())
+            }
+            ("auth", "guard") => {
+                let decl = serde_json::from_value(fragment.value).map_err(|e| Error::Fragment {
+                    path: format!("{crate_name}: auth.guard").into(),
+                    source: Box::new(e),
+                })?;
+                Ok(crate::auth::add_guard(&mut self.auth, decl, crate_name)?)
             }
             // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
             _ => Ok(()),
