@@ -215,13 +215,7 @@ async fn build(
         }
     }
     if auth_lock_created {
-        for package in &recording.packages {
-            let mut cmd = Command::new(cargo());
-            cmd.args(["clean", "-q", "-p", package, "--manifest-path"])
-                .arg(&ws.manifest_path);
-            ui.verbose(&format!("running {cmd:?}"));
-            let _ = cmd.stdin(Stdio::null()).status();
-        }
+        crate::auth::recompile(ws, &recording.packages, ui);
     }
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, ui)?;

@@ -120,10 +120,16 @@ impl Manifest {
     }
 
     pub fn summary(&self) -> String {
-        match self.postgres.len() {
+        let tables = match self.postgres.len() {
             0 => "no Cell attributes".to_string(),
             1 => "1 Postgres table".to_string(),
             n => format!("{n} Postgres tables"),
+        };
+        match (self.postgres.len(), self.auth.len()) {
+            (_, 0) => tables,
+            (0, 1) => "1 guarded function".to_string(),
+            (0, n) => format!("{n} guarded functions"),
+            (_, n) => format!("{tables}, {n} guarded function{}", if n == 1 { "" } else { "s" }),
         }
     }
 
