@@ -369,3 +369,132 @@ fn find_dev_state() -> Result<DevState, ConfigError> {
 fn read_state(path: &Path) -> Option<DevState> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+
+    const RSA_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/rsa-test-private.pem");
+    const RSA_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/rsa-test-public.pem");
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    fn claims(patch: serde_json::Value) -> serde_json::Value {
+        let mut c = serde_json::json!({
+            "sub": "alice", "roles": ["admin"], "iss": "iss", "aud": "app", "exp": now() + 600,
+        });
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    }
+
+    fn rs256() -> Verifier {
+        Verifier::with_key(
+            VerifierConfig::new("iss", "app", Algorithm::RS256),
+            DecodingKey::from_rsa_pem(RSA_PUBLIC).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn hs256() -> Verifier {
+        Verifier::with_secret(VerifierConfig::new("iss", "app", Algorithm::HS256), SECRET).unwrap()
+    }
+
+    fn rs_token(c: &serde_json::Value) -> String {
+        encode(&Header::new(Algorithm::RS256), c, &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap()).unwrap()
+    }
+
+    fn check(v: &Verifier, token: &str) -> Result<Claims, TokenRejection> {
+        v.verify_cached(token).map_err(|e| e.expect("no JWKS involved"))
+    }
+
+    #[test]
+    fn accepts_a_valid_token_and_reads_its_roles() {
+        let c = check(&rs256(), &rs_token(&claims(serde_json::json!({})))).unwrap();
+        assert_eq!((c.sub.as_str(), c.roles.as_slice()), ("alice", &["admin".to_string()][..]));
+        let hs = encode(&Header::new(Algorithm::HS256), &claims(serde_json::json!({})), &EncodingKey::from_secret(SECRET)).unwrap();
+        assert!(check(&hs256(), &hs).is_ok());
+    }
+
+    #[test]
+    fn refuses_expired_immature_and_foreign_tokens() {
+        let v = rs256();
+        let t = |patch| rs_token(&claims(patch));
+        assert_eq!(check(&v, &t(serde_json::json!({"exp": now() - 120}))), Err(TokenRejection::Expired));
+        // Within the leeway, clock skew is tolerated.
+        assert!(check(&v, &t(serde_json::json!({"exp": now() - 5}))).is_ok());
+        assert_eq!(check(&v, &t(serde_json::json!({"nbf": now() + 600}))), Err(TokenRejection::NotYetValid));
+        assert_eq!(check(&v, &t(serde_json::json!({"iss": "other"}))), Err(TokenRejection::WrongIssuer));
+        assert_eq!(check(&v, &t(serde_json::json!({"aud": "other"}))), Err(TokenRejection::WrongAudience));
+        assert!(check(&v, &t(serde_json::json!({"aud": ["other", "app"]}))).is_ok());
+        for claim in ["sub", "exp", "iss", "aud"] {
+            let patch = serde_json::json!({ claim: null });
+            assert!(check(&v, &t(patch)).is_err(), "a token without `{claim}` is refused");
+        }
+        assert!(check(&v, &t(serde_json::json!({"roles": "admin"}))).is_err(), "a malformed roles claim is refused");
+    }
+
+    #[test]
+    fn refuses_alg_none_and_algorithms_from_the_token() {
+        let v = rs256();
+        let valid = rs_token(&claims(serde_json::json!({})));
+        let payload = valid.split('.').nth(1).unwrap();
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let none = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
+        assert_eq!(check(&v, &none), Err(TokenRejection::Algorithm("none".into())));
+        let none_upper = format!("{}.{payload}.", b64(r#"{"alg":"NONE"}"#));
+        assert!(matches!(check(&v, &none_upper), Err(TokenRejection::Algorithm(_))));
+        let other = encode(&Header::new(Algorithm::RS512), &claims(serde_json::json!({})), &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap()).unwrap();
+        assert_eq!(check(&v, &other), Err(TokenRejection::Algorithm("RS512".into())));
+        let sig = valid.rsplit('.').next().unwrap();
+        let tampered = format!("{}.{}.{sig}", valid.split('.').next().unwrap(), b64(r#"{"sub":"mallory","roles":["admin"],"iss":"iss","aud":"app","exp":99999999999}"#));
+        assert_eq!(check(&v, &tampered), Err(TokenRejection::BadSignature));
+        assert!(matches!(check(&v, "not a jwt"), Err(TokenRejection::Malformed(_))));
+    }
+
+    #[test]
+    fn hs_rs_confusion_is_refused() {
+        // The attacker signs with HMAC, using the (public) RSA key as the secret.
+        let forged = encode(&Header::new(Algorithm::HS256), &claims(serde_json::json!({})), &EncodingKey::from_secret(RSA_PUBLIC)).unwrap();
+        assert_eq!(check(&rs256(), &forged), Err(TokenRejection::Algorithm("HS256".into())));
+        // And an RS256 token is refused where HS256 is configured.
+        assert_eq!(check(&hs256(), &rs_token(&claims(serde_json::json!({})))), Err(TokenRejection::Algorithm("RS256".into())));
+        // Configurations that would allow confusion do not build.
+        let mixed = VerifierConfig { algorithms: vec![Algorithm::RS256, Algorithm::HS256], ..VerifierConfig::new("iss", "app", Algorithm::RS256) };
+        assert!(Verifier::with_key(mixed, DecodingKey::from_rsa_pem(RSA_PUBLIC).unwrap()).is_err());
+        assert!(Verifier::with_secret(VerifierConfig::new("iss", "app", Algorithm::RS256), SECRET).is_err());
+        assert!(Verifier::with_jwks_url(VerifierConfig::new("iss", "app", Algorithm::HS256), "http://x").is_err());
+        assert!(Verifier::with_secret(VerifierConfig::new("iss", "app", Algorithm::HS256), b"short").is_err());
+    }
+
+    #[test]
+    fn jwks_keys_are_filtered_fail_closed() {
+        let keys: Vec<serde_json::Value> = serde_json::from_value(serde_json::json!([
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "secret"},
+            {"kty": "EC", "crv": "P-256", "kid": "enc", "use": "enc", "alg": "ES256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "crv": "P-256", "kid": "rs", "alg": "RS256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "crv": "P-256", "alg": "ES256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "crv": "P-256", "kid": "good", "use": "sig", "alg": "ES256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "unknown", "kid": "weird"},
+        ]))
+        .unwrap();
+        let usable = super::super::jwks::usable_keys(&keys, &[Algorithm::ES256]);
+        assert_eq!(usable.keys().collect::<Vec<_>>(), ["good"]);
+    }
+}
