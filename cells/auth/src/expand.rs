@@ -104,7 +104,10 @@ pub fn expand(mut item: ItemFn, parsed: &Parsed, locked: Option<Locked<'_>>) -> 
         }
         None => TokenStream::new(),
     };
-    let deny = quote_spanned!(parsed.return_span=> return #rt::deny(__cell_auth_denied));
+    // Spanned at the return type: a type that cannot carry an AuthError is reported there.
+    let deny = quote_spanned!(parsed.return_span=>
+        return ::cell_runtime::__private::auth::deny(__cell_auth_denied)
+    );
     let block = &item.block;
     let body = quote!({
         #track

@@ -157,8 +157,8 @@ fn is_guard_attribute(attr: &syn::Attribute) -> bool {
 /// The function: its `AuthContext` parameter and return type, and no second guard.
 pub fn parse_fn(kind: Kind, rule: Rule, item: &ItemFn) -> syn::Result<Parsed> {
     if let Some(attr) = item.attrs.iter().find(|a| is_guard_attribute(a)) {
-        return Err(syn::Error::new(
-            attr.span(),
+        return Err(syn::Error::new_spanned(
+            attr,
             "a function has one guard: this second #[Auth::...] attribute would be checked after the first\n\nhelp: keep one: `#[Auth::require(any = [...])]` admits any of several roles",
         ));
     }
@@ -167,7 +167,7 @@ pub fn parse_fn(kind: Kind, rule: Rule, item: &ItemFn) -> syn::Result<Parsed> {
         let FnArg::Typed(pt) = input else { continue };
         let Some(by_ref) = context_type(&pt.ty) else { continue };
         if context.is_some() {
-            return Err(syn::Error::new(pt.span(), "this function takes two `AuthContext` parameters; the guard would not know which to check\n\nhelp: keep one"));
+            return Err(syn::Error::new_spanned(pt, "this function takes two `AuthContext` parameters; the guard would not know which to check\n\nhelp: keep one"));
         }
         let ident = match &*pt.pat {
             Pat::Ident(pi) if pi.subpat.is_none() => Some(pi.ident.clone()),
