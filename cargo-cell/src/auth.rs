@@ -80,7 +80,9 @@ pub enum AuthCellError {
     #[error("`{path}` is guarded twice, differently: {first} and {second}")]
     #[diagnostic(
         code(cell::auth::conflict),
-        help("the lock keys guards by crate, module (from the file) and function name: rename one of the functions, or move it to another module file")
+        help(
+            "the lock keys guards by crate, module (from the file) and function name: rename one of the functions, or move it to another module file"
+        )
     )]
     ConflictingGuards {
         path: String,
@@ -105,7 +107,9 @@ pub enum AuthCellError {
     #[error("cannot build the token service image {image} from {base}: {why}")]
     #[diagnostic(
         code(cell::auth::image),
-        help("the base image must exist locally or be pullable: `docker pull {base}`, or name another Debian-based image with CELL_AUTH_BASE_IMAGE or `[workspace.metadata.cell.auth] base_image`")
+        help(
+            "the base image must exist locally or be pullable: `docker pull {base}`, or name another Debian-based image with CELL_AUTH_BASE_IMAGE or `[workspace.metadata.cell.auth] base_image`"
+        )
     )]
     Image {
         image: String,
@@ -116,7 +120,9 @@ pub enum AuthCellError {
     #[error("the Auth Cell's token service did not answer on {url} within {seconds} s")]
     #[diagnostic(
         code(cell::auth::unhealthy),
-        help("its last log lines:\n{logs}\n`cargo cell down` removes it; the next `cargo cell build` starts it again")
+        help(
+            "its last log lines:\n{logs}\n`cargo cell down` removes it; the next `cargo cell build` starts it again"
+        )
     )]
     Unhealthy {
         url: String,
@@ -127,14 +133,18 @@ pub enum AuthCellError {
     #[error("no dev token service for this workspace: {why}")]
     #[diagnostic(
         code(cell::auth::state),
-        help("run `cargo cell build` first: it starts the Auth Cell when the code has #[Auth::...] guards")
+        help(
+            "run `cargo cell build` first: it starts the Auth Cell when the code has #[Auth::...] guards"
+        )
     )]
     NoState { why: String },
 
     #[error("the token service refused to mint: {why}")]
     #[diagnostic(
         code(cell::auth::mint),
-        help("check it runs with `cargo cell status`; `cargo cell build` restarts it and rewrites .cell/state/auth.json")
+        help(
+            "check it runs with `cargo cell status`; `cargo cell build` restarts it and rewrites .cell/state/auth.json"
+        )
     )]
     Mint { why: String },
 
@@ -179,7 +189,9 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
 }
 
 pub fn state_path(ws: &Workspace) -> PathBuf {
-    ws.cell_dir().join("state").join(format!("{CELL_NAME}.json"))
+    ws.cell_dir()
+        .join("state")
+        .join(format!("{CELL_NAME}.json"))
 }
 
 /// The permission changes the code asks for.
@@ -218,7 +230,9 @@ pub async fn converge(ws: &Workspace, guards: &[GuardDecl], ui: &Ui) -> Result<b
     let plan = plan(ws, guards)?;
     if !guards.is_empty() {
         match ws.cell_setting(CELL_NAME, "issuer") {
-            Some(issuer) => ui.verbose(&format!("auth: tokens come from {issuer}; no dev token service")),
+            Some(issuer) => ui.verbose(&format!(
+                "auth: tokens come from {issuer}; no dev token service"
+            )),
             None => {
                 let engine = Engine::connect().await?;
                 up(ws, &engine, ui).await?;
@@ -227,12 +241,22 @@ pub async fn converge(ws: &Workspace, guards: &[GuardDecl], ui: &Ui) -> Result<b
     }
     let lock = Lock::from_guards(guards)?;
     let existed = path.exists();
-    let written = lock::write_if_changed(&path, &lock.to_bytes())
-        .map_err(|source| AuthCellError::Write { path: path.clone(), source })?;
+    let written =
+        lock::write_if_changed(&path, &lock.to_bytes()).map_err(|source| AuthCellError::Write {
+            path: path.clone(),
+            source,
+        })?;
     if !plan.is_empty() {
-        ui.info(&format!("auth: locked {}\n{}", plan.summary(), plan.render().trim_end()));
+        ui.info(&format!(
+            "auth: locked {}\n{}",
+            plan.summary(),
+            plan.render().trim_end()
+        ));
         for c in plan.loosened() {
-            ui.warn(&format!("auth: {} admits more callers than before: review it", c.path));
+            ui.warn(&format!(
+                "auth: {} admits more callers than before: review it",
+                c.path
+            ));
         }
     } else {
         ui.info("auth: no permission changes");
@@ -365,7 +389,8 @@ async fn wait_ready(url: &str, engine: &Engine, container_id: &str) -> Result<()
 
 fn write_state(ws: &Workspace, state: &State) -> Result<()> {
     let write = |path: PathBuf, bytes: Vec<u8>| {
-        lock::write_if_changed(&path, &bytes).map_err(|source| AuthCellError::Write { path, source })
+        lock::write_if_changed(&path, &bytes)
+            .map_err(|source| AuthCellError::Write { path, source })
     };
     // The state holds the admin secret: never commit it with the locks beside it.
     write(
@@ -393,11 +418,13 @@ fn read_state(ws: &Workspace) -> Result<State> {
 /// through the Docker API when missing (the build never pulls: `FROM` must exist locally
 /// or be pullable by the engine).
 async fn ensure_image(engine: &Engine, base: &str, ui: &Ui) -> Result<String> {
-    let exe = std::env::current_exe().and_then(std::fs::canonicalize).map_err(|e| AuthCellError::Image {
-        image: cell::IMAGE_REPOSITORY.into(),
-        base: base.into(),
-        why: format!("cannot find this executable: {e}"),
-    })?;
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| AuthCellError::Image {
+            image: cell::IMAGE_REPOSITORY.into(),
+            base: base.into(),
+            why: format!("cannot find this executable: {e}"),
+        })?;
     let meta = std::fs::metadata(&exe).map_err(|e| AuthCellError::Image {
         image: cell::IMAGE_REPOSITORY.into(),
         base: base.into(),
@@ -411,7 +438,12 @@ async fn ensure_image(engine: &Engine, base: &str, ui: &Ui) -> Result<String> {
         meta.len(),
         meta.modified().ok()
     ));
-    let hash: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hash: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let tag = format!("{}:{hash}", cell::IMAGE_REPOSITORY);
     let docker = engine.docker();
     if docker.inspect_image(&tag).await.is_ok() {
@@ -463,7 +495,9 @@ async fn ensure_image(engine: &Engine, base: &str, ui: &Ui) -> Result<String> {
     }
     if docker.inspect_image(&tag).await.is_err() {
         task.fail("build failed");
-        return Err(fail(format!("the engine built no image (last output: {last})")));
+        return Err(fail(format!(
+            "the engine built no image (last output: {last})"
+        )));
     }
     task.finish(format!("built {tag}"));
     Ok(tag)
@@ -484,12 +518,18 @@ fn build_context(dockerfile: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// `cargo cell auth ...`. `serve` runs inside the container, without a workspace.
-pub async fn command(args: AuthArgs, g: &GlobalArgs, _ui: &Ui) -> Result<ExitCode, crate::error::Error> {
+pub async fn command(
+    args: AuthArgs,
+    g: &GlobalArgs,
+    _ui: &Ui,
+) -> Result<ExitCode, crate::error::Error> {
     match args.command {
         AuthCommand::Serve(s) => {
             let config = cell_auth::server::ServerConfig::from_env(s.listen, s.data)
                 .map_err(AuthCellError::Serve)?;
-            cell_auth::server::run(config).await.map_err(AuthCellError::Serve)?;
+            cell_auth::server::run(config)
+                .await
+                .map_err(AuthCellError::Serve)?;
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::Token(t) => {
@@ -517,11 +557,15 @@ async fn mint(ws: &Workspace, t: TokenArgs) -> Result<String> {
         .timeout(Duration::from_secs(10))
         .send()
         .await
-        .map_err(|e| AuthCellError::Mint { why: format!("POST {url}: {e}") })?;
+        .map_err(|e| AuthCellError::Mint {
+            why: format!("POST {url}: {e}"),
+        })?;
     let status = resp.status();
     if !status.is_success() {
         let body = resp.text().await.unwrap_or_default();
-        return Err(AuthCellError::Mint { why: format!("HTTP {status}: {body}") });
+        return Err(AuthCellError::Mint {
+            why: format!("HTTP {status}: {body}"),
+        });
     }
     let body: MintResponse = resp
         .json()
@@ -538,11 +582,17 @@ mod tests {
     #[test]
     fn guards_are_merged_by_path() {
         let mut guards = Vec::new();
-        let g = |p: &str, r: Rule| GuardDecl { path: p.into(), rule: r };
+        let g = |p: &str, r: Rule| GuardDecl {
+            path: p.into(),
+            rule: r,
+        };
         add_guard(&mut guards, g("app::b", Rule::Protected), "app").unwrap();
         add_guard(&mut guards, g("app::a", Rule::any(["admin"])), "app").unwrap();
         add_guard(&mut guards, g("app::a", Rule::any(["admin"])), "app").unwrap();
-        assert_eq!(guards.iter().map(|g| g.path.as_str()).collect::<Vec<_>>(), ["app::a", "app::b"]);
+        assert_eq!(
+            guards.iter().map(|g| g.path.as_str()).collect::<Vec<_>>(),
+            ["app::a", "app::b"]
+        );
         let err = add_guard(&mut guards, g("app::a", Rule::Protected), "app").unwrap_err();
         assert!(err.to_string().contains("guarded twice"), "{err}");
     }
@@ -556,9 +606,15 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.path().unwrap().display().to_string(), e.header().mode().unwrap())
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                )
             })
             .collect();
-        assert_eq!(names, [("Dockerfile".into(), 0o644), ("cargo-cell".into(), 0o755)]);
+        assert_eq!(
+            names,
+            [("Dockerfile".into(), 0o644), ("cargo-cell".into(), 0o755)]
+        );
     }
 }

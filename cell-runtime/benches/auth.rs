@@ -70,9 +70,17 @@ fn guard(c: &mut Criterion) {
 
 fn verify(c: &mut Criterion) {
     let claims = claims();
-    let hs = Verifier::with_secret(VerifierConfig::new("bench", "app", Algorithm::HS256), SECRET)
-        .unwrap();
-    let hs_token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+    let hs = Verifier::with_secret(
+        VerifierConfig::new("bench", "app", Algorithm::HS256),
+        SECRET,
+    )
+    .unwrap();
+    let hs_token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
 
     let rs = Verifier::with_key(
         VerifierConfig::new("bench", "app", Algorithm::RS256),
@@ -117,7 +125,11 @@ fn verify(c: &mut Criterion) {
     .unwrap();
 
     let mut g = c.benchmark_group("verify_per_request");
-    for (name, verifier, token) in [("HS256", &hs, &hs_token), ("RS256", &rs, &rs_token), ("ES256", &es, &es_token)] {
+    for (name, verifier, token) in [
+        ("HS256", &hs, &hs_token),
+        ("RS256", &rs, &rs_token),
+        ("ES256", &es, &es_token),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let claims = verifier.verify_cached(black_box(token)).unwrap();

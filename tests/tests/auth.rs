@@ -187,14 +187,54 @@ fn guarded_routes_against_the_real_auth_cell_then_a_loosened_rule_in_the_plan() 
     let server = Server::start(&app);
     let cases: [(&str, Option<&str>, u16, Option<&str>); 14] = [
         ("/public", None, 200, None),
-        ("/me", None, 401, Some("www-authenticate: bearer realm=\"cell\"\r\n")),
-        ("/admin/stats", None, 401, Some("www-authenticate: bearer realm=\"cell\"")),
-        ("/admin/stats", Some(&expired), 401, Some("error=\"invalid_token\", error_description=\"the token has expired\"")),
-        ("/admin/stats", Some(&other_key), 401, Some("error_description=\"invalid signature\"")),
-        ("/admin/stats", Some(&none), 401, Some("error_description=\"algorithm none is not accepted\"")),
-        ("/admin/stats", Some(&wrong_audience), 401, Some("another audience")),
-        ("/admin/stats", Some("not-a-jwt"), 401, Some("www-authenticate: bearer")),
-        ("/admin/stats", Some(&support), 403, Some("error=\"insufficient_scope\"")),
+        (
+            "/me",
+            None,
+            401,
+            Some("www-authenticate: bearer realm=\"cell\"\r\n"),
+        ),
+        (
+            "/admin/stats",
+            None,
+            401,
+            Some("www-authenticate: bearer realm=\"cell\""),
+        ),
+        (
+            "/admin/stats",
+            Some(&expired),
+            401,
+            Some("error=\"invalid_token\", error_description=\"the token has expired\""),
+        ),
+        (
+            "/admin/stats",
+            Some(&other_key),
+            401,
+            Some("error_description=\"invalid signature\""),
+        ),
+        (
+            "/admin/stats",
+            Some(&none),
+            401,
+            Some("error_description=\"algorithm none is not accepted\""),
+        ),
+        (
+            "/admin/stats",
+            Some(&wrong_audience),
+            401,
+            Some("another audience"),
+        ),
+        (
+            "/admin/stats",
+            Some("not-a-jwt"),
+            401,
+            Some("www-authenticate: bearer"),
+        ),
+        (
+            "/admin/stats",
+            Some(&support),
+            403,
+            Some("error=\"insufficient_scope\""),
+        ),
         ("/me", Some(&support), 200, None),
         ("/tickets", Some(&support), 200, None),
         ("/me", Some(&expired), 401, Some("invalid_token")),
@@ -240,7 +280,9 @@ fn guarded_routes_against_the_real_auth_cell_then_a_loosened_rule_in_the_plan() 
     let plain = app.cargo(&["build"]);
     plain.assert_failure();
     assert!(
-        plain.stderr.contains("the guard of `auth_api::admin_stats` requires any authenticated caller"),
+        plain
+            .stderr
+            .contains("the guard of `auth_api::admin_stats` requires any authenticated caller"),
         "{}",
         plain.stderr
     );

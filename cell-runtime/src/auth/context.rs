@@ -47,7 +47,10 @@ impl AuthContext {
     }
 
     pub fn roles(&self) -> &[String] {
-        self.claims.as_deref().map(|c| c.roles.as_slice()).unwrap_or(&[])
+        self.claims
+            .as_deref()
+            .map(|c| c.roles.as_slice())
+            .unwrap_or(&[])
     }
 
     pub fn has_role(&self, role: &str) -> bool {

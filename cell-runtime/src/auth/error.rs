@@ -29,7 +29,9 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::Unauthenticated => "unauthenticated",
-            AuthError::InvalidToken(TokenRejection::KeysUnavailable(_)) => "temporarily_unavailable",
+            AuthError::InvalidToken(TokenRejection::KeysUnavailable(_)) => {
+                "temporarily_unavailable"
+            }
             AuthError::InvalidToken(TokenRejection::Malformed(_)) => "invalid_request",
             AuthError::InvalidToken(_) => "invalid_token",
             AuthError::Forbidden => "insufficient_scope",
@@ -43,7 +45,8 @@ impl AuthError {
         let quoted = |s: &str| s.replace(['"', '\\'], "'");
         match self {
             AuthError::Unauthenticated => Some(format!("Bearer realm=\"{}\"", quoted(realm))),
-            AuthError::InvalidToken(TokenRejection::KeysUnavailable(_)) | AuthError::Unavailable(_) => None,
+            AuthError::InvalidToken(TokenRejection::KeysUnavailable(_))
+            | AuthError::Unavailable(_) => None,
             AuthError::InvalidToken(r) => Some(format!(
                 "Bearer realm=\"{}\", error=\"{}\", error_description=\"{}\"",
                 quoted(realm),
@@ -90,7 +93,9 @@ impl fmt::Display for TokenRejection {
             TokenRejection::WrongIssuer => f.write_str("the token is from another issuer"),
             TokenRejection::WrongAudience => f.write_str("the token is for another audience"),
             TokenRejection::MissingClaim(c) => write!(f, "the token has no `{c}` claim"),
-            TokenRejection::KeysUnavailable(why) => write!(f, "the signing keys are unavailable ({why})"),
+            TokenRejection::KeysUnavailable(why) => {
+                write!(f, "the signing keys are unavailable ({why})")
+            }
         }
     }
 }

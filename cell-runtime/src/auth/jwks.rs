@@ -56,7 +56,12 @@ impl JwksCache {
     }
 
     pub fn get(&self, kid: &str) -> Option<Arc<CachedKey>> {
-        self.cached.read().unwrap_or_else(|p| p.into_inner()).keys.get(kid).cloned()
+        self.cached
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys
+            .get(kid)
+            .cloned()
     }
 
     /// Fetches the JWKS again unless that happened less than [`MIN_REFRESH`] ago.
@@ -79,11 +84,17 @@ impl JwksCache {
         Ok(())
     }
 
-    async fn fetch(&self, allowed: &[Algorithm]) -> Result<HashMap<String, Arc<CachedKey>>, String> {
+    async fn fetch(
+        &self,
+        allowed: &[Algorithm],
+    ) -> Result<HashMap<String, Arc<CachedKey>>, String> {
         let url = match &self.source {
             JwksSource::Url(u) => u.clone(),
             JwksSource::Discover(issuer) => {
-                let doc = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+                let doc = format!(
+                    "{}/.well-known/openid-configuration",
+                    issuer.trim_end_matches('/')
+                );
                 let v: serde_json::Value = self.get_json(&doc).await?;
                 v.get("jwks_uri")
                     .and_then(|u| u.as_str())
@@ -100,7 +111,12 @@ impl JwksCache {
     }
 
     async fn get_json(&self, url: &str) -> Result<serde_json::Value, String> {
-        let resp = self.client.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
         if !resp.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", resp.status()));
         }
@@ -110,12 +126,22 @@ impl JwksCache {
 
 /// Signing keys with a `kid`, of a family the configuration allows; never symmetric keys
 /// (a JWKS that publishes a secret is refused key by key), never encryption keys.
-pub fn usable_keys(keys: &[serde_json::Value], allowed: &[Algorithm]) -> HashMap<String, Arc<CachedKey>> {
+pub fn usable_keys(
+    keys: &[serde_json::Value],
+    allowed: &[Algorithm],
+) -> HashMap<String, Arc<CachedKey>> {
     let mut out = HashMap::new();
     for raw in keys {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(raw.clone()) else { continue };
-        let Some(kid) = jwk.common.key_id.clone() else { continue };
-        if matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)) {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(raw.clone()) else {
+            continue;
+        };
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
+        if matches!(
+            jwk.algorithm,
+            jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+        ) {
             continue;
         }
         if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
@@ -128,7 +154,9 @@ pub fn usable_keys(keys: &[serde_json::Value], allowed: &[Algorithm]) -> HashMap
         if raw.get("alg").is_some() && !algorithm.is_some_and(|a| allowed.contains(&a)) {
             continue;
         }
-        let Ok(key) = DecodingKey::from_jwk(&jwk) else { continue };
+        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
+            continue;
+        };
         out.insert(kid, Arc::new(CachedKey { key, algorithm }));
     }
     out

@@ -49,7 +49,11 @@ pub struct VerifierConfig {
 }
 
 impl VerifierConfig {
-    pub fn new(issuer: impl Into<String>, audience: impl Into<String>, algorithm: Algorithm) -> Self {
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        algorithm: Algorithm,
+    ) -> Self {
         VerifierConfig {
             issuer: issuer.into(),
             audience: vec![audience.into()],
@@ -114,26 +118,33 @@ fn family(a: Algorithm) -> &'static str {
 impl Verifier {
     fn new(config: VerifierConfig, keys: Keys) -> Result<Verifier, ConfigError> {
         let Some(first) = config.algorithms.first().copied() else {
-            return Err(invalid("no algorithm is configured", "name the algorithm your issuer signs with, such as RS256"));
+            return Err(invalid(
+                "no algorithm is configured",
+                "name the algorithm your issuer signs with, such as RS256",
+            ));
         };
-        if let Some(other) = config.algorithms.iter().find(|a| family(**a) != family(first)) {
+        if let Some(other) = config
+            .algorithms
+            .iter()
+            .find(|a| family(**a) != family(first))
+        {
             return Err(invalid(
                 format!("{first:?} and {other:?} are of different families"),
                 "configure algorithms of one family only: mixing HMAC with RSA or EC is how algorithm confusion attacks work",
             ));
         }
         let hmac = is_hmac(first);
-        match (&keys, hmac) {
-            (Keys::Jwks(_), true) => {
-                return Err(invalid(
-                    "HMAC algorithms with a JWKS",
-                    "an HMAC secret is never published: use Verifier::with_secret for HS256, or an asymmetric algorithm with a JWKS",
-                ));
-            }
-            (_, _) => {}
+        if hmac && matches!(keys, Keys::Jwks(_)) {
+            return Err(invalid(
+                "HMAC algorithms with a JWKS",
+                "an HMAC secret is never published: use Verifier::with_secret for HS256, or an asymmetric algorithm with a JWKS",
+            ));
         }
         if config.issuer.is_empty() || config.audience.iter().all(String::is_empty) {
-            return Err(invalid("the issuer or the audience is empty", "set both: a token is accepted only for its issuer and audience"));
+            return Err(invalid(
+                "the issuer or the audience is empty",
+                "set both: a token is accepted only for its issuer and audience",
+            ));
         }
         let mut validation = Validation::new(first);
         validation.algorithms = config.algorithms.clone();
@@ -143,16 +154,26 @@ impl Verifier {
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&config.audience);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Ok(Verifier { config, validation, keys })
+        Ok(Verifier {
+            config,
+            validation,
+            keys,
+        })
     }
 
     /// HMAC (`HS256`, ...) with a shared secret of at least 32 bytes.
     pub fn with_secret(config: VerifierConfig, secret: &[u8]) -> Result<Verifier, ConfigError> {
         if !config.algorithms.iter().all(|a| is_hmac(*a)) {
-            return Err(invalid("a shared secret with a non-HMAC algorithm", "use Verifier::with_key for RSA or EC public keys"));
+            return Err(invalid(
+                "a shared secret with a non-HMAC algorithm",
+                "use Verifier::with_key for RSA or EC public keys",
+            ));
         }
         if secret.len() < 32 {
-            return Err(invalid("the HMAC secret is shorter than 32 bytes", "use a random secret of 32 bytes or more"));
+            return Err(invalid(
+                "the HMAC secret is shorter than 32 bytes",
+                "use a random secret of 32 bytes or more",
+            ));
         }
         Verifier::new(config, Keys::Static(DecodingKey::from_secret(secret)))
     }
@@ -160,13 +181,19 @@ impl Verifier {
     /// One public key (RSA or EC), such as `DecodingKey::from_rsa_pem(...)`.
     pub fn with_key(config: VerifierConfig, key: DecodingKey) -> Result<Verifier, ConfigError> {
         if config.algorithms.iter().any(|a| is_hmac(*a)) {
-            return Err(invalid("a public key with an HMAC algorithm", "use Verifier::with_secret for HS256"));
+            return Err(invalid(
+                "a public key with an HMAC algorithm",
+                "use Verifier::with_secret for HS256",
+            ));
         }
         Verifier::new(config, Keys::Static(key))
     }
 
     /// Keys from a JWKS URL, fetched on first use and again when a token names an unknown `kid`.
-    pub fn with_jwks_url(config: VerifierConfig, url: impl Into<String>) -> Result<Verifier, ConfigError> {
+    pub fn with_jwks_url(
+        config: VerifierConfig,
+        url: impl Into<String>,
+    ) -> Result<Verifier, ConfigError> {
         let cache = JwksCache::new(JwksSource::Url(url.into()))?;
         Verifier::new(config, Keys::Jwks(cache))
     }
@@ -186,9 +213,13 @@ impl Verifier {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(issuer) = var("CELL_AUTH_ISSUER") {
             let audience = var("CELL_AUTH_AUDIENCE").ok_or_else(|| {
-                invalid("CELL_AUTH_ISSUER is set but CELL_AUTH_AUDIENCE is not", "set CELL_AUTH_AUDIENCE to the audience your tokens are issued for")
+                invalid(
+                    "CELL_AUTH_ISSUER is set but CELL_AUTH_AUDIENCE is not",
+                    "set CELL_AUTH_AUDIENCE to the audience your tokens are issued for",
+                )
             })?;
-            let algorithms = parse_algorithms(&var("CELL_AUTH_ALGORITHMS").unwrap_or_else(|| "RS256".into()))?;
+            let algorithms =
+                parse_algorithms(&var("CELL_AUTH_ALGORITHMS").unwrap_or_else(|| "RS256".into()))?;
             let config = VerifierConfig {
                 issuer,
                 audience: audience.split(',').map(|s| s.trim().to_string()).collect(),
@@ -240,7 +271,9 @@ impl Verifier {
                     return Err(None);
                 };
                 if key.algorithm.is_some_and(|a| a != alg) {
-                    return Err(Some(TokenRejection::Algorithm(format!("{alg:?} (key {kid} is for another)"))));
+                    return Err(Some(TokenRejection::Algorithm(format!(
+                        "{alg:?} (key {kid} is for another)"
+                    ))));
                 }
                 self.decode(token, &key.key)
             }
@@ -273,7 +306,11 @@ impl Verifier {
             return AuthContext::anonymous();
         };
         let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                token.trim()
+            }
             _ => {
                 return AuthContext::rejected(TokenRejection::Malformed(
                     "expected `Authorization: Bearer <token>`".into(),
@@ -295,13 +332,16 @@ impl Verifier {
             .map_err(|_| TokenRejection::Malformed("the header is not base64url".into()))?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|_| TokenRejection::Malformed("the header is not JSON".into()))?;
-        let name = value.get("alg").and_then(|a| a.as_str()).unwrap_or("(none given)");
-        let alg = self
-            .config
-            .algorithms
-            .iter()
-            .copied()
-            .find(|a| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(|s| s == name)) == Some(true));
+        let name = value
+            .get("alg")
+            .and_then(|a| a.as_str())
+            .unwrap_or("(none given)");
+        let alg = self.config.algorithms.iter().copied().find(|a| {
+            serde_json::to_value(a)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s == name))
+                == Some(true)
+        });
         alg.ok_or_else(|| TokenRejection::Algorithm(name.to_string()))
     }
 
@@ -332,7 +372,10 @@ fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<Algorithm>().map_err(|_| {
-                invalid(format!("unknown algorithm `{s}`"), "use RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA")
+                invalid(
+                    format!("unknown algorithm `{s}`"),
+                    "use RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA",
+                )
             })
         })
         .collect()
@@ -413,18 +456,32 @@ mod tests {
     }
 
     fn rs_token(c: &serde_json::Value) -> String {
-        encode(&Header::new(Algorithm::RS256), c, &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap()).unwrap()
+        encode(
+            &Header::new(Algorithm::RS256),
+            c,
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap()
     }
 
     fn check(v: &Verifier, token: &str) -> Result<Claims, TokenRejection> {
-        v.verify_cached(token).map_err(|e| e.expect("no JWKS involved"))
+        v.verify_cached(token)
+            .map_err(|e| e.expect("no JWKS involved"))
     }
 
     #[test]
     fn accepts_a_valid_token_and_reads_its_roles() {
         let c = check(&rs256(), &rs_token(&claims(serde_json::json!({})))).unwrap();
-        assert_eq!((c.sub.as_str(), c.roles.as_slice()), ("alice", &["admin".to_string()][..]));
-        let hs = encode(&Header::new(Algorithm::HS256), &claims(serde_json::json!({})), &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(
+            (c.sub.as_str(), c.roles.as_slice()),
+            ("alice", &["admin".to_string()][..])
+        );
+        let hs = encode(
+            &Header::new(Algorithm::HS256),
+            &claims(serde_json::json!({})),
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert!(check(&hs256(), &hs).is_ok());
     }
 
@@ -432,18 +489,36 @@ mod tests {
     fn refuses_expired_immature_and_foreign_tokens() {
         let v = rs256();
         let t = |patch| rs_token(&claims(patch));
-        assert_eq!(check(&v, &t(serde_json::json!({"exp": now() - 120}))), Err(TokenRejection::Expired));
+        assert_eq!(
+            check(&v, &t(serde_json::json!({"exp": now() - 120}))),
+            Err(TokenRejection::Expired)
+        );
         // Within the leeway, clock skew is tolerated.
         assert!(check(&v, &t(serde_json::json!({"exp": now() - 5}))).is_ok());
-        assert_eq!(check(&v, &t(serde_json::json!({"nbf": now() + 600}))), Err(TokenRejection::NotYetValid));
-        assert_eq!(check(&v, &t(serde_json::json!({"iss": "other"}))), Err(TokenRejection::WrongIssuer));
-        assert_eq!(check(&v, &t(serde_json::json!({"aud": "other"}))), Err(TokenRejection::WrongAudience));
+        assert_eq!(
+            check(&v, &t(serde_json::json!({"nbf": now() + 600}))),
+            Err(TokenRejection::NotYetValid)
+        );
+        assert_eq!(
+            check(&v, &t(serde_json::json!({"iss": "other"}))),
+            Err(TokenRejection::WrongIssuer)
+        );
+        assert_eq!(
+            check(&v, &t(serde_json::json!({"aud": "other"}))),
+            Err(TokenRejection::WrongAudience)
+        );
         assert!(check(&v, &t(serde_json::json!({"aud": ["other", "app"]}))).is_ok());
         for claim in ["sub", "exp", "iss", "aud"] {
             let patch = serde_json::json!({ claim: null });
-            assert!(check(&v, &t(patch)).is_err(), "a token without `{claim}` is refused");
+            assert!(
+                check(&v, &t(patch)).is_err(),
+                "a token without `{claim}` is refused"
+            );
         }
-        assert!(check(&v, &t(serde_json::json!({"roles": "admin"}))).is_err(), "a malformed roles claim is refused");
+        assert!(
+            check(&v, &t(serde_json::json!({"roles": "admin"}))).is_err(),
+            "a malformed roles claim is refused"
+        );
     }
 
     #[test]
@@ -453,30 +528,80 @@ mod tests {
         let payload = valid.split('.').nth(1).unwrap();
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
-        assert_eq!(check(&v, &none), Err(TokenRejection::Algorithm("none".into())));
+        assert_eq!(
+            check(&v, &none),
+            Err(TokenRejection::Algorithm("none".into()))
+        );
         let none_upper = format!("{}.{payload}.", b64(r#"{"alg":"NONE"}"#));
-        assert!(matches!(check(&v, &none_upper), Err(TokenRejection::Algorithm(_))));
-        let other = encode(&Header::new(Algorithm::RS512), &claims(serde_json::json!({})), &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap()).unwrap();
-        assert_eq!(check(&v, &other), Err(TokenRejection::Algorithm("RS512".into())));
+        assert!(matches!(
+            check(&v, &none_upper),
+            Err(TokenRejection::Algorithm(_))
+        ));
+        let other = encode(
+            &Header::new(Algorithm::RS512),
+            &claims(serde_json::json!({})),
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            check(&v, &other),
+            Err(TokenRejection::Algorithm("RS512".into()))
+        );
         let sig = valid.rsplit('.').next().unwrap();
-        let tampered = format!("{}.{}.{sig}", valid.split('.').next().unwrap(), b64(r#"{"sub":"mallory","roles":["admin"],"iss":"iss","aud":"app","exp":99999999999}"#));
+        let tampered = format!(
+            "{}.{}.{sig}",
+            valid.split('.').next().unwrap(),
+            b64(r#"{"sub":"mallory","roles":["admin"],"iss":"iss","aud":"app","exp":99999999999}"#)
+        );
         assert_eq!(check(&v, &tampered), Err(TokenRejection::BadSignature));
-        assert!(matches!(check(&v, "not a jwt"), Err(TokenRejection::Malformed(_))));
+        assert!(matches!(
+            check(&v, "not a jwt"),
+            Err(TokenRejection::Malformed(_))
+        ));
     }
 
     #[test]
     fn hs_rs_confusion_is_refused() {
         // The attacker signs with HMAC, using the (public) RSA key as the secret.
-        let forged = encode(&Header::new(Algorithm::HS256), &claims(serde_json::json!({})), &EncodingKey::from_secret(RSA_PUBLIC)).unwrap();
-        assert_eq!(check(&rs256(), &forged), Err(TokenRejection::Algorithm("HS256".into())));
+        let forged = encode(
+            &Header::new(Algorithm::HS256),
+            &claims(serde_json::json!({})),
+            &EncodingKey::from_secret(RSA_PUBLIC),
+        )
+        .unwrap();
+        assert_eq!(
+            check(&rs256(), &forged),
+            Err(TokenRejection::Algorithm("HS256".into()))
+        );
         // And an RS256 token is refused where HS256 is configured.
-        assert_eq!(check(&hs256(), &rs_token(&claims(serde_json::json!({})))), Err(TokenRejection::Algorithm("RS256".into())));
+        assert_eq!(
+            check(&hs256(), &rs_token(&claims(serde_json::json!({})))),
+            Err(TokenRejection::Algorithm("RS256".into()))
+        );
         // Configurations that would allow confusion do not build.
-        let mixed = VerifierConfig { algorithms: vec![Algorithm::RS256, Algorithm::HS256], ..VerifierConfig::new("iss", "app", Algorithm::RS256) };
+        let mixed = VerifierConfig {
+            algorithms: vec![Algorithm::RS256, Algorithm::HS256],
+            ..VerifierConfig::new("iss", "app", Algorithm::RS256)
+        };
         assert!(Verifier::with_key(mixed, DecodingKey::from_rsa_pem(RSA_PUBLIC).unwrap()).is_err());
-        assert!(Verifier::with_secret(VerifierConfig::new("iss", "app", Algorithm::RS256), SECRET).is_err());
-        assert!(Verifier::with_jwks_url(VerifierConfig::new("iss", "app", Algorithm::HS256), "http://x").is_err());
-        assert!(Verifier::with_secret(VerifierConfig::new("iss", "app", Algorithm::HS256), b"short").is_err());
+        assert!(
+            Verifier::with_secret(VerifierConfig::new("iss", "app", Algorithm::RS256), SECRET)
+                .is_err()
+        );
+        assert!(
+            Verifier::with_jwks_url(
+                VerifierConfig::new("iss", "app", Algorithm::HS256),
+                "http://x"
+            )
+            .is_err()
+        );
+        assert!(
+            Verifier::with_secret(
+                VerifierConfig::new("iss", "app", Algorithm::HS256),
+                b"short"
+            )
+            .is_err()
+        );
     }
 
     #[test]

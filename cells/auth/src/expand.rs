@@ -100,7 +100,9 @@ pub fn expand(mut item: ItemFn, parsed: &Parsed, locked: Option<Locked<'_>>) -> 
     let track = match locked {
         Some(l) => {
             let path = l.path.display().to_string();
-            quote!(const _: &[u8] = ::core::include_bytes!(#path);)
+            quote!(
+                const _: &[u8] = ::core::include_bytes!(#path);
+            )
         }
         None => TokenStream::new(),
     };
@@ -118,7 +120,7 @@ pub fn expand(mut item: ItemFn, parsed: &Parsed, locked: Option<Locked<'_>>) -> 
         #rebind
         #block
     });
-    item.block = Box::new(syn::parse2(body).expect("the guard is a block"));
+    *item.block = syn::parse2(body).expect("the guard is a block");
     quote!(#item)
 }
 
@@ -140,8 +142,14 @@ mod tests {
 
     fn lock() -> Lock {
         Lock::from_guards(&[
-            GuardDecl { path: "app::a".into(), rule: Rule::any(["admin", "support"]) },
-            GuardDecl { path: "app::b".into(), rule: Rule::any(["billing"]) },
+            GuardDecl {
+                path: "app::a".into(),
+                rule: Rule::any(["admin", "support"]),
+            },
+            GuardDecl {
+                path: "app::b".into(),
+                rule: Rule::any(["billing"]),
+            },
         ])
         .unwrap()
     }
@@ -149,48 +157,84 @@ mod tests {
     #[test]
     fn with_a_lock_the_guard_is_a_bit_test() {
         let out = run(
-            quote!(async fn a(ctx: AuthContext) -> Result<u8, AuthError> { Ok(1) }),
+            quote!(
+                async fn a(ctx: AuthContext) -> Result<u8, AuthError> {
+                    Ok(1)
+                }
+            ),
             Rule::any(["admin", "support"]),
             Some(&lock()),
         );
         // admin = bit 0, billing = 1, support = 2.
         assert!(out.contains("require_mask (& ctx , 5u64)"), "{out}");
-        assert!(out.contains("include_bytes ! (\"/ws/.cell/auth.lock.json\")"), "{out}");
-        assert!(out.contains("RoleBit { role : \"support\" , bit : 2u32 }"), "{out}");
+        assert!(
+            out.contains("include_bytes ! (\"/ws/.cell/auth.lock.json\")"),
+            "{out}"
+        );
+        assert!(
+            out.contains("RoleBit { role : \"support\" , bit : 2u32 }"),
+            "{out}"
+        );
         assert!(out.find("require_mask").unwrap() < out.find("Ok (1)").unwrap());
     }
 
     #[test]
     fn without_a_lock_the_guard_compares_names() {
         let out = run(
-            quote!(async fn a(ctx: &AuthContext) -> Result<u8, AuthError> { Ok(1) }),
+            quote!(
+                async fn a(ctx: &AuthContext) -> Result<u8, AuthError> {
+                    Ok(1)
+                }
+            ),
             Rule::any(["admin"]),
             None,
         );
-        assert!(out.contains("require_any_name (ctx , & [\"admin\"])"), "{out}");
-        assert!(!out.contains("include_bytes") && !out.contains("RoleBit"), "{out}");
+        assert!(
+            out.contains("require_any_name (ctx , & [\"admin\"])"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("include_bytes") && !out.contains("RoleBit"),
+            "{out}"
+        );
     }
 
     #[test]
     fn a_pattern_parameter_is_bound_after_the_guard() {
         let item: ItemFn = syn::parse2(quote!(
-            async fn a(_: AuthContext) -> Result<u8, AuthError> { Ok(1) }
+            async fn a(_: AuthContext) -> Result<u8, AuthError> {
+                Ok(1)
+            }
         ))
         .unwrap();
         let parsed = parse_fn(Kind::Protected, Rule::Protected, &item).unwrap();
         let out = expand(item, &parsed, None).to_string();
-        assert!(out.contains("fn a (__cell_auth_context : AuthContext)"), "{out}");
-        assert!(out.contains("require_authenticated (& __cell_auth_context)"), "{out}");
+        assert!(
+            out.contains("fn a (__cell_auth_context : AuthContext)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("require_authenticated (& __cell_auth_context)"),
+            "{out}"
+        );
         assert!(out.contains("let _ = __cell_auth_context ;"), "{out}");
     }
 
     #[test]
     fn guards_must_match_the_lock() {
         let lock = lock();
-        let locked = Locked { path: Path::new("/ws/.cell/auth.lock.json"), lock: &lock };
+        let locked = Locked {
+            path: Path::new("/ws/.cell/auth.lock.json"),
+            lock: &lock,
+        };
         assert!(check_against_lock("app::b", &Rule::any(["billing"]), locked).is_ok());
         let err = check_against_lock("app::b", &Rule::Protected, locked).unwrap_err();
-        assert!(err.contains("requires any authenticated caller, but /ws/.cell/auth.lock.json says role billing"), "{err}");
+        assert!(
+            err.contains(
+                "requires any authenticated caller, but /ws/.cell/auth.lock.json says role billing"
+            ),
+            "{err}"
+        );
         assert!(err.contains("cargo cell plan"), "{err}");
         let err = check_against_lock("app::c", &Rule::Protected, locked).unwrap_err();
         assert!(err.contains("does not list it"), "{err}");

@@ -82,10 +82,8 @@ impl Lock {
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
         let p = || path.display().to_string();
-        let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {
-            path: p(),
-            source,
-        })?;
+        let lock: Lock = serde_json::from_slice(bytes)
+            .map_err(|source| LockError::Parse { path: p(), source })?;
         if lock.version > LOCK_VERSION {
             return Err(LockError::TooNew {
                 path: p(),
@@ -101,7 +99,10 @@ impl Lock {
             });
         }
         for (f, rule) in &lock.guards {
-            if let Some(r) = rule.roles().find(|r| lock.roles.binary_search_by(|x| x.as_str().cmp(r)).is_err()) {
+            if let Some(r) = rule
+                .roles()
+                .find(|r| lock.roles.binary_search_by(|x| x.as_str().cmp(r)).is_err())
+            {
                 return Err(LockError::Inconsistent {
                     path: p(),
                     why: format!("`{f}` requires role `{r}`, which `roles` does not list"),
@@ -180,7 +181,8 @@ mod tests {
             Lock::parse(unsorted, Path::new("l")),
             Err(LockError::Inconsistent { .. })
         ));
-        let unknown = br#"{"version":1,"roles":["a"],"guards":{"x::f":{"kind":"any","roles":["b"]}}}"#;
+        let unknown =
+            br#"{"version":1,"roles":["a"],"guards":{"x::f":{"kind":"any","roles":["b"]}}}"#;
         let err = Lock::parse(unknown, Path::new("l")).unwrap_err();
         assert!(err.to_string().contains("role `b`"), "{err}");
         let newer = br#"{"version":9,"roles":[],"guards":{}}"#;

@@ -6,7 +6,9 @@ use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprArray, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Pat, ReturnType, Token, Type};
+use syn::{
+    Expr, ExprArray, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Pat, ReturnType, Token, Type,
+};
 
 use crate::rule::Rule;
 
@@ -87,7 +89,9 @@ pub fn parse_rule(kind: Kind, args: TokenStream) -> syn::Result<Rule> {
     if args.is_empty() {
         return Err(syn::Error::new(
             call_site,
-            format!("#[Auth::require] needs the role it requires\n\n{usage}; `#[Auth::protected]` admits every authenticated caller"),
+            format!(
+                "#[Auth::require] needs the role it requires\n\n{usage}; `#[Auth::protected]` admits every authenticated caller"
+            ),
         ));
     }
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated
@@ -96,38 +100,74 @@ pub fn parse_rule(kind: Kind, args: TokenStream) -> syn::Result<Rule> {
     let mut found: Option<(Span, Rule)> = None;
     for meta in &metas {
         let Meta::NameValue(nv) = meta else {
-            return Err(syn::Error::new(meta.span(), format!("expected `role = \"...\"` or `any = [...]`\n\n{usage}")));
+            return Err(syn::Error::new(
+                meta.span(),
+                format!("expected `role = \"...\"` or `any = [...]`\n\n{usage}"),
+            ));
         };
-        let key = nv.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let key = nv
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         let rule = match (key.as_str(), &nv.value) {
-            ("role", Expr::Lit(ExprLit { lit: Lit::Str(s), .. })) => Rule::any([role(s)?]),
+            (
+                "role",
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }),
+            ) => Rule::any([role(s)?]),
             ("role", other) => {
-                return Err(syn::Error::new(other.span(), format!("`role` takes one role name in quotes\n\n{usage}")));
+                return Err(syn::Error::new(
+                    other.span(),
+                    format!("`role` takes one role name in quotes\n\n{usage}"),
+                ));
             }
             ("any", Expr::Array(ExprArray { elems, .. })) => {
                 if elems.is_empty() {
-                    return Err(syn::Error::new(nv.value.span(), format!("`any` needs at least one role: an empty list would refuse everyone\n\n{usage}")));
+                    return Err(syn::Error::new(
+                        nv.value.span(),
+                        format!(
+                            "`any` needs at least one role: an empty list would refuse everyone\n\n{usage}"
+                        ),
+                    ));
                 }
                 let mut roles = Vec::new();
                 for e in elems {
                     match e {
-                        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => roles.push(role(s)?),
+                        Expr::Lit(ExprLit {
+                            lit: Lit::Str(s), ..
+                        }) => roles.push(role(s)?),
                         other => {
-                            return Err(syn::Error::new(other.span(), format!("`any` lists role names in quotes\n\n{usage}")));
+                            return Err(syn::Error::new(
+                                other.span(),
+                                format!("`any` lists role names in quotes\n\n{usage}"),
+                            ));
                         }
                     }
                 }
                 Rule::any(roles)
             }
             ("any", other) => {
-                return Err(syn::Error::new(other.span(), format!("`any` takes a list of role names: `any = [\"admin\", \"support\"]`\n\n{usage}")));
+                return Err(syn::Error::new(
+                    other.span(),
+                    format!(
+                        "`any` takes a list of role names: `any = [\"admin\", \"support\"]`\n\n{usage}"
+                    ),
+                ));
             }
             _ => {
-                return Err(syn::Error::new(nv.path.span(), format!("unknown argument `{key}` of #[Auth::require]\n\n{usage}")));
+                return Err(syn::Error::new(
+                    nv.path.span(),
+                    format!("unknown argument `{key}` of #[Auth::require]\n\n{usage}"),
+                ));
             }
         };
         if found.is_some() {
-            return Err(syn::Error::new(meta.span(), format!("#[Auth::require] takes one of `role` or `any`, once\n\n{usage}")));
+            return Err(syn::Error::new(
+                meta.span(),
+                format!("#[Auth::require] takes one of `role` or `any`, once\n\n{usage}"),
+            ));
         }
         found = Some((meta.span(), rule));
     }
@@ -149,7 +189,12 @@ fn context_type(ty: &Type) -> Option<bool> {
 }
 
 fn is_guard_attribute(attr: &syn::Attribute) -> bool {
-    let segs: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     segs.windows(2)
         .any(|w| w[0] == "Auth" && (w[1] == "require" || w[1] == "protected"))
 }
@@ -165,15 +210,24 @@ pub fn parse_fn(kind: Kind, rule: Rule, item: &ItemFn) -> syn::Result<Parsed> {
     let mut context = None;
     for (index, input) in item.sig.inputs.iter().enumerate() {
         let FnArg::Typed(pt) = input else { continue };
-        let Some(by_ref) = context_type(&pt.ty) else { continue };
+        let Some(by_ref) = context_type(&pt.ty) else {
+            continue;
+        };
         if context.is_some() {
-            return Err(syn::Error::new_spanned(pt, "this function takes two `AuthContext` parameters; the guard would not know which to check\n\nhelp: keep one"));
+            return Err(syn::Error::new_spanned(
+                pt,
+                "this function takes two `AuthContext` parameters; the guard would not know which to check\n\nhelp: keep one",
+            ));
         }
         let ident = match &*pt.pat {
             Pat::Ident(pi) if pi.subpat.is_none() => Some(pi.ident.clone()),
             _ => None,
         };
-        context = Some(ContextParam { index, by_ref, ident });
+        context = Some(ContextParam {
+            index,
+            by_ref,
+            ident,
+        });
     }
     let Some(context) = context else {
         return Err(syn::Error::new(
@@ -231,7 +285,10 @@ mod tests {
 
     #[test]
     fn rules_from_arguments() {
-        assert_eq!(rule(Kind::Require, quote!(role = "admin")), Ok(Rule::any(["admin"])));
+        assert_eq!(
+            rule(Kind::Require, quote!(role = "admin")),
+            Ok(Rule::any(["admin"]))
+        );
         assert_eq!(
             rule(Kind::Require, quote!(any = ["support", "admin"])),
             Ok(Rule::any(["admin", "support"]))
@@ -263,26 +320,68 @@ mod tests {
 
     #[test]
     fn finds_the_context_by_value_or_reference() {
-        let p = func(quote!(async fn f(ctx: AuthContext) -> Result<(), AuthError> { Ok(()) })).unwrap();
+        let p = func(quote!(
+            async fn f(ctx: AuthContext) -> Result<(), AuthError> {
+                Ok(())
+            }
+        ))
+        .unwrap();
         assert_eq!((p.context.index, p.context.by_ref), (0, false));
         assert_eq!(p.context.ident.unwrap(), "ctx");
-        let p = func(quote!(async fn f(&self, id: u32, c: &cell_runtime::auth::AuthContext) -> Result<(), E> { Ok(()) })).unwrap();
+        let p = func(quote!(
+            async fn f(&self, id: u32, c: &cell_runtime::auth::AuthContext) -> Result<(), E> {
+                Ok(())
+            }
+        ))
+        .unwrap();
         assert_eq!((p.context.index, p.context.by_ref), (2, true));
-        let p = func(quote!(async fn f(_: AuthContext) -> Result<(), E> { Ok(()) })).unwrap();
+        let p = func(quote!(
+            async fn f(_: AuthContext) -> Result<(), E> {
+                Ok(())
+            }
+        ))
+        .unwrap();
         assert!(p.context.ident.is_none());
     }
 
     #[test]
     fn function_errors_say_how_to_fix_them() {
-        let err = func(quote!(async fn f(id: u32) -> Result<(), E> { Ok(()) })).unwrap_err();
-        assert!(err.contains("takes no `AuthContext` parameter") && err.contains("ctx: AuthContext"), "{err}");
-        let err = func(quote!(async fn f(ctx: AuthContext) {})).unwrap_err();
+        let err = func(quote!(
+            async fn f(id: u32) -> Result<(), E> {
+                Ok(())
+            }
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("takes no `AuthContext` parameter") && err.contains("ctx: AuthContext"),
+            "{err}"
+        );
+        let err = func(quote!(
+            async fn f(ctx: AuthContext) {}
+        ))
+        .unwrap_err();
         assert!(err.contains("returns `()`"), "{err}");
-        let err = func(quote!(async fn f(ctx: AuthContext) -> impl IntoResponse { 1 })).unwrap_err();
+        let err = func(quote!(
+            async fn f(ctx: AuthContext) -> impl IntoResponse {
+                1
+            }
+        ))
+        .unwrap_err();
         assert!(err.contains("impl Trait"), "{err}");
-        let err = func(quote!(async fn f(a: AuthContext, b: &AuthContext) -> Result<(), E> { Ok(()) })).unwrap_err();
+        let err = func(quote!(
+            async fn f(a: AuthContext, b: &AuthContext) -> Result<(), E> {
+                Ok(())
+            }
+        ))
+        .unwrap_err();
         assert!(err.contains("two `AuthContext`"), "{err}");
-        let err = func(quote!(#[Auth::protected] async fn f(a: AuthContext) -> Result<(), E> { Ok(()) })).unwrap_err();
+        let err = func(quote!(
+            #[Auth::protected]
+            async fn f(a: AuthContext) -> Result<(), E> {
+                Ok(())
+            }
+        ))
+        .unwrap_err();
         assert!(err.contains("one guard"), "{err}");
     }
 }

@@ -114,7 +114,9 @@ impl Plan {
         let mut out = String::new();
         for c in &self.changes {
             let line = match &c.kind {
-                ChangeKind::Added { rule } => format!("  + {}: requires {}", c.path, rule.describe()),
+                ChangeKind::Added { rule } => {
+                    format!("  + {}: requires {}", c.path, rule.describe())
+                }
                 ChangeKind::Removed { was } => format!(
                     "  - {}: guard removed (required {}; now anyone can call it)",
                     c.path,
@@ -126,12 +128,9 @@ impl Plan {
                     was.describe(),
                     now.describe()
                 ),
-                ChangeKind::Loosened { was, now } => format!(
-                    "  ~ {}: {} -> {}",
-                    c.path,
-                    was.describe(),
-                    now.describe()
-                ),
+                ChangeKind::Loosened { was, now } => {
+                    format!("  ~ {}: {} -> {}", c.path, was.describe(), now.describe())
+                }
             };
             out.push_str(&line);
             if c.needs_review() {
@@ -167,11 +166,7 @@ mod tests {
     #[test]
     fn no_changes_when_the_code_matches_the_lock() {
         let l = lock();
-        let declared: Vec<GuardDecl> = l
-            .guards
-            .iter()
-            .map(|(p, r)| g(p, r.clone()))
-            .collect();
+        let declared: Vec<GuardDecl> = l.guards.iter().map(|(p, r)| g(p, r.clone())).collect();
         assert!(diff(Some(&l), &declared).is_empty());
     }
 
@@ -201,7 +196,10 @@ mod tests {
                 ("app::ops", false),
             ]
         );
-        assert_eq!(plan.summary(), "5 permission changes (2 loosened: needs review)");
+        assert_eq!(
+            plan.summary(),
+            "5 permission changes (2 loosened: needs review)"
+        );
         assert_eq!(
             plan.render(),
             "  ~ app::admin: role admin -> any authenticated caller   LOOSENED: needs review\n\

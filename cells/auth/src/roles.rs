@@ -24,9 +24,9 @@ impl RoleTable {
 
     /// The mask of `roles`, or the first role the table does not hold.
     pub fn mask<'a>(&self, roles: impl IntoIterator<Item = &'a str>) -> Result<u64, &'a str> {
-        roles
-            .into_iter()
-            .try_fold(0u64, |mask, r| self.bit(r).map(|b| mask | (1u64 << b)).ok_or(r))
+        roles.into_iter().try_fold(0u64, |mask, r| {
+            self.bit(r).map(|b| mask | (1u64 << b)).ok_or(r)
+        })
     }
 
     pub fn roles(&self) -> &[String] {

@@ -133,7 +133,10 @@ mod tests {
         );
         assert_eq!(function_path("app", "src/api/mod.rs", "f"), "app::api::f");
         assert_eq!(function_path("tool", "src/bin/tool.rs", "f"), "tool::f");
-        assert_eq!(function_path("tool", "src/bin/tool/main.rs", "f"), "tool::f");
+        assert_eq!(
+            function_path("tool", "src/bin/tool/main.rs", "f"),
+            "tool::f"
+        );
     }
 
     #[test]

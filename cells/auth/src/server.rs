@@ -41,7 +41,10 @@ impl ServerConfig {
         };
         let admin_secret = var(cell::ENV_ADMIN_SECRET)?;
         if admin_secret.len() < 16 {
-            return Err(format!("{} must be at least 16 characters", cell::ENV_ADMIN_SECRET));
+            return Err(format!(
+                "{} must be at least 16 characters",
+                cell::ENV_ADMIN_SECRET
+            ));
         }
         Ok(ServerConfig {
             listen,
@@ -196,7 +199,11 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-async fn mint(State(app): State<Arc<App>>, headers: HeaderMap, Json(req): Json<MintRequest>) -> Response {
+async fn mint(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(req): Json<MintRequest>,
+) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
