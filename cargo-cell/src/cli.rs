@@ -77,6 +77,8 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Check, without any database, that the code and the committed locks agree (for CI).
     Check(CheckArgs),
+    /// The Auth Cell: `cargo cell auth token --role admin --sub alice` mints a dev token.
+    Auth(crate::auth::AuthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +265,8 @@ mod tests {
             "cargo cell --offline build",
             "cargo cell build --without postgres",
             "cargo cell build --without postgres --without postgres",
+            "cargo cell auth token --role admin --role support --sub alice",
+            "cargo cell auth token --ttl -60 --aud other",
         ] {
             parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

@@ -47,10 +47,11 @@ impl Timings {
 pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
     let g = &cli.global;
     let ui = Ui::new(g.quiet, g.verbose);
-    // These two need no workspace.
+    // These need no workspace (`auth serve` runs inside the Auth Cell's container).
     let command = match cli.command {
         Cmd::New(args) => return crate::scaffold::new(args, &ui),
         Cmd::Completions(args) => return Ok(crate::completions::print(args)),
+        Cmd::Auth(args) => return crate::auth::command(args, g, &ui).await,
         command => command,
     };
     let ws = Workspace::load(g.manifest_path.as_deref())?;
@@ -85,7 +86,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Run(args) => lifecycle::cargo_with_cells(&ws, "run", args, g, &ui).await,
         Cmd::Test(args) => lifecycle::cargo_with_cells(&ws, "test", args, g, &ui).await,
         Cmd::Manifest(args) => manifest(&ws, args, g, &ui),
-        Cmd::New(_) | Cmd::Completions(_) => unreachable!("handled above"),
+        Cmd::New(_) | Cmd::Completions(_) | Cmd::Auth(_) => unreachable!("handled above"),
     }
 }
 
@@ -204,6 +205,12 @@ async fn build(
             source,
         })?;
     }
+    let auth_lock_created = match &recording {
+        Some(r) if !disabled.iter().any(|d| d == "auth") => {
+            crate::auth::converge(ws, &r.manifest.auth, ui).await?
+        }
+        _ => false,
+    };
     if let Some(recording) = &recording
         && let Some(mut live) = live.filter(|_| !recording.manifest.is_empty())
     {
@@ -216,7 +223,7 @@ async fn build(
             &mut t,
         )
         .await?;
-        if lock_created {
+        if lock_created && !auth_lock_created {
             // Crates compiled before the lock existed do not depend on it yet (the stub
             // expansion had no file to track): compile them once more against it.
             for package in &recording.packages {
@@ -227,6 +234,9 @@ async fn build(
                 let _ = cmd.stdin(Stdio::null()).status();
             }
         }
+    }
+    if auth_lock_created && let Some(recording) = &recording {
+        crate::auth::recompile(ws, &recording.packages, ui);
     }
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, &disabled, ui)?;

@@ -178,7 +178,17 @@ pub async fn plan(
         }
         _ => None,
     };
-    let report = PlanReport::new(target.name(), planned.as_ref());
+    let mut report = PlanReport::new(target.name(), planned.as_ref());
+    let auth_plan = crate::auth::plan(ws, &prepared.manifest.auth)?;
+    if !auth_plan.is_empty() {
+        report.changes = true;
+    }
+    if !prepared.manifest.auth.is_empty() || !auth_plan.is_empty() {
+        report.cells.insert(
+            "auth".into(),
+            serde_json::to_value(&auth_plan).expect("auth plan serialises"),
+        );
+    }
     if let Some(out) = &args.out {
         std::fs::write(out, report.to_json()).map_err(|source| Error::Write {
             path: out.clone(),
@@ -188,8 +198,17 @@ pub async fn plan(
     }
     match (args.format, &planned) {
         (Format::Json, _) => print!("{}", report.to_json()),
-        (Format::Human, Some(p)) => print!("{}", render_postgres(p, args.sql, Colours::wanted())),
-        (Format::Human, None) => println!("No Cell attributes in this workspace: nothing to plan."),
+        (Format::Human, Some(p)) => {
+            print!("{}", render_postgres(p, args.sql, Colours::wanted()));
+            crate::auth::print_plan(ws, &prepared.manifest.auth)?;
+        }
+        (Format::Human, None) => {
+            if !crate::auth::print_plan(ws, &prepared.manifest.auth)?
+                && prepared.manifest.auth.is_empty()
+            {
+                println!("No Cell attributes in this workspace: nothing to plan.");
+            }
+        }
     }
     t.print(ui, g.timings);
     if args.check
@@ -204,6 +223,9 @@ pub async fn plan(
         }
         if !p.drift.is_empty() {
             problems.push("the database changed outside cargo-cell (drift, shown above)".into());
+        }
+        if !auth_plan.is_empty() {
+            problems.push(format!("permissions differ from the auth lock: {}", auth_plan.summary()));
         }
         if target == Target::Dev
             && p.previous_lock.as_ref().and_then(|l| l.declared.as_ref())
@@ -254,6 +276,9 @@ pub async fn apply(
     let mut t = Timings::default();
     let target = Target::new(ws, &args.env.env);
     let prepared = prepare(ws, &target, &args.env, &args.cargo, ui, &mut t).await?;
+    if target == Target::Dev {
+        crate::auth::converge(ws, &prepared.manifest.auth, ui).await?;
+    }
     let Some(mut client) = prepared.client.filter(|_| !prepared.manifest.is_empty()) else {
         ui.info("no Cell attributes in this workspace: nothing to apply");
         return Ok(ExitCode::SUCCESS);

@@ -534,6 +534,11 @@ impl Engine {
     }
 
     /// The host this engine is connected to.
+    /// The bollard client, for what this wrapper does not cover (the Auth Cell's image build).
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
     pub fn host(&self) -> &Host {
         &self.host
     }

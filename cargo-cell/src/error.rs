@@ -251,6 +251,10 @@ pub enum Error {
     )]
     Lock(cell_postgres::lock::LockError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Auth(#[from] crate::auth::AuthCellError),
+
     #[error("the lock {path} was written by a newer cargo-cell (lock format {found})")]
     #[diagnostic(
         code(cell::lock::too_new),

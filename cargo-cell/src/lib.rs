@@ -4,6 +4,7 @@
 //! [`record`] (phase 1) → [`manifest`] → up ([`docker`]) → plan → apply → lock ([`postgres`])
 //! → phase 2 `cargo build` ([`commands`]).
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod deploy;

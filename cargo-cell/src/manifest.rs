@@ -48,6 +48,9 @@ pub struct Manifest {
     /// `#[derive(Postgres::Enum)]` types, sorted by Postgres name; each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postgres_enums: Vec<EnumDecl>,
+    /// Guarded functions (`#[Auth::require]`, `#[Auth::protected]`), sorted by path; each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth: Vec<cell_auth::rule::GuardDecl>,
 }
 
 impl Manifest {
@@ -83,6 +86,13 @@ impl Manifest {
                 }
                 Ok(())
             }
+            ("auth", "guard") => {
+                let decl = serde_json::from_value(fragment.value).map_err(|e| Error::Fragment {
+                    path: format!("{crate_name}: auth.guard").into(),
+                    source: Box::new(e),
+                })?;
+                Ok(crate::auth::add_guard(&mut self.auth, decl, crate_name)?)
+            }
             // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
             _ => Ok(()),
         }
@@ -113,10 +123,16 @@ impl Manifest {
     }
 
     pub fn summary(&self) -> String {
-        match self.postgres.len() {
+        let tables = match self.postgres.len() {
             0 => "no Cell attributes".to_string(),
             1 => "1 Postgres table".to_string(),
             n => format!("{n} Postgres tables"),
+        };
+        match (self.postgres.len(), self.auth.len()) {
+            (_, 0) => tables,
+            (0, 1) => "1 guarded function".to_string(),
+            (0, n) => format!("{n} guarded functions"),
+            (_, n) => format!("{tables}, {n} guarded function{}", if n == 1 { "" } else { "s" }),
         }
     }
 

@@ -21,6 +21,9 @@ mod error;
 mod postgres;
 mod postgres_types;
 
+#[cfg(feature = "auth")]
+pub mod auth;
+
 pub use error::Error;
 pub use postgres::PostgresConnection;
 
@@ -72,6 +75,23 @@ pub mod Postgres {
     pub use cell_stub_macros::postgres_varchar as varchar;
 }
 
+/// The Auth Cell's attributes (feature `auth`; `axum` adds the extractor).
+///
+/// - `#[Auth::require(role = "admin")]`, `#[Auth::require(any = ["admin", "support"])]`:
+///   the caller must hold one of the roles (403 otherwise, 401 without a valid token).
+/// - `#[Auth::protected]`: any authenticated caller.
+///
+/// On a function or method taking an `AuthContext` (by value or reference) and returning
+/// `Result<T, E>` with `E: From<AuthError>`. The guard runs before the body; with
+/// `.cell/auth.lock.json` it is a bit test.
+#[cfg(feature = "auth")]
+#[allow(non_snake_case)]
+pub mod Auth {
+    pub use crate::auth::{AuthContext, AuthError, Verifier};
+    pub use cell_stub_macros::auth_protected as protected;
+    pub use cell_stub_macros::auth_require as require;
+}
+
 /// What an application needs in scope: the attribute namespaces, connections, and the value
 /// types the Cells map.
 pub mod prelude {
@@ -79,6 +99,8 @@ pub mod prelude {
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
     pub use rust_decimal::Decimal;
     pub use uuid::Uuid;
+    #[cfg(feature = "auth")]
+    pub use crate::{Auth, auth::AuthContext, auth::AuthError};
 }
 
 pub use chrono;
@@ -94,6 +116,8 @@ pub mod __private {
         str_eq, unknown_label,
     };
     pub use bytes::BytesMut;
+    #[cfg(feature = "auth")]
+    pub use crate::auth::__private as auth;
     pub use inventory;
     pub use tokio_postgres::Row;
     pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};

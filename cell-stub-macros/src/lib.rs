@@ -8,6 +8,7 @@
 //! they exist, and is the same stub when they don't. Nothing here touches the network, and
 //! nothing panics: every failure is a `compile_error!`.
 
+mod auth;
 mod locks;
 mod postgres;
 mod record;
@@ -65,4 +66,17 @@ pub fn postgres_enum(item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     service::expand(args.into(), item.into()).into()
+}
+
+/// `#[Auth::require(role = "admin")]` / `#[Auth::require(any = [...])]`: the caller must hold
+/// one of the roles. See `cell_runtime::Auth`.
+#[proc_macro_attribute]
+pub fn auth_require(args: TokenStream, item: TokenStream) -> TokenStream {
+    auth::guard(cell_auth::parse::Kind::Require, args.into(), item.into()).into()
+}
+
+/// `#[Auth::protected]`: any authenticated caller. See `cell_runtime::Auth`.
+#[proc_macro_attribute]
+pub fn auth_protected(args: TokenStream, item: TokenStream) -> TokenStream {
+    auth::guard(cell_auth::parse::Kind::Protected, args.into(), item.into()).into()
 }

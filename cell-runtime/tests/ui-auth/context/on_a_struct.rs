@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[Auth::protected]
+struct Admin;
+
+fn main() {}

@@ -1,0 +1,235 @@
+//! Permission changes between the lock and the code, and which of them loosen a rule.
+//!
+//! A rule admits a set of callers; a change *loosens* when someone is admitted who was not
+//! before: a guard removed (the function is public now), `require` turned into `protected`,
+//! a role added to `any`. Loosened changes need review; `cargo cell plan
+//! --detailed-exitcode` exits 2 for every change.
+
+use std::fmt::Write;
+
+use crate::lock::Lock;
+use crate::rule::{GuardDecl, Rule};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A new guarded function (nobody gains access).
+    Added { rule: Rule },
+    /// The guard is gone: the function (if it still exists) is unguarded.
+    Removed { was: Rule },
+    /// Fewer callers are admitted.
+    Tightened { was: Rule, now: Rule },
+    /// Some caller is admitted who was not.
+    Loosened { was: Rule, now: Rule },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub path: String,
+    pub kind: ChangeKind,
+}
+
+impl Change {
+    /// Whether the change admits a caller who was refused before.
+    pub fn needs_review(&self) -> bool {
+        matches!(
+            self.kind,
+            ChangeKind::Removed { .. } | ChangeKind::Loosened { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Plan {
+    /// Sorted by path.
+    pub changes: Vec<Change>,
+}
+
+/// The changes from `lock` (none: every guard is new) to the guards the code declares.
+pub fn diff(lock: Option<&Lock>, declared: &[GuardDecl]) -> Plan {
+    let empty = Lock::default();
+    let lock = lock.unwrap_or(&empty);
+    let mut changes = Vec::new();
+    for g in declared {
+        match lock.guards.get(&g.path) {
+            None => changes.push(Change {
+                path: g.path.clone(),
+                kind: ChangeKind::Added {
+                    rule: g.rule.clone(),
+                },
+            }),
+            Some(was) if *was == g.rule => {}
+            Some(was) => {
+                let kind = if g.rule.is_at_least_as_strict_as(was) {
+                    ChangeKind::Tightened {
+                        was: was.clone(),
+                        now: g.rule.clone(),
+                    }
+                } else {
+                    ChangeKind::Loosened {
+                        was: was.clone(),
+                        now: g.rule.clone(),
+                    }
+                };
+                changes.push(Change {
+                    path: g.path.clone(),
+                    kind,
+                });
+            }
+        }
+    }
+    for (path, was) in &lock.guards {
+        if !declared.iter().any(|g| &g.path == path) {
+            changes.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Removed { was: was.clone() },
+            });
+        }
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Plan { changes }
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn loosened(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.needs_review())
+    }
+
+    /// `2 permission changes (1 loosened: needs review)`.
+    pub fn summary(&self) -> String {
+        let n = self.changes.len();
+        let loose = self.loosened().count();
+        let mut s = format!("{n} permission change{}", if n == 1 { "" } else { "s" });
+        if loose > 0 {
+            write!(s, " ({loose} loosened: needs review)").expect("write to String");
+        }
+        s
+    }
+
+    /// One line per change: `+` added, `-` removed, `~` changed; loosened ones are marked.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for c in &self.changes {
+            let line = match &c.kind {
+                ChangeKind::Added { rule } => {
+                    format!("  + {}: requires {}", c.path, rule.describe())
+                }
+                ChangeKind::Removed { was } => format!(
+                    "  - {}: guard removed (required {}; now anyone can call it)",
+                    c.path,
+                    was.describe()
+                ),
+                ChangeKind::Tightened { was, now } => format!(
+                    "  ~ {}: {} -> {} (tightened)",
+                    c.path,
+                    was.describe(),
+                    now.describe()
+                ),
+                ChangeKind::Loosened { was, now } => {
+                    format!("  ~ {}: {} -> {}", c.path, was.describe(), now.describe())
+                }
+            };
+            out.push_str(&line);
+            if c.needs_review() {
+                out.push_str("   LOOSENED: needs review");
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(path: &str, rule: Rule) -> GuardDecl {
+        GuardDecl {
+            path: path.into(),
+            rule,
+        }
+    }
+
+    fn lock() -> Lock {
+        Lock::from_guards(&[
+            g("app::admin", Rule::any(["admin"])),
+            g("app::me", Rule::Protected),
+            g("app::ops", Rule::any(["admin", "support"])),
+            g("app::gone", Rule::any(["admin"])),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn no_changes_when_the_code_matches_the_lock() {
+        let l = lock();
+        let declared: Vec<GuardDecl> = l.guards.iter().map(|(p, r)| g(p, r.clone())).collect();
+        assert!(diff(Some(&l), &declared).is_empty());
+    }
+
+    #[test]
+    fn classifies_every_kind_of_change() {
+        let plan = diff(
+            Some(&lock()),
+            &[
+                g("app::admin", Rule::Protected),
+                g("app::me", Rule::any(["admin"])),
+                g("app::ops", Rule::any(["admin"])),
+                g("app::new", Rule::any(["billing"])),
+            ],
+        );
+        let kinds: Vec<(&str, bool)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.needs_review()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("app::admin", true),
+                ("app::gone", true),
+                ("app::me", false),
+                ("app::new", false),
+                ("app::ops", false),
+            ]
+        );
+        assert_eq!(
+            plan.summary(),
+            "5 permission changes (2 loosened: needs review)"
+        );
+        assert_eq!(
+            plan.render(),
+            "  ~ app::admin: role admin -> any authenticated caller   LOOSENED: needs review\n\
+             \x20 - app::gone: guard removed (required role admin; now anyone can call it)   LOOSENED: needs review\n\
+             \x20 ~ app::me: any authenticated caller -> role admin (tightened)\n\
+             \x20 + app::new: requires role billing\n\
+             \x20 ~ app::ops: any of admin, support -> role admin (tightened)\n"
+        );
+    }
+
+    #[test]
+    fn adding_a_role_to_any_loosens() {
+        let plan = diff(
+            Some(&lock()),
+            &[
+                g("app::admin", Rule::any(["admin", "support"])),
+                g("app::me", Rule::Protected),
+                g("app::ops", Rule::any(["admin", "support"])),
+                g("app::gone", Rule::any(["admin"])),
+            ],
+        );
+        assert_eq!(plan.changes.len(), 1);
+        assert!(plan.changes[0].needs_review());
+    }
+
+    #[test]
+    fn without_a_lock_every_guard_is_added() {
+        let plan = diff(None, &[g("app::a", Rule::Protected)]);
+        assert_eq!(plan.summary(), "1 permission change");
+        assert!(plan.loosened().next().is_none());
+    }
+}
