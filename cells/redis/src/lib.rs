@@ -17,6 +17,11 @@ pub mod lock;
 pub mod plan;
 pub mod template;
 
+#[cfg(feature = "macros")]
+pub mod expand;
+#[cfg(feature = "macros")]
+pub mod parse;
+
 
 /// The Cell's name as it appears in manifests, locks and container labels.
 pub const CELL_NAME: &str = "redis";
