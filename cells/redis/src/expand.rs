@@ -165,10 +165,13 @@ pub fn cached_table(
                 let (stored, own) = match name.as_str() {
                     "delete_by_id" => {
                         let id = call_args.last().cloned().unwrap_or_default();
-                        (quote!(Self::__cell_stored_keys(db, &#id).await?), quote!())
+                        (
+                            quote!(Self::__cell_stored_keys(db, #p::entry_key(#ns, #pk_name, &#id), &#id).await?),
+                            quote!(),
+                        )
                     }
                     _ => (
-                        quote!(Self::__cell_stored_keys(db, &self.#pk_field).await?),
+                        quote!(Self::__cell_stored_keys(db, #p::entry_key(#ns, #pk_name, &self.#pk_field), &self.#pk_field).await?),
                         quote!(__cell_keys.extend(self.__cell_own_keys());),
                     ),
                 };
@@ -191,9 +194,12 @@ pub fn cached_table(
     }
 
     // Keys of a row as stored now, and of `self`.
-    let pk_key = quote!(#p::entry_key(#ns, #pk_name, pk));
+    let pk_key = quote!(pk_key);
     let stored = if key_fields.is_empty() {
-        quote!(::core::result::Result::Ok(::std::vec![#pk_key]))
+        quote!({
+            let _ = (db, pk);
+            ::core::result::Result::Ok(::std::vec![#pk_key])
+        })
     } else {
         let cols: Vec<String> = key_fields.iter().map(|(i, _)| q(&parsed.decl.columns[*i].name)).collect();
         let sql = format!(
@@ -254,6 +260,7 @@ pub fn cached_table(
 
             async fn __cell_stored_keys(
                 db: &#rt::PostgresConnection,
+                pk_key: ::std::string::String,
                 pk: &(dyn #p::ToSql + ::core::marker::Sync),
             ) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, #rt::Error> #stored
 
