@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::postgres;
 use crate::record::{self, Recording};
+use crate::redis;
 use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
 
@@ -184,7 +185,9 @@ async fn build(
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
+    let redis_early = redis::start_early(ws, ui);
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+    redis::converge(ws, &recording.manifest, redis_early, true, ui).await?;
     if let Some(live) = live.filter(|_| !recording.manifest.is_empty()) {
         let lock_created = converge(
             ws,
@@ -245,9 +248,10 @@ fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error>
 
 async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
+    let redis_early = redis::start_early(ws, ui);
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
     let mut changes = false;
-    if recording.manifest.is_empty() {
+    if recording.manifest.is_empty() && recording.manifest.redis.is_empty() {
         println!("No Cell attributes in this workspace: nothing to plan.");
     } else if let Some(mut live) = live {
         let start = Instant::now();
@@ -266,6 +270,8 @@ async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result
             }
         }
     }
+    let redis_plan = redis::converge(ws, &recording.manifest, redis_early, false, ui).await?;
+    changes |= redis::print_plan(&redis_plan);
     t.print(ui, g.timings);
     Ok(if changes && args.detailed_exitcode {
         ExitCode::from(2)
@@ -281,7 +287,9 @@ async fn apply(
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
+    let redis_early = redis::start_early(ws, ui);
     let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+    redis::converge(ws, &recording.manifest, redis_early, true, ui).await?;
     match live.filter(|_| !recording.manifest.is_empty()) {
         None => ui.info("no Cell attributes in this workspace: nothing to apply"),
         Some(live) => {
@@ -323,6 +331,10 @@ async fn up(ws: &Workspace, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> 
     let state = postgres::up(ws, &engine, ui).await?;
     t.stage("up", start, ());
     println!("postgres: {}", cell_postgres::cell::redact(&state.url));
+    if redis::lock_path(ws).exists() {
+        let state = redis::up(ws, ui).await?;
+        println!("redis: {}", cell_redis::cell::redact(&state.url));
+    }
     t.print(ui, g.timings);
     Ok(ExitCode::SUCCESS)
 }
@@ -352,6 +364,11 @@ async fn status(ws: &Workspace, _ui: &Ui) -> Result<ExitCode, Error> {
         }
         Some(c) => println!("postgres  stopped  {}  {}", c.image, &c.container_id[..12]),
         None => println!("postgres  absent"),
+    }
+    match engine.find_cell(&ws.id, "redis").await? {
+        Some(c) if c.host_port != 0 => println!("redis     running  {}  127.0.0.1:{}", c.image, c.host_port),
+        Some(c) => println!("redis     stopped  {}", c.image),
+        None => {}
     }
     let lock = postgres::lock_path(ws);
     println!(

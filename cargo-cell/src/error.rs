@@ -149,4 +149,26 @@ pub enum Error {
         help("regenerate it with `cargo cell build`, or restore it from version control")
     )]
     Lock(#[from] cell_postgres::lock::LockError),
+
+    #[error("cannot talk to the Redis Cell: {what}")]
+    #[diagnostic(
+        code(cell::redis),
+        help("check it runs with `cargo cell status`; `cargo cell up` starts it again")
+    )]
+    Redis {
+        what: String,
+        #[source]
+        source: redis::RedisError,
+    },
+
+    #[error("cannot use the Redis lock {path}")]
+    #[diagnostic(
+        code(cell::redis::lock),
+        help("regenerate it with `cargo cell build`, or restore it from version control")
+    )]
+    RedisLock {
+        path: PathBuf,
+        #[source]
+        source: cell_redis::lock::LockError,
+    },
 }

@@ -11,5 +11,6 @@ pub mod error;
 pub mod manifest;
 pub mod postgres;
 pub mod record;
+pub mod redis;
 pub mod ui;
 pub mod workspace;

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use cell_postgres::declare::{EnumDecl, TableDecl};
+use cell_redis::declare::{MemoizeDecl, TableCacheDecl};
 
 use crate::error::Error;
 
@@ -48,6 +49,48 @@ pub struct Manifest {
     /// `#[derive(Postgres::Enum)]` types, sorted by Postgres name; each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postgres_enums: Vec<EnumDecl>,
+    /// `#[Redis::cache]` tables and `#[Cache::memoize]` functions.
+    #[serde(default, skip_serializing_if = "RedisManifest::is_empty")]
+    pub redis: RedisManifest,
+}
+
+/// The Redis Cell's items, sorted and each once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedisManifest {
+    pub tables: Vec<TableCacheDecl>,
+    pub functions: Vec<MemoizeDecl>,
+}
+
+impl RedisManifest {
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.functions.is_empty()
+    }
+
+    fn add(&mut self, fragment: Fragment, crate_name: &str) -> Result<(), Error> {
+        let err = |e: serde_json::Error| Error::Fragment {
+            path: format!("{crate_name}: redis.{}", fragment.kind).into(),
+            source: Box::new(e),
+        };
+        match fragment.kind.as_str() {
+            "cache" => {
+                let decl: TableCacheDecl = serde_json::from_value(fragment.value).map_err(err)?;
+                if !self.tables.contains(&decl) {
+                    self.tables.push(decl);
+                    self.tables.sort_by(|a, b| (&a.table, &a.namespace).cmp(&(&b.table, &b.namespace)));
+                }
+            }
+            "memoize" => {
+                let decl: MemoizeDecl = serde_json::from_value(fragment.value).map_err(err)?;
+                if !self.functions.contains(&decl) {
+                    self.functions.push(decl);
+                    self.functions
+                        .sort_by(|a, b| (&a.function, &a.namespace).cmp(&(&b.function, &b.namespace)));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 impl Manifest {
@@ -80,6 +123,7 @@ impl Manifest {
                 }
                 Ok(())
             }
+            ("redis", _) => self.redis.add(fragment, crate_name),
             // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
             _ => Ok(()),
         }
