@@ -127,6 +127,20 @@ pub async fn up(ws: &Workspace, ui: &Ui) -> Result<State, Error> {
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     task.finish(format!("ready on 127.0.0.1:{}", running.host_port));
+    // `CONFIG SET` does not survive a restart of the container: put the locked settings
+    // back, so a restarted Cell is the one the lock describes.
+    if let Ok(Some(lock)) = Lock::read(&lock_path(ws)) {
+        let mut conn = connect(&url).await.map_err(|e| redis_error("connecting", e))?;
+        for (name, value) in &lock.settings {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(value)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| redis_error(&format!("CONFIG SET {name} {value}"), e))?;
+        }
+    }
     let state = State {
         url,
         password,

@@ -178,6 +178,8 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     // resumes, and the queued invalidation ran first, although Redis kept the old entry
     // in its volume.
     app.cargo_cell(&["up"]).assert_success();
+    // The locked settings are back after the restart.
+    assert_eq!(redis_cli(&app, &["CONFIG", "GET", "maxmemory-policy"]), "maxmemory-policy\nallkeys-lru");
     s.call("sleep 1100");
     let st0 = s.call("stats");
     assert_eq!(s.call("find 2")["price"], 301);
