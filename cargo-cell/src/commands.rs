@@ -366,7 +366,9 @@ async fn status(ws: &Workspace, _ui: &Ui) -> Result<ExitCode, Error> {
         None => println!("postgres  absent"),
     }
     match engine.find_cell(&ws.id, "redis").await? {
-        Some(c) if c.host_port != 0 => println!("redis     running  {}  127.0.0.1:{}", c.image, c.host_port),
+        Some(c) if c.host_port != 0 => {
+            println!("redis     running  {}  127.0.0.1:{}", c.image, c.host_port)
+        }
         Some(c) => println!("redis     stopped  {}", c.image),
         None => {}
     }

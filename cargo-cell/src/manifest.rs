@@ -76,15 +76,17 @@ impl RedisManifest {
                 let decl: TableCacheDecl = serde_json::from_value(fragment.value).map_err(err)?;
                 if !self.tables.contains(&decl) {
                     self.tables.push(decl);
-                    self.tables.sort_by(|a, b| (&a.table, &a.namespace).cmp(&(&b.table, &b.namespace)));
+                    self.tables
+                        .sort_by(|a, b| (&a.table, &a.namespace).cmp(&(&b.table, &b.namespace)));
                 }
             }
             "memoize" => {
                 let decl: MemoizeDecl = serde_json::from_value(fragment.value).map_err(err)?;
                 if !self.functions.contains(&decl) {
                     self.functions.push(decl);
-                    self.functions
-                        .sort_by(|a, b| (&a.function, &a.namespace).cmp(&(&b.function, &b.namespace)));
+                    self.functions.sort_by(|a, b| {
+                        (&a.function, &a.namespace).cmp(&(&b.function, &b.namespace))
+                    });
                 }
             }
             _ => {}

@@ -34,7 +34,9 @@ pub struct State {
 }
 
 pub fn state_path(ws: &Workspace) -> PathBuf {
-    ws.cell_dir().join("state").join(format!("{CELL_NAME}.json"))
+    ws.cell_dir()
+        .join("state")
+        .join(format!("{CELL_NAME}.json"))
 }
 
 pub fn lock_path(ws: &Workspace) -> PathBuf {
@@ -130,7 +132,9 @@ pub async fn up(ws: &Workspace, ui: &Ui) -> Result<State, Error> {
     // `CONFIG SET` does not survive a restart of the container: put the locked settings
     // back, so a restarted Cell is the one the lock describes.
     if let Ok(Some(lock)) = Lock::read(&lock_path(ws)) {
-        let mut conn = connect(&url).await.map_err(|e| redis_error("connecting", e))?;
+        let mut conn = connect(&url)
+            .await
+            .map_err(|e| redis_error("connecting", e))?;
         for (name, value) in &lock.settings {
             redis::cmd("CONFIG")
                 .arg("SET")
@@ -152,12 +156,17 @@ pub async fn up(ws: &Workspace, ui: &Ui) -> Result<State, Error> {
 }
 
 async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-    redis::Client::open(url)?.get_multiplexed_async_connection().await
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await
 }
 
 async fn ping(url: &str) -> redis::RedisResult<()> {
     let mut conn = connect(url).await?;
-    redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ())
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map(|_| ())
 }
 
 fn redis_error(what: &str, source: redis::RedisError) -> Error {
@@ -168,7 +177,10 @@ fn redis_error(what: &str, source: redis::RedisError) -> Error {
 }
 
 /// Starts the Cell now when a lock says the workspace has one, to overlap with recording.
-pub fn start_early(ws: &Workspace, ui: &Ui) -> Option<tokio::task::JoinHandle<Result<State, Error>>> {
+pub fn start_early(
+    ws: &Workspace,
+    ui: &Ui,
+) -> Option<tokio::task::JoinHandle<Result<State, Error>>> {
     lock_path(ws).exists().then(|| {
         let (ws, ui) = (ws.clone(), ui.clone());
         tokio::spawn(async move { up(&ws, &ui).await })
@@ -202,7 +214,11 @@ pub async fn converge(
     let mut conn = connect(&state.url)
         .await
         .map_err(|e| redis_error("connecting", e))?;
-    let desired = Lock::desired(&manifest.redis.tables, &manifest.redis.functions, settings(ws));
+    let desired = Lock::desired(
+        &manifest.redis.tables,
+        &manifest.redis.functions,
+        settings(ws),
+    );
     let mut live = BTreeMap::new();
     for name in desired.settings.keys() {
         let pair: Vec<String> = redis::cmd("CONFIG")
@@ -234,16 +250,23 @@ pub async fn converge(
         if plan.is_empty() {
             ui.info("redis: no changes");
         } else {
-            ui.info(&format!("redis: applied {}\n{}", plan.summary(), plan.render().trim_end()));
+            ui.info(&format!(
+                "redis: applied {}\n{}",
+                plan.summary(),
+                plan.render().trim_end()
+            ));
         }
         if desired.is_empty() {
             // No caches left: without a lock the next build does not start the Cell.
             if path.exists() {
                 std::fs::remove_file(&path).map_err(|source| Error::Write { path, source })?;
             }
-        } else if cell_postgres::lock::write_if_changed(&path, &desired.to_bytes())
-            .map_err(|source| Error::Write { path: path.clone(), source })?
-        {
+        } else if cell_postgres::lock::write_if_changed(&path, &desired.to_bytes()).map_err(
+            |source| Error::Write {
+                path: path.clone(),
+                source,
+            },
+        )? {
             ui.info(&format!("redis: wrote {}", path.display()));
         }
     }

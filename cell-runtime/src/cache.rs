@@ -86,7 +86,12 @@ pub fn stats() -> Stats {
         stale_hits: c.stale_hits.load(Ordering::Relaxed),
         degraded: c.degraded.load(Ordering::Relaxed),
         outages: c.outages.load(Ordering::Relaxed),
-        queued_invalidations: h.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).len() as u64,
+        queued_invalidations: h
+            .inner
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as u64,
     }
 }
 
@@ -165,10 +170,11 @@ impl CacheHandle {
         let result = async {
             let url = endpoint()?;
             let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
-            let mut conn = tokio::time::timeout(OP_TIMEOUT, client.get_multiplexed_async_connection())
-                .await
-                .map_err(|_| "connecting timed out".to_string())?
-                .map_err(|e| e.to_string())?;
+            let mut conn =
+                tokio::time::timeout(OP_TIMEOUT, client.get_multiplexed_async_connection())
+                    .await
+                    .map_err(|_| "connecting timed out".to_string())?
+                    .map_err(|e| e.to_string())?;
             // Invalidations that failed earlier go first: nothing is read before them.
             self.replay(&mut conn).await?;
             Ok::<_, String>(conn)
@@ -213,11 +219,14 @@ impl CacheHandle {
     }
 
     async fn replay(&self, conn: &mut MultiplexedConnection) -> Result<(), String> {
-        let queued: Vec<Queued> = std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let queued: Vec<Queued> =
+            std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()));
         for (i, q) in queued.iter().enumerate() {
             let done = match q {
                 Queued::Keys(keys) => timed(conn.del::<_, u64>(keys)).await.map(|_| ()),
-                Queued::Tag(tag) => timed(tag_script().key(tag_set(tag)).invoke_async::<u64>(conn)).await.map(|_| ()),
+                Queued::Tag(tag) => timed(tag_script().key(tag_set(tag)).invoke_async::<u64>(conn))
+                    .await
+                    .map(|_| ()),
             };
             if let Err(e) = done {
                 // Put back what is left, in order.
@@ -273,15 +282,25 @@ impl CacheHandle {
         if bytes.is_empty() {
             return;
         }
-        let Some(mut conn) = self.conn().await else { return };
+        let Some(mut conn) = self.conn().await else {
+            return;
+        };
         let mut pipe = redis::pipe();
         pipe.atomic().set_ex(key, bytes, ttl_secs).ignore();
         for tag in tags {
             let set = tag_set(tag);
             pipe.sadd(&set, key).ignore();
             // The tag lives as long as its longest-lived entry.
-            pipe.cmd("EXPIRE").arg(&set).arg(ttl_secs).arg("NX").ignore();
-            pipe.cmd("EXPIRE").arg(&set).arg(ttl_secs).arg("GT").ignore();
+            pipe.cmd("EXPIRE")
+                .arg(&set)
+                .arg(ttl_secs)
+                .arg("NX")
+                .ignore();
+            pipe.cmd("EXPIRE")
+                .arg(&set)
+                .arg(ttl_secs)
+                .arg("GT")
+                .ignore();
         }
         if let Err(e) = timed(pipe.query_async::<()>(&mut conn)).await {
             self.failed(e).await;
@@ -307,7 +326,13 @@ impl CacheHandle {
             self.queue(Queued::Tag(tag.to_string()));
             return Err(CacheError::Unavailable);
         };
-        match timed(tag_script().key(tag_set(tag)).invoke_async::<u64>(&mut conn)).await {
+        match timed(
+            tag_script()
+                .key(tag_set(tag))
+                .invoke_async::<u64>(&mut conn),
+        )
+        .await
+        {
             Ok(n) => Ok(n),
             Err(e) => {
                 self.queue(Queued::Tag(tag.to_string()));
@@ -412,7 +437,8 @@ pub mod private {
     }
 
     /// Runs the function again in the background and encodes its value (`None`: an error).
-    pub type Refresh = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send>> + Send + Sync>;
+    pub type Refresh =
+        Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send>> + Send + Sync>;
 
     /// The compact encoding of cached values (MessagePack); empty when it cannot encode.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
@@ -450,7 +476,12 @@ pub mod private {
     pub fn memo_key<A: Serialize>(memo: &Memo, args: &A) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(encode(args));
-        format!("{}:{}:{}", memo.namespace, memo.function, hex(&digest[..16]))
+        format!(
+            "{}:{}:{}",
+            memo.namespace,
+            memo.function,
+            hex(&digest[..16])
+        )
     }
 
     fn hex(bytes: &[u8]) -> String {
@@ -502,7 +533,12 @@ pub mod private {
     async fn store(cache: &CacheHandle, memo: &Memo, key: &str, tags: &[String], payload: &[u8]) {
         let fresh_until = now_ms() + memo.ttl_secs * 1000;
         cache
-            .set(key, &envelope(fresh_until, payload), memo.ttl_secs + memo.stale_secs, tags)
+            .set(
+                key,
+                &envelope(fresh_until, payload),
+                memo.ttl_secs + memo.stale_secs,
+                tags,
+            )
             .await;
     }
 
@@ -528,7 +564,11 @@ pub mod private {
                 return Ok(value);
             }
             if let Some(refresh) = refresh {
-                cache.inner.counters.stale_hits.fetch_add(1, Ordering::Relaxed);
+                cache
+                    .inner
+                    .counters
+                    .stale_hits
+                    .fetch_add(1, Ordering::Relaxed);
                 revalidate(cache, memo, key, tags, refresh);
                 return Ok(value);
             }
@@ -590,9 +630,19 @@ pub mod private {
     }
 
     /// One background refresh per key and process; the stale value is served meanwhile.
-    fn revalidate(cache: &'static CacheHandle, memo: &'static Memo, key: String, tags: Vec<String>, refresh: Refresh) {
+    fn revalidate(
+        cache: &'static CacheHandle,
+        memo: &'static Memo,
+        key: String,
+        tags: Vec<String>,
+        refresh: Refresh,
+    ) {
         {
-            let mut running = cache.inner.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+            let mut running = cache
+                .inner
+                .refreshing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if !running.insert(key.clone()) {
                 return;
             }
@@ -620,8 +670,16 @@ pub mod private {
             let b = entry_key("ns", "sku", &String::from("abc"));
             assert_eq!(a, b);
             assert!(a.starts_with("ns:sku:"), "{a}");
-            let memo = Memo { namespace: "cell:a:m:00", function: "a::f", ttl_secs: 1, stale_secs: 0 };
-            assert_eq!(memo_key(&memo, &(&1i64, &"x")), memo_key(&memo, &(&1i64, &String::from("x"))));
+            let memo = Memo {
+                namespace: "cell:a:m:00",
+                function: "a::f",
+                ttl_secs: 1,
+                stale_secs: 0,
+            };
+            assert_eq!(
+                memo_key(&memo, &(&1i64, &"x")),
+                memo_key(&memo, &(&1i64, &String::from("x")))
+            );
             assert_ne!(memo_key(&memo, &(&1i64,)), memo_key(&memo, &(&2i64,)));
         }
 

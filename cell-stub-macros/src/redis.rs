@@ -8,7 +8,10 @@ use syn::{ItemFn, ItemStruct};
 
 use cell_postgres::parse::{parse_table_lenient, validate};
 use cell_redis::CELL_NAME;
-use cell_redis::expand::{cached_table, check_keys, compile_error, defer_to_table, memoize as expand_memoize, memoize_decl, table_decl};
+use cell_redis::expand::{
+    cached_table, check_keys, compile_error, defer_to_table, memoize as expand_memoize,
+    memoize_decl, table_decl,
+};
 use cell_redis::parse::{is_postgres_table, parse_memoize, take_table_cache};
 
 use crate::record;
@@ -102,7 +105,9 @@ pub fn memoize(args: TokenStream, input: TokenStream, attr: &str) -> TokenStream
         Err(_) => {
             let err = compile_error(
                 Span::call_site(),
-                &format!("#[{attr}] goes on an async function\n\nhelp: write `#[{attr}(ttl = \"5m\")] async fn get_user(id: i64) -> Result<User, Error> {{ ... }}`"),
+                &format!(
+                    "#[{attr}] goes on an async function\n\nhelp: write `#[{attr}(ttl = \"5m\")] async fn get_user(id: i64) -> Result<User, Error> {{ ... }}`"
+                ),
             );
             return quote!(#err #input);
         }

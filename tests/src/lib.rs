@@ -309,8 +309,15 @@ impl App {
             .arg(format!("label=dev.cell.cell={cell}"))
             .output()
             .expect("docker ps");
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
-        assert_eq!(ids.len(), 1, "expected one {cell} container for this test, found {ids:?}");
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "expected one {cell} container for this test, found {ids:?}"
+        );
         ids[0].clone()
     }
 

@@ -25,7 +25,11 @@ impl Session {
         let mut child = app.spawn_binary("cache-app");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Session { child, stdin, stdout }
+        Session {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     #[track_caller]
@@ -44,7 +48,12 @@ impl Session {
     fn finish(mut self) -> String {
         drop(self.stdin);
         let mut err = String::new();
-        self.child.stderr.take().expect("stderr").read_to_string(&mut err).expect("stderr");
+        self.child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("stderr");
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "the app failed: {err}");
         err
@@ -55,11 +64,22 @@ fn redis_cli(app: &App, args: &[&str]) -> String {
     let state: Value = serde_json::from_str(&app.read(".cell/state/redis.json")).expect("state");
     let password = state["password"].as_str().expect("password");
     let out = Command::new("docker")
-        .args(["exec", &app.cell_container("redis"), "redis-cli", "--no-auth-warning", "-a", password])
+        .args([
+            "exec",
+            &app.cell_container("redis"),
+            "redis-cli",
+            "--no-auth-warning",
+            "-a",
+            password,
+        ])
         .args(args)
         .output()
         .expect("docker exec redis-cli");
-    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim_end().to_string()
 }
 
@@ -74,7 +94,10 @@ fn keys(app: &App, pattern: &str) -> Vec<String> {
 
 fn table_namespace(app: &App) -> String {
     let lock: Value = serde_json::from_str(&app.read(".cell/redis.lock.json")).expect("redis lock");
-    lock["tables"]["products"]["namespace"].as_str().expect("namespace").to_string()
+    lock["tables"]["products"]["namespace"]
+        .as_str()
+        .expect("namespace")
+        .to_string()
 }
 
 fn docker(args: &[&str]) {
@@ -102,7 +125,10 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     ] {
         assert!(lock.contains(needle), "`{needle}` not in the lock:\n{lock}");
     }
-    assert_eq!(redis_cli(&app, &["CONFIG", "GET", "maxmemory-policy"]), "maxmemory-policy\nallkeys-lru");
+    assert_eq!(
+        redis_cli(&app, &["CONFIG", "GET", "maxmemory-policy"]),
+        "maxmemory-policy\nallkeys-lru"
+    );
     let ns = table_namespace(&app);
     assert!(ns.starts_with("cell:cache-app:t:products:"), "{ns}");
 
@@ -112,7 +138,11 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     // First read: a miss that writes one key with the declared TTL.
     assert_eq!(s.call("find 1")["price"], 100);
     let st = s.call("stats");
-    assert_eq!((st["hits"].as_u64(), st["misses"].as_u64()), (Some(0), Some(1)), "{st}");
+    assert_eq!(
+        (st["hits"].as_u64(), st["misses"].as_u64()),
+        (Some(0), Some(1)),
+        "{st}"
+    );
     let entries = keys(&app, &format!("{ns}:*"));
     assert_eq!(entries.len(), 1, "{entries:?}");
     let ttl: i64 = redis_cli(&app, &["TTL", &entries[0]]).parse().expect("TTL");
@@ -123,14 +153,21 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     app.psql("UPDATE products SET price = 999 WHERE id = 1");
     assert_eq!(s.call("find 1")["price"], 100);
     let st = s.call("stats");
-    assert_eq!((st["hits"].as_u64(), st["misses"].as_u64()), (Some(1), Some(1)), "{st}");
+    assert_eq!(
+        (st["hits"].as_u64(), st["misses"].as_u64()),
+        (Some(1), Some(1)),
+        "{st}"
+    );
 
     // The cache_key finder is cached too; update invalidates its old and new key.
     assert_eq!(s.call("find_sku sku-1")["price"], 999);
     assert_eq!(s.call("find_sku sku-1")["price"], 999);
     s.call("update 1 sku-2 200");
     let found = s.call("find 1");
-    assert_eq!((found["price"].as_i64(), found["sku"].as_str()), (Some(200), Some("sku-2")));
+    assert_eq!(
+        (found["price"].as_i64(), found["sku"].as_str()),
+        (Some(200), Some("sku-2"))
+    );
     assert_eq!(s.call("find_sku sku-1")["found"], false);
     assert_eq!(s.call("find_sku sku-2")["price"], 200);
     // Delete, then find: None.
@@ -179,17 +216,32 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     // in its volume.
     app.cargo_cell(&["up"]).assert_success();
     // The locked settings are back after the restart.
-    assert_eq!(redis_cli(&app, &["CONFIG", "GET", "maxmemory-policy"]), "maxmemory-policy\nallkeys-lru");
+    assert_eq!(
+        redis_cli(&app, &["CONFIG", "GET", "maxmemory-policy"]),
+        "maxmemory-policy\nallkeys-lru"
+    );
     s.call("sleep 1100");
     let st0 = s.call("stats");
     assert_eq!(s.call("find 2")["price"], 301);
     assert_eq!(s.call("find 2")["price"], 301);
     let st = s.call("stats");
     assert_eq!(st["queued"], 0, "{st}");
-    assert_eq!(st["misses"].as_u64(), st0["misses"].as_u64().map(|m| m + 1), "{st0} {st}");
-    assert_eq!(st["hits"].as_u64(), st0["hits"].as_u64().map(|h| h + 1), "{st0} {st}");
+    assert_eq!(
+        st["misses"].as_u64(),
+        st0["misses"].as_u64().map(|m| m + 1),
+        "{st0} {st}"
+    );
+    assert_eq!(
+        st["hits"].as_u64(),
+        st0["hits"].as_u64().map(|h| h + 1),
+        "{st0} {st}"
+    );
     let stderr = s.finish();
-    assert_eq!(stderr.matches("the Redis Cell is unavailable").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("the Redis Cell is unavailable").count(),
+        1,
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("reachable again").count(), 1, "{stderr}");
 
     // A field's type changes: `cargo cell build` moves the table to a new namespace, so the
@@ -200,15 +252,28 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     let plan = app.cargo_cell(&["plan"]);
     plan.assert_success();
     assert!(plan.stdout.contains("redis: 1 change"), "{}", plan.stdout);
-    assert!(plan.stdout.contains(&format!("~ cache table products: namespace {ns} -> ")), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains(&format!("~ cache table products: namespace {ns} -> ")),
+        "{}",
+        plan.stdout
+    );
     app.cargo_cell(&["build"]).assert_success();
     let new_ns = table_namespace(&app);
     assert_ne!(new_ns, ns);
     let mut s = Session::start(&app);
     assert_eq!(s.call("find 2")["price"], 301);
     let st = s.call("stats");
-    assert_eq!((st["hits"].as_u64(), st["misses"].as_u64()), (Some(0), Some(1)), "{st}");
+    assert_eq!(
+        (st["hits"].as_u64(), st["misses"].as_u64()),
+        (Some(0), Some(1)),
+        "{st}"
+    );
     assert_eq!(keys(&app, &format!("{new_ns}:*")).len(), 1);
-    assert_eq!(keys(&app, &format!("{ns}:*")), old_entries, "old entries are left to expire");
+    assert_eq!(
+        keys(&app, &format!("{ns}:*")),
+        old_entries,
+        "old entries are left to expire"
+    );
     s.finish();
 }

@@ -25,10 +25,17 @@ pub const MANAGED_SETTINGS: &[&str] = &["maxmemory-policy", "maxmemory"];
 
 /// The command: `redis-server` options (the image's entrypoint adds `redis-server`).
 pub fn container_cmd(password: &str) -> Vec<String> {
-    ["--requirepass", password, "--dir", DATA_PATH, "--appendonly", "no"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "--requirepass",
+        password,
+        "--dir",
+        DATA_PATH,
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// The URL a client on this machine uses.

@@ -69,7 +69,8 @@ mod tests {
     #[test]
     fn round_trip_through_json() {
         let t = fixtures::products("cell:shop:t:products:aa", 3600);
-        let back: TableCacheDecl = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
+        let back: TableCacheDecl =
+            serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
         assert_eq!(back, t);
         let m = fixtures::get_user(300, &["user:{id}"]);
         let back: MemoizeDecl = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();

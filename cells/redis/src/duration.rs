@@ -13,7 +13,9 @@ pub fn parse(text: &str) -> Result<u64, String> {
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(format!("`{text}` must start each part with a number, as in `90s` or `1h30m`"));
+            return Err(format!(
+                "`{text}` must start each part with a number, as in `90s` or `1h30m`"
+            ));
         }
         let n: u64 = rest[..digits]
             .parse()
@@ -31,12 +33,16 @@ pub fn parse(text: &str) -> Result<u64, String> {
             other => {
                 return Err(format!(
                     "`{other}` is not a duration unit{}",
-                    suggestion(other).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+                    suggestion(other)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default()
                 ));
             }
         };
         if last_rank != usize::MAX && rank <= last_rank {
-            return Err(format!("`{text}` repeats or misorders its units: write larger units first, each once"));
+            return Err(format!(
+                "`{text}` repeats or misorders its units: write larger units first, each once"
+            ));
         }
         last_rank = rank;
         total = n
@@ -45,7 +51,9 @@ pub fn parse(text: &str) -> Result<u64, String> {
             .ok_or_else(|| format!("`{text}` is too long a duration"))?;
     }
     if total == 0 {
-        return Err(format!("`{text}` is zero: a cache entry must live at least one second"));
+        return Err(format!(
+            "`{text}` is zero: a cache entry must live at least one second"
+        ));
     }
     Ok(total)
 }
@@ -78,7 +86,8 @@ pub fn format(secs: u64) -> String {
 }
 
 /// The help shown with every duration error.
-pub const HELP: &str = "write a number and a unit: `30s`, `5m`, `1h`, `1d`, or combined larger first, as `1h30m`";
+pub const HELP: &str =
+    "write a number and a unit: `30s`, `5m`, `1h`, `1d`, or combined larger first, as `1h30m`";
 
 #[cfg(test)]
 mod tests {
@@ -97,14 +106,25 @@ mod tests {
     #[test]
     fn refuses_words_and_mistakes_with_a_suggestion() {
         let e = parse("1hour").unwrap_err();
-        assert!(e.contains("`hour` is not a duration unit (did you mean `h`?)"), "{e}");
+        assert!(
+            e.contains("`hour` is not a duration unit (did you mean `h`?)"),
+            "{e}"
+        );
         assert!(parse("").is_err());
-        assert!(parse("h").unwrap_err().contains("start each part with a number"));
+        assert!(
+            parse("h")
+                .unwrap_err()
+                .contains("start each part with a number")
+        );
         assert!(parse("10").unwrap_err().contains("without a unit"));
         assert!(parse("0s").unwrap_err().contains("zero"));
         assert!(parse("30m1h").unwrap_err().contains("larger units first"));
         assert!(parse("1m1m").unwrap_err().contains("larger units first"));
-        assert!(parse("99999999999999999999d").unwrap_err().contains("too long"));
+        assert!(
+            parse("99999999999999999999d")
+                .unwrap_err()
+                .contains("too long")
+        );
         assert!(parse("1.5h").is_err());
     }
 

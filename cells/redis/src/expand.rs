@@ -70,7 +70,11 @@ pub fn table_decl(parsed: &ParsedTable, cache: &TableCache, app: &str) -> TableC
         table: parsed.decl.name.clone(),
         rust_name: parsed.decl.rust_name.clone(),
         app: app.to_string(),
-        namespace: key::table_namespace(app, &parsed.decl.name, &key::table_fingerprint(&parsed.decl)),
+        namespace: key::table_namespace(
+            app,
+            &parsed.decl.name,
+            &key::table_fingerprint(&parsed.decl),
+        ),
         ttl_secs: cache.ttl_secs,
         keys,
     }
@@ -99,19 +103,35 @@ pub fn cached_table(
     let ns = &decl.namespace;
     let ttl = decl.ttl_secs;
 
-    let pk_index = parsed.decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
+    let pk_index = parsed
+        .decl
+        .columns
+        .iter()
+        .position(|c| c.primary_key)
+        .unwrap_or(0);
     let pk_field = &parsed.field_idents[pk_index];
     let pk_name = field_name(pk_field);
     let key_fields: Vec<(usize, &syn::Ident)> = cache
         .key_fields
         .iter()
-        .filter_map(|f| parsed.field_idents.iter().position(|x| x == f).map(|i| (i, f)))
+        .filter_map(|f| {
+            parsed
+                .field_idents
+                .iter()
+                .position(|x| x == f)
+                .map(|i| (i, f))
+        })
         .collect();
 
     // The methods to wrap, by name: finders read through, writes invalidate.
-    let finders: Vec<(String, String)> = std::iter::once((format!("find_by_{pk_name}"), pk_name.clone()))
-        .chain(key_fields.iter().map(|(_, f)| (format!("find_by_{}", field_name(f)), field_name(f))))
-        .collect();
+    let finders: Vec<(String, String)> =
+        std::iter::once((format!("find_by_{pk_name}"), pk_name.clone()))
+            .chain(
+                key_fields
+                    .iter()
+                    .map(|(_, f)| (format!("find_by_{}", field_name(f)), field_name(f))),
+            )
+            .collect();
     let writes = ["update", "delete", "delete_by_id"];
 
     let mut wrappers = Vec::new();
@@ -187,7 +207,11 @@ pub fn cached_table(
             wrappers.push(wrapper);
         }
     }
-    let missing: Vec<&String> = finders.iter().map(|(m, _)| m).filter(|m| !found.contains(m)).collect();
+    let missing: Vec<&String> = finders
+        .iter()
+        .map(|(m, _)| m)
+        .filter(|m| !found.contains(m))
+        .collect();
     if !missing.is_empty() {
         // A table with errors gets placeholders without them: those errors are the message.
         return out;
@@ -201,7 +225,10 @@ pub fn cached_table(
             ::core::result::Result::Ok(::std::vec![#pk_key])
         })
     } else {
-        let cols: Vec<String> = key_fields.iter().map(|(i, _)| q(&parsed.decl.columns[*i].name)).collect();
+        let cols: Vec<String> = key_fields
+            .iter()
+            .map(|(i, _)| q(&parsed.decl.columns[*i].name))
+            .collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {} = $1",
             cols.join(", "),
@@ -230,7 +257,8 @@ pub fn cached_table(
 
     let fields = &parsed.field_idents;
     let types = &parsed.field_types;
-    let serde_path = format!("{}::serde", quote!(::cell_runtime::__private::cache)).replace(' ', "");
+    let serde_path =
+        format!("{}::serde", quote!(::cell_runtime::__private::cache)).replace(' ', "");
     let doc = format!(
         "Read through the Redis Cell (`{ns}`, ttl {}); writes invalidate after commit.",
         crate::duration::format(ttl)
@@ -370,7 +398,9 @@ pub fn memoize(item: &ItemFn, memo: &Memoize, app: &str) -> TokenStream {
             }
             _ => None,
         });
-        let clones = args.iter().map(|i| quote!(let #i = ::core::clone::Clone::clone(&#i);));
+        let clones = args
+            .iter()
+            .map(|i| quote!(let #i = ::core::clone::Clone::clone(&#i);));
         quote! {
             ::core::option::Option::Some({
                 #(#owned)*
@@ -465,7 +495,10 @@ mod tests {
             #[Redis::cache(ttl = "1hour")] struct P { #[Postgres::primary_key] id: i64 }
         };
         let e = take_table_cache(&mut item).unwrap_err().to_string();
-        assert!(e.contains("`hour` is not a duration unit (did you mean `h`?)"), "{e}");
+        assert!(
+            e.contains("`hour` is not a duration unit (did you mean `h`?)"),
+            "{e}"
+        );
         assert!(!quote!(#item).to_string().contains("Redis"));
         let mut item: ItemStruct = syn::parse_quote! {
             struct P { #[Postgres::primary_key] id: i64, #[Redis::cache_key] x: String }
@@ -473,7 +506,12 @@ mod tests {
         let e = take_table_cache(&mut item).unwrap_err().to_string();
         assert!(e.contains("needs #[Redis::cache] on the struct"), "{e}");
         let mut item: ItemStruct = syn::parse_quote! { #[Redis::cache] struct P { id: i64 } };
-        assert!(take_table_cache(&mut item).unwrap_err().to_string().contains("needs a time to live"));
+        assert!(
+            take_table_cache(&mut item)
+                .unwrap_err()
+                .to_string()
+                .contains("needs a time to live")
+        );
         let mut item: ItemStruct = syn::parse_quote! { struct P { id: i64 } };
         assert!(take_table_cache(&mut item).unwrap().is_none());
     }
@@ -487,7 +525,10 @@ mod tests {
         let cache = take_table_cache(&mut item).unwrap().unwrap();
         let parsed = parse_table(quote!(), &mut item).unwrap();
         let e = check_keys(&parsed, &cache).unwrap_err().to_string();
-        assert!(e.contains("needs a unique field, and `x` is not unique"), "{e}");
+        assert!(
+            e.contains("needs a unique field, and `x` is not unique"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -499,7 +540,10 @@ mod tests {
         assert!(out.contains("pub async fn find_by_id"), "{out}");
         assert!(out.contains("read_through"), "{out}");
         assert!(out.contains("invalidate"), "{out}");
-        assert!(out.contains(r#"SELECT \"sku\" FROM \"products\" WHERE \"id\" = $1"#), "{out}");
+        assert!(
+            out.contains(r#"SELECT \"sku\" FROM \"products\" WHERE \"id\" = $1"#),
+            "{out}"
+        );
         assert!(out.contains("cell:shop:t:products:"), "{out}");
         // `find_by_sku` keeps its public signature.
         assert!(out.contains("pub async fn find_by_sku (db : & :: cell_runtime :: PostgresConnection , value : & str)"), "{out}");
@@ -512,7 +556,16 @@ mod tests {
         let item: ItemFn = syn::parse_quote! {
             async fn get_user(id: i64, name: &str) -> Result<String, Error> { Ok(format!("{id}{name}")) }
         };
-        let memo = parse_memoize(quote!(ttl = "5m", tags = ["user:{id}"], stale_while_revalidate = "1h"), &item, "Cache::memoize").unwrap();
+        let memo = parse_memoize(
+            quote!(
+                ttl = "5m",
+                tags = ["user:{id}"],
+                stale_while_revalidate = "1h"
+            ),
+            &item,
+            "Cache::memoize",
+        )
+        .unwrap();
         assert_eq!((memo.ttl_secs, memo.stale_secs), (300, Some(3600)));
         let out = memoize(&item, &memo, "shop").to_string();
         assert!(out.contains("module_path"), "{out}");
@@ -527,13 +580,20 @@ mod tests {
     #[test]
     fn memoize_errors_are_collected() {
         let item: ItemFn = syn::parse_quote! { fn f(id: i64) -> i64 { id } };
-        let e = parse_memoize(quote!(ttl = "1hour", tags = ["user:{user_id}"]), &item, "Cache::memoize")
-            .unwrap_err();
+        let e = parse_memoize(
+            quote!(ttl = "1hour", tags = ["user:{user_id}"]),
+            &item,
+            "Cache::memoize",
+        )
+        .unwrap_err();
         let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
         assert_eq!(all.len(), 3, "{all:?}");
         assert!(all[0].contains("goes on an async function"), "{all:?}");
         assert!(all[1].contains("`hour` is not a duration unit"), "{all:?}");
-        assert!(all[2].contains("`user_id`, which is not an argument"), "{all:?}");
+        assert!(
+            all[2].contains("`user_id`, which is not an argument"),
+            "{all:?}"
+        );
     }
 
     #[test]

@@ -42,7 +42,11 @@ pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The shape fingerprint of a table's row: its name and every column's name, Rust type, SQL

@@ -22,7 +22,6 @@ pub mod expand;
 #[cfg(feature = "macros")]
 pub mod parse;
 
-
 /// The Cell's name as it appears in manifests, locks and container labels.
 pub const CELL_NAME: &str = "redis";
 

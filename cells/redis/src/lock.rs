@@ -47,9 +47,18 @@ pub struct FunctionEntry {
 
 #[derive(Debug)]
 pub enum LockError {
-    Read { path: String, source: io::Error },
-    Parse { path: String, source: serde_json::Error },
-    TooNew { path: String, found: u32 },
+    Read {
+        path: String,
+        source: io::Error,
+    },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    TooNew {
+        path: String,
+        found: u32,
+    },
 }
 
 impl std::fmt::Display for LockError {
@@ -164,8 +173,14 @@ mod tests {
         assert_eq!(bytes, lock.clone().to_bytes());
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(text.contains("\"ttl\": \"1h\""), "{text}");
-        assert!(text.contains("\"stale_while_revalidate\": \"1h\""), "{text}");
-        assert!(text.contains("\"maxmemory-policy\": \"allkeys-lru\""), "{text}");
+        assert!(
+            text.contains("\"stale_while_revalidate\": \"1h\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"maxmemory-policy\": \"allkeys-lru\""),
+            "{text}"
+        );
         assert_eq!(Lock::parse(&bytes, Path::new("x")).unwrap(), lock);
     }
 

@@ -221,7 +221,8 @@ pub fn parse_memoize(args: TokenStream, item: &ItemFn, attr: &str) -> Result<Mem
             let content;
             let value = meta.value()?;
             syn::bracketed!(content in value);
-            let lits = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
+            let lits =
+                content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
             for lit in lits {
                 match template::parse(&lit.value(), &names) {
                     Ok(parts) => tags.push((lit.value(), parts)),
@@ -244,7 +245,11 @@ pub fn parse_memoize(args: TokenStream, item: &ItemFn, attr: &str) -> Result<Mem
     }
     if !ttl_given {
         errors.push(error(
-            if empty { item.sig.ident.span() } else { args_span },
+            if empty {
+                item.sig.ident.span()
+            } else {
+                args_span
+            },
             &format!("#[{attr}] needs a time to live"),
             &format!("write `#[{attr}(ttl = \"5m\")]`"),
         ));

@@ -133,7 +133,11 @@ impl Plan {
                         what.push(format!("ttl {} -> {}", from.ttl, to.ttl));
                     }
                     if from.keys != to.keys {
-                        what.push(format!("keys {} -> {}", from.keys.join(", "), to.keys.join(", ")));
+                        what.push(format!(
+                            "keys {} -> {}",
+                            from.keys.join(", "),
+                            to.keys.join(", ")
+                        ));
                     }
                     format!("~ cache table {table}: {}", what.join("; "))
                 }
@@ -192,7 +196,11 @@ mod tests {
     #[test]
     fn first_plan_adds_everything_and_sets_settings() {
         let desired = lock("cell:shop:t:products:aa", 3600);
-        let plan = diff(None, &desired, &BTreeMap::from([("maxmemory-policy".into(), "noeviction".into())]));
+        let plan = diff(
+            None,
+            &desired,
+            &BTreeMap::from([("maxmemory-policy".into(), "noeviction".into())]),
+        );
         let text = plan.render();
         assert_eq!(
             text,
@@ -200,7 +208,10 @@ mod tests {
              \x20 + memoize shop::get_user: ttl 5m, stale_while_revalidate 1h, tags user:{id}, namespace cell:shop:m:0011\n\
              \x20 ~ setting maxmemory-policy: noeviction -> allkeys-lru\n"
         );
-        assert_eq!(plan.settings().collect::<Vec<_>>(), [("maxmemory-policy", "allkeys-lru")]);
+        assert_eq!(
+            plan.settings().collect::<Vec<_>>(),
+            [("maxmemory-policy", "allkeys-lru")]
+        );
         assert_eq!(plan.summary(), "3 changes");
     }
 
@@ -226,7 +237,12 @@ mod tests {
         let old = lock("cell:shop:t:products:aa", 3600);
         let new = Lock::desired(&[], &[], crate::cell::default_settings());
         let text = diff(Some(&old), &new, &live_ok()).render();
-        assert!(text.contains("- cache table products (entries under cell:shop:t:products:aa expire within 1h)"), "{text}");
+        assert!(
+            text.contains(
+                "- cache table products (entries under cell:shop:t:products:aa expire within 1h)"
+            ),
+            "{text}"
+        );
         assert!(text.contains("- memoize shop::get_user"), "{text}");
     }
 }

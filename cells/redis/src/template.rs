@@ -40,7 +40,11 @@ pub fn parse(text: &str, args: &[String]) -> Result<Vec<Part>, String> {
                 if !closed {
                     return Err(format!("`{{` in tag `{text}` is never closed"));
                 }
-                let path: Vec<String> = inner.trim().split('.').map(|s| s.trim().to_string()).collect();
+                let path: Vec<String> = inner
+                    .trim()
+                    .split('.')
+                    .map(|s| s.trim().to_string())
+                    .collect();
                 if path.iter().any(|p| !is_ident(p)) {
                     return Err(format!(
                         "`{{{inner}}}` in tag `{text}` is not an argument name (or `arg.field`)"
@@ -52,7 +56,10 @@ pub fn parse(text: &str, args: &[String]) -> Result<Vec<Part>, String> {
                     } else {
                         format!(
                             "its arguments are {}",
-                            args.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                            args.iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     };
                     return Err(format!(
@@ -65,7 +72,11 @@ pub fn parse(text: &str, args: &[String]) -> Result<Vec<Part>, String> {
                 }
                 parts.push(Part::Arg(path));
             }
-            '}' => return Err(format!("`}}` in tag `{text}` has no matching `{{` (write `}}}}` for a brace)")),
+            '}' => {
+                return Err(format!(
+                    "`}}` in tag `{text}` has no matching `{{` (write `}}}}` for a brace)"
+                ));
+            }
             c => literal.push(c),
         }
     }
@@ -95,14 +106,23 @@ mod tests {
     #[test]
     fn splits_text_and_arguments() {
         let p = parse("user:{id}", &args(&["id"])).unwrap();
-        assert_eq!(p, vec![Part::Text("user:".into()), Part::Arg(vec!["id".into()])]);
+        assert_eq!(
+            p,
+            vec![Part::Text("user:".into()), Part::Arg(vec!["id".into()])]
+        );
         let p = parse("{u.org_id}-x", &args(&["u"])).unwrap();
         assert_eq!(
             p,
-            vec![Part::Arg(vec!["u".into(), "org_id".into()]), Part::Text("-x".into())]
+            vec![
+                Part::Arg(vec!["u".into(), "org_id".into()]),
+                Part::Text("-x".into())
+            ]
         );
         assert_eq!(parse("all", &[]).unwrap(), vec![Part::Text("all".into())]);
-        assert_eq!(parse("a{{b}}", &[]).unwrap(), vec![Part::Text("a{b}".into())]);
+        assert_eq!(
+            parse("a{{b}}", &[]).unwrap(),
+            vec![Part::Text("a{b}".into())]
+        );
     }
 
     #[test]
@@ -110,9 +130,21 @@ mod tests {
         let e = parse("user:{user_id}", &args(&["id"])).unwrap_err();
         assert!(e.contains("`user_id`, which is not an argument"), "{e}");
         assert!(e.contains("`id`"), "{e}");
-        assert!(parse("user:{id", &args(&["id"])).unwrap_err().contains("never closed"));
-        assert!(parse("user:id}", &args(&["id"])).unwrap_err().contains("no matching"));
-        assert!(parse("{1x}", &args(&["id"])).unwrap_err().contains("not an argument name"));
+        assert!(
+            parse("user:{id", &args(&["id"]))
+                .unwrap_err()
+                .contains("never closed")
+        );
+        assert!(
+            parse("user:id}", &args(&["id"]))
+                .unwrap_err()
+                .contains("no matching")
+        );
+        assert!(
+            parse("{1x}", &args(&["id"]))
+                .unwrap_err()
+                .contains("not an argument name")
+        );
         assert!(parse("", &[]).is_err());
         assert!(parse("x{a}", &[]).unwrap_err().contains("has no arguments"));
     }
