@@ -208,6 +208,28 @@ mod tests {
     }
 
     #[test]
+    fn redis_items_are_recorded_once_and_sorted() {
+        let memo = |f: &str| Fragment {
+            cell: "redis".into(),
+            kind: "memoize".into(),
+            value: serde_json::json!({
+                "function": f, "app": "a", "namespace": "cell:a:m:00", "ttl_secs": 60
+            }),
+        };
+        let mut m = Manifest::default();
+        m.add(memo("a::z"), "a").unwrap();
+        m.add(memo("a::b"), "a").unwrap();
+        m.add(memo("a::z"), "a").unwrap();
+        let names: Vec<_> = m.redis.functions.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["a::b", "a::z"]);
+        assert!(m.is_empty(), "no Postgres tables");
+        assert!(!m.redis.is_empty());
+        let text = String::from_utf8(m.to_bytes()).unwrap();
+        assert!(text.contains("\"redis\""), "{text}");
+        assert!(!String::from_utf8(Manifest::default().to_bytes()).unwrap().contains("redis"));
+    }
+
+    #[test]
     fn fragment_names_carry_cell_and_kind() {
         let f = Fragment::parse(Path::new("/x/postgres.table.users.json"), b"{}").unwrap();
         assert_eq!((f.cell.as_str(), f.kind.as_str()), ("postgres", "table"));
