@@ -196,6 +196,27 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     s.call("member 1 a"); // kept: a hit
     assert_eq!(s.call("stats")["runs"].as_u64().unwrap(), runs + 1);
 
+    // stale_while_revalidate: once the TTL has passed, the old value is served while one
+    // background refresh runs; then the new one.
+    assert_eq!(s.call("generation 1")["value"], 1);
+    s.call("sleep 1200");
+    let stale_before = s.call("stats")["stale_hits"].as_u64().unwrap();
+    assert_eq!(s.call("generation 1")["value"], 1);
+    let mut value = 1;
+    for _ in 0..250 {
+        value = s.call("generation 1")["value"].as_u64().unwrap();
+        if value != 1 {
+            break;
+        }
+        s.call("sleep 20");
+    }
+    assert_eq!(value, 2, "one background refresh");
+    let st = s.call("stats");
+    assert!(
+        st["stale_hits"].as_u64().unwrap() >= stale_before + 1,
+        "{st}"
+    );
+
     // Redis stopped mid-session: calls keep succeeding from the database, logged once.
     s.call("insert 2 sku-3 300");
     assert_eq!(s.call("find 2")["price"], 300);
