@@ -212,10 +212,7 @@ fn cached_tables_and_memoized_functions_against_real_cells() {
     }
     assert_eq!(value, 2, "one background refresh");
     let st = s.call("stats");
-    assert!(
-        st["stale_hits"].as_u64().unwrap() >= stale_before + 1,
-        "{st}"
-    );
+    assert!(st["stale_hits"].as_u64().unwrap() > stale_before, "{st}");
 
     // Redis stopped mid-session: calls keep succeeding from the database, logged once.
     s.call("insert 2 sku-3 300");
