@@ -13,6 +13,7 @@ use crate::lifecycle;
 use crate::manifest::Manifest;
 use crate::postgres;
 use crate::record::{self, Recording};
+use crate::redis;
 use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
 
@@ -196,7 +197,11 @@ async fn build(
     let (recording, live) = if skip_cells {
         (None, None)
     } else {
+        let redis_early = redis::start_early(ws, ui);
         let (r, l) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+        if !disabled.iter().any(|d| d == "redis") {
+            redis::converge(ws, &r.manifest, redis_early, true, ui).await?;
+        }
         (Some(r), l)
     };
     if let (Some(path), Some(recording)) = (&args.emit_manifest, &recording) {

@@ -163,7 +163,15 @@ pub async fn plan(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let target = Target::new(ws, &args.env.env);
+    let redis_early = (target == Target::Dev)
+        .then(|| crate::redis::start_early(ws, ui))
+        .flatten();
     let prepared = prepare(ws, &target, &args.env, &args.cargo, ui, &mut t).await?;
+    let redis_plan = if target == Target::Dev {
+        crate::redis::converge(ws, &prepared.manifest, redis_early, false, ui).await?
+    } else {
+        None
+    };
     let planned = match prepared.client {
         Some(mut client) if !prepared.manifest.is_empty() || target != Target::Dev => {
             let start = Instant::now();
@@ -183,6 +191,13 @@ pub async fn plan(
     if !auth_plan.is_empty() {
         report.changes = true;
     }
+    if let Some(r) = &redis_plan {
+        report.changes |= !r.plan.is_empty();
+        report.cells.insert(
+            "redis".into(),
+            serde_json::to_value(&r.plan).expect("redis plan serialises"),
+        );
+    }
     if !prepared.manifest.auth.is_empty() || !auth_plan.is_empty() {
         report.cells.insert(
             "auth".into(),
@@ -200,11 +215,15 @@ pub async fn plan(
         (Format::Json, _) => print!("{}", report.to_json()),
         (Format::Human, Some(p)) => {
             print!("{}", render_postgres(p, args.sql, Colours::wanted()));
+            crate::redis::print_plan(&redis_plan);
             crate::auth::print_plan(ws, &prepared.manifest.auth)?;
         }
         (Format::Human, None) => {
+            let redis = crate::redis::print_plan(&redis_plan);
             if !crate::auth::print_plan(ws, &prepared.manifest.auth)?
+                && !redis
                 && prepared.manifest.auth.is_empty()
+                && prepared.manifest.redis.is_empty()
             {
                 println!("No Cell attributes in this workspace: nothing to plan.");
             }
@@ -223,6 +242,9 @@ pub async fn plan(
         }
         if !p.drift.is_empty() {
             problems.push("the database changed outside cargo-cell (drift, shown above)".into());
+        }
+        if redis_plan.as_ref().is_some_and(|r| !r.plan.is_empty()) {
+            problems.push("the caches differ from the redis lock".into());
         }
         if !auth_plan.is_empty() {
             problems.push(format!("permissions differ from the auth lock: {}", auth_plan.summary()));
@@ -275,8 +297,12 @@ pub async fn apply(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let target = Target::new(ws, &args.env.env);
+    let redis_early = (target == Target::Dev)
+        .then(|| crate::redis::start_early(ws, ui))
+        .flatten();
     let prepared = prepare(ws, &target, &args.env, &args.cargo, ui, &mut t).await?;
     if target == Target::Dev {
+        crate::redis::converge(ws, &prepared.manifest, redis_early, true, ui).await?;
         crate::auth::converge(ws, &prepared.manifest.auth, ui).await?;
     }
     let Some(mut client) = prepared.client.filter(|_| !prepared.manifest.is_empty()) else {

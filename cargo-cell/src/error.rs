@@ -255,6 +255,28 @@ pub enum Error {
     #[diagnostic(transparent)]
     Auth(#[from] crate::auth::AuthCellError),
 
+    #[error("cannot talk to the Redis Cell: {what}")]
+    #[diagnostic(
+        code(cell::redis),
+        help("check it runs with `cargo cell status`; `cargo cell up` starts it again")
+    )]
+    Redis {
+        what: String,
+        #[source]
+        source: redis::RedisError,
+    },
+
+    #[error("cannot use the Redis lock {path}")]
+    #[diagnostic(
+        code(cell::redis::lock),
+        help("regenerate it with `cargo cell build`, or restore it from version control")
+    )]
+    RedisLock {
+        path: PathBuf,
+        #[source]
+        source: cell_redis::lock::LockError,
+    },
+
     #[error("the lock {path} was written by a newer cargo-cell (lock format {found})")]
     #[diagnostic(
         code(cell::lock::too_new),

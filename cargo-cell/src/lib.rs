@@ -17,5 +17,6 @@ pub mod postgres;
 pub mod record;
 pub mod report;
 pub mod scaffold;
+pub mod redis;
 pub mod ui;
 pub mod workspace;

@@ -24,7 +24,7 @@ use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
 
 /// Every Cell cargo-cell knows, by name (for the command line).
-pub const CELL_NAMES: &[&str] = &["postgres"];
+pub const CELL_NAMES: &[&str] = &["postgres", "redis"];
 
 /// Environment variable naming Cells built without their real expansion (comma-separated);
 /// `cargo cell` sets it from `--without` and `[workspace.metadata.cell] disabled`.
@@ -39,14 +39,16 @@ pub fn cell_parser() -> clap::builder::PossibleValuesParser {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
     Postgres,
+    Redis,
 }
 
 impl Cell {
-    pub const ALL: &'static [Cell] = &[Cell::Postgres];
+    pub const ALL: &'static [Cell] = &[Cell::Postgres, Cell::Redis];
 
     pub fn name(self) -> &'static str {
         match self {
             Cell::Postgres => "postgres",
+            Cell::Redis => "redis",
         }
     }
 
@@ -58,18 +60,21 @@ impl Cell {
     pub fn url_env(self) -> &'static str {
         match self {
             Cell::Postgres => "CELL_POSTGRES_URL",
+            Cell::Redis => cell_redis::cell::URL_ENV,
         }
     }
 
     pub fn lock_path(self, ws: &Workspace) -> PathBuf {
         match self {
             Cell::Postgres => postgres::lock_path(ws),
+            Cell::Redis => crate::redis::lock_path(ws),
         }
     }
 
     pub fn state_path(self, ws: &Workspace) -> PathBuf {
         match self {
             Cell::Postgres => postgres::state_path(ws),
+            Cell::Redis => crate::redis::state_path(ws),
         }
     }
 
@@ -78,6 +83,14 @@ impl Cell {
         match self {
             Cell::Postgres => {
                 let s = postgres::up(ws, engine, ui).await?;
+                Ok(Endpoint {
+                    url: s.url,
+                    port: s.host_port,
+                    container_id: s.container_id,
+                })
+            }
+            Cell::Redis => {
+                let s = crate::redis::up(ws, ui).await?;
                 Ok(Endpoint {
                     url: s.url,
                     port: s.host_port,
@@ -96,6 +109,11 @@ impl Cell {
                 port: s.host_port,
                 container_id: s.container_id,
             })),
+            Cell::Redis => Ok(crate::redis::refresh(ws, engine).await?.map(|s| Endpoint {
+                url: s.url,
+                port: s.host_port,
+                container_id: s.container_id,
+            })),
         }
     }
 
@@ -103,6 +121,7 @@ impl Cell {
     pub async fn is_ready(self, url: &str) -> bool {
         match self {
             Cell::Postgres => postgres::is_ready(url, Duration::from_secs(3)).await,
+            Cell::Redis => crate::redis::is_ready(url, Duration::from_secs(3)).await,
         }
     }
 
@@ -116,6 +135,13 @@ impl Cell {
                 Err(cell_postgres::lock::LockError::TooNew { .. }) => LockState::TooNew,
                 Err(_) => LockState::Invalid,
             },
+            Cell::Redis => match cell_redis::lock::Lock::read(&self.lock_path(ws)) {
+                Ok(None) => LockState::Absent,
+                Ok(Some(lock)) => LockState::Present {
+                    tables: lock.tables.len(),
+                },
+                Err(_) => LockState::Invalid,
+            },
         }
     }
 
@@ -123,12 +149,14 @@ impl Cell {
     pub fn is_declared(self, manifest: &Manifest) -> bool {
         match self {
             Cell::Postgres => !manifest.postgres.is_empty(),
+            Cell::Redis => !manifest.redis.is_empty(),
         }
     }
 
     pub fn redact(self, url: &str) -> String {
         match self {
             Cell::Postgres => cell_postgres::cell::redact(url),
+            Cell::Redis => cell_redis::cell::redact(url),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use cell_postgres::declare::{EnumDecl, TableDecl};
+use cell_redis::declare::{MemoizeDecl, TableCacheDecl};
 
 use crate::error::Error;
 
@@ -51,6 +52,50 @@ pub struct Manifest {
     /// Guarded functions (`#[Auth::require]`, `#[Auth::protected]`), sorted by path; each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auth: Vec<cell_auth::rule::GuardDecl>,
+    /// `#[Redis::cache]` tables and `#[Cache::memoize]` functions.
+    #[serde(default, skip_serializing_if = "RedisManifest::is_empty")]
+    pub redis: RedisManifest,
+}
+
+/// The Redis Cell's items, sorted and each once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedisManifest {
+    pub tables: Vec<TableCacheDecl>,
+    pub functions: Vec<MemoizeDecl>,
+}
+
+impl RedisManifest {
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.functions.is_empty()
+    }
+
+    fn add(&mut self, fragment: Fragment, crate_name: &str) -> Result<(), Error> {
+        let err = |e: serde_json::Error| Error::Fragment {
+            path: format!("{crate_name}: redis.{}", fragment.kind).into(),
+            source: Box::new(e),
+        };
+        match fragment.kind.as_str() {
+            "cache" => {
+                let decl: TableCacheDecl = serde_json::from_value(fragment.value).map_err(err)?;
+                if !self.tables.contains(&decl) {
+                    self.tables.push(decl);
+                    self.tables
+                        .sort_by(|a, b| (&a.table, &a.namespace).cmp(&(&b.table, &b.namespace)));
+                }
+            }
+            "memoize" => {
+                let decl: MemoizeDecl = serde_json::from_value(fragment.value).map_err(err)?;
+                if !self.functions.contains(&decl) {
+                    self.functions.push(decl);
+                    self.functions.sort_by(|a, b| {
+                        (&a.function, &a.namespace).cmp(&(&b.function, &b.namespace))
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 impl Manifest {
@@ -93,6 +138,7 @@ impl Manifest {
                 })?;
                 Ok(crate::auth::add_guard(&mut self.auth, decl, crate_name)?)
             }
+            ("redis", _) => self.redis.add(fragment, crate_name),
             // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
             _ => Ok(()),
         }
@@ -178,6 +224,28 @@ mod tests {
                 .contains("`User in app` and by `Account in other`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn redis_items_are_recorded_once_and_sorted() {
+        let memo = |f: &str| Fragment {
+            cell: "redis".into(),
+            kind: "memoize".into(),
+            value: serde_json::json!({
+                "function": f, "app": "a", "namespace": "cell:a:m:00", "ttl_secs": 60
+            }),
+        };
+        let mut m = Manifest::default();
+        m.add(memo("a::z"), "a").unwrap();
+        m.add(memo("a::b"), "a").unwrap();
+        m.add(memo("a::z"), "a").unwrap();
+        let names: Vec<_> = m.redis.functions.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["a::b", "a::z"]);
+        assert!(m.is_empty(), "no Postgres tables");
+        assert!(!m.redis.is_empty());
+        let text = String::from_utf8(m.to_bytes()).unwrap();
+        assert!(text.contains("\"redis\""), "{text}");
+        assert!(!String::from_utf8(Manifest::default().to_bytes()).unwrap().contains("redis"));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! are modules re-exporting the proc-macro attributes; the generated code calls back into
 //! [`__private`] by absolute path.
 
+pub mod cache;
 mod error;
 mod postgres;
 mod postgres_types;
@@ -92,10 +93,42 @@ pub mod Auth {
     pub use cell_stub_macros::auth_require as require;
 }
 
+/// The Redis Cell's attributes on a `#[Postgres::table]` struct.
+///
+/// - `#[Redis::cache(ttl = "1h")]` beside `#[Postgres::table]` (either order): the generated
+///   `find_by_<pk>` reads through Redis, and `update`, `delete`, `delete_by_id` invalidate
+///   after the database commits. Signatures do not change.
+/// - `#[Redis::cache_key]` on a unique field: `find_by_<field>` is cached too; changing the
+///   field through `update` invalidates the old and the new key.
+///
+/// See [`cache`] for the degradation guarantee and the stale window.
+#[allow(non_snake_case)]
+pub mod Redis {
+    pub use cell_stub_macros::redis_cache as cache;
+    pub use cell_stub_macros::redis_cache_key as cache_key;
+}
+
+/// `#[Cache::memoize(ttl = "5m", tags = ["user:{id}"], stale_while_revalidate = "1h")]` on
+/// an async function: its result is cached in the Redis Cell under the function's path and
+/// arguments (which must implement `serde::Serialize`; the result `Serialize` and
+/// `Deserialize`; for a `Result`, only `Ok` is cached). Concurrent misses of one key run the
+/// body once per process; with `stale_while_revalidate`, an expired value is served while
+/// one background refresh runs. Drop tagged entries with [`cache::invalidate_tag`].
+#[allow(non_snake_case)]
+pub mod Cache {
+    pub use cell_stub_macros::cache_memoize as memoize;
+}
+
+/// `#[Performance::cache(...)]`: the same as `#[Cache::memoize(...)]`.
+#[allow(non_snake_case)]
+pub mod Performance {
+    pub use cell_stub_macros::performance_cache as cache;
+}
+
 /// What an application needs in scope: the attribute namespaces, connections, and the value
 /// types the Cells map.
 pub mod prelude {
-    pub use crate::{Error, Postgres, PostgresConnection, service};
+    pub use crate::{Cache, Error, Performance, Postgres, PostgresConnection, Redis, service};
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
     pub use rust_decimal::Decimal;
     pub use uuid::Uuid;
@@ -118,6 +151,7 @@ pub mod __private {
     pub use bytes::BytesMut;
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
+    pub use crate::cache::private as cache;
     pub use inventory;
     pub use tokio_postgres::Row;
     pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};

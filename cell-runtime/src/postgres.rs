@@ -17,6 +17,8 @@ const URL_ENV: &str = "CELL_POSTGRES_URL";
 #[derive(Clone)]
 pub struct PostgresConnection {
     pool: Pool,
+    /// The Redis Cell, for `#[Redis::cache]` tables (connected on first use).
+    cache: crate::cache::CacheHandle,
 }
 
 impl std::fmt::Debug for PostgresConnection {
@@ -51,7 +53,10 @@ impl PostgresConnection {
             .max_size(16)
             .build()
             .map_err(|e| connect_error(url, e))?;
-        let db = PostgresConnection { pool };
+        let db = PostgresConnection {
+            pool,
+            cache: crate::cache::CacheHandle::global().clone(),
+        };
         // Fail at connect, not at the first query: a bad endpoint or password shows here.
         let client = db.pool.get().await.map_err(|e| connect_error(url, e))?;
         verify_schema(&client).await?;
@@ -90,6 +95,11 @@ impl PostgresConnection {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.execute(&stmt, params).await?)
+    }
+
+    /// The Redis Cell's handle that `#[Redis::cache]` tables read through.
+    pub fn cache(&self) -> &crate::cache::CacheHandle {
+        &self.cache
     }
 
     /// A client from the pool, for transactions and anything the generated API lacks.

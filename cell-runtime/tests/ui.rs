@@ -16,6 +16,8 @@ fn ui() {
     t.compile_fail("tests/ui/misplaced/*.rs");
     t.compile_fail("tests/ui/service/*.rs");
     t.compile_fail("tests/ui/enum/*.rs");
+    t.pass("tests/ui/redis/pass/*.rs");
+    t.compile_fail("tests/ui/redis/fail/*.rs");
 }
 
 /// trybuild builds the cases in `target/tests/trybuild/`, and the macros look for `.cell/`

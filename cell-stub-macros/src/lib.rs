@@ -12,6 +12,7 @@ mod auth;
 mod locks;
 mod postgres;
 mod record;
+mod redis;
 mod service;
 
 use proc_macro::TokenStream;
@@ -19,7 +20,7 @@ use proc_macro::TokenStream;
 /// `#[Postgres::table(name = "...")]`: a struct is a table. See `cell_runtime::Postgres`.
 #[proc_macro_attribute]
 pub fn postgres_table(args: TokenStream, item: TokenStream) -> TokenStream {
-    postgres::table(args.into(), item.into()).into()
+    redis::table(args.into(), item.into(), postgres::table).into()
 }
 
 /// Field attributes are read by `#[Postgres::table]` and removed by it; reaching one of these
@@ -79,4 +80,28 @@ pub fn auth_require(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn auth_protected(args: TokenStream, item: TokenStream) -> TokenStream {
     auth::guard(cell_auth::parse::Kind::Protected, args.into(), item.into()).into()
+}
+
+/// `#[Redis::cache(ttl = "1h")]` on a `#[Postgres::table]` struct. See `cell_runtime::Redis`.
+#[proc_macro_attribute]
+pub fn redis_cache(args: TokenStream, item: TokenStream) -> TokenStream {
+    redis::cache(args.into(), item.into()).into()
+}
+
+/// `#[Redis::cache_key]`: a field attribute read by `#[Postgres::table]`.
+#[proc_macro_attribute]
+pub fn redis_cache_key(_args: TokenStream, item: TokenStream) -> TokenStream {
+    redis::misplaced_cache_key(item.into()).into()
+}
+
+/// `#[Cache::memoize(ttl = "5m", tags = ["user:{id}"], stale_while_revalidate = "1h")]`.
+#[proc_macro_attribute]
+pub fn cache_memoize(args: TokenStream, item: TokenStream) -> TokenStream {
+    redis::memoize(args.into(), item.into(), "Cache::memoize").into()
+}
+
+/// `#[Performance::cache(...)]`: the seed's name for `#[Cache::memoize(...)]`.
+#[proc_macro_attribute]
+pub fn performance_cache(args: TokenStream, item: TokenStream) -> TokenStream {
+    redis::memoize(args.into(), item.into(), "Performance::cache").into()
 }

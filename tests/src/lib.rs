@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 pub const TEST_LABEL_KEY: &str = "dev.cell.test";
 pub const DEFAULT_TEST_IMAGE: &str = "cargo-cell/postgres:15";
+pub const DEFAULT_REDIS_TEST_IMAGE: &str = "cargo-cell/redis:7";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -80,6 +81,10 @@ pub fn apps_target_dir() -> PathBuf {
 
 pub fn test_image() -> String {
     std::env::var("CELL_POSTGRES_IMAGE").unwrap_or_else(|_| DEFAULT_TEST_IMAGE.into())
+}
+
+pub fn redis_test_image() -> String {
+    std::env::var("CELL_REDIS_IMAGE").unwrap_or_else(|_| DEFAULT_REDIS_TEST_IMAGE.into())
 }
 
 /// Whether the Docker engine answers. In CI a missing engine fails the test; elsewhere the
@@ -246,6 +251,8 @@ impl App {
         cmd.current_dir(self.path())
             .env("CARGO_TARGET_DIR", apps_target_dir())
             .env("CELL_POSTGRES_IMAGE", test_image())
+            .env("CELL_REDIS_IMAGE", redis_test_image())
+            .env_remove("CELL_REDIS_URL")
             .env(
                 "CELL_TEST_LABEL",
                 format!("{TEST_LABEL_KEY}={}", self.label),
@@ -316,6 +323,37 @@ impl App {
         self.write(rel, &text.replace(from, to));
     }
 
+    /// Starts the app's binary with piped stdin, stdout and stderr.
+    pub fn spawn_binary(&self, name: &str) -> std::process::Child {
+        let mut cmd = self.command(&apps_target_dir().join("debug").join(name));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("the app starts")
+    }
+
+    /// The id of this test's container of one Cell (`postgres`, `redis`).
+    #[track_caller]
+    pub fn cell_container(&self, cell: &str) -> String {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--no-trunc", "--filter"])
+            .arg(format!("label={TEST_LABEL_KEY}={}", self.label))
+            .arg("--filter")
+            .arg(format!("label=dev.cell.cell={cell}"))
+            .output()
+            .expect("docker ps");
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "expected one {cell} container for this test, found {ids:?}"
+        );
+        ids[0].clone()
+    }
+
     /// The ids of this test's containers.
     pub fn containers(&self) -> Vec<String> {
         let out = Command::new("docker")
@@ -357,7 +395,7 @@ impl App {
         let out = Command::new("docker")
             .args([
                 "exec",
-                &self.container(),
+                &self.cell_container("postgres"),
                 "psql",
                 "-X",
                 "-q",

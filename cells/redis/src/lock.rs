@@ -1,0 +1,204 @@
+//! `.cell/redis.lock.json`: the Redis Cell as the code declared it and as it was applied:
+//! every cache's key namespace, TTL and tags, and the Cell's settings. Committed, so a
+//! review shows cache changes beside schema changes; rewritten only when its bytes change.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::declare::{MemoizeDecl, TableCacheDecl};
+use crate::duration;
+
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    pub version: u32,
+    /// Applied with `CONFIG SET`, such as `maxmemory-policy`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// By table name.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableEntry>,
+    /// By `{app}::{fn}`.
+    #[serde(default)]
+    pub functions: BTreeMap<String, FunctionEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub namespace: String,
+    /// As `1h`.
+    pub ttl: String,
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionEntry {
+    pub namespace: String,
+    pub ttl: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_while_revalidate: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    Read {
+        path: String,
+        source: io::Error,
+    },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    TooNew {
+        path: String,
+        found: u32,
+    },
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Read { path, source } => write!(f, "cannot read {path}: {source}"),
+            LockError::Parse { path, source } => {
+                write!(f, "{path} is not a valid Redis lock file: {source}")
+            }
+            LockError::TooNew { path, found } => write!(
+                f,
+                "{path} has lock format version {found}, but this cargo-cell understands up to {LOCK_VERSION}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LockError {}
+
+impl Lock {
+    /// The lock the declarations and settings ask for.
+    pub fn desired(
+        tables: &[TableCacheDecl],
+        functions: &[MemoizeDecl],
+        settings: BTreeMap<String, String>,
+    ) -> Lock {
+        let mut lock = Lock {
+            version: LOCK_VERSION,
+            settings,
+            ..Lock::default()
+        };
+        for t in tables {
+            lock.tables.insert(
+                t.table.clone(),
+                TableEntry {
+                    namespace: t.namespace.clone(),
+                    ttl: duration::format(t.ttl_secs),
+                    keys: t.keys.clone(),
+                },
+            );
+        }
+        for f in functions {
+            let entry = FunctionEntry {
+                namespace: f.namespace.clone(),
+                ttl: duration::format(f.ttl_secs),
+                stale_while_revalidate: f.stale_while_revalidate_secs.map(duration::format),
+                tags: f.tags.clone(),
+            };
+            // Two functions of one name in different modules of a crate: both are kept.
+            let mut name = f.function.clone();
+            let mut n = 2;
+            while lock.functions.get(&name).is_some_and(|e| *e != entry) {
+                name = format!("{}#{n}", f.function);
+                n += 1;
+            }
+            lock.functions.insert(name, entry);
+        }
+        lock
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.functions.is_empty()
+    }
+
+    /// Stable formatting: sorted keys, two-space indent, final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("lock serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
+        let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if lock.version > LOCK_VERSION {
+            return Err(LockError::TooNew {
+                path: path.display().to_string(),
+                found: lock.version,
+            });
+        }
+        Ok(lock)
+    }
+
+    /// `None` when the file does not exist.
+    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Lock::parse(&bytes, path).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LockError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declare::fixtures;
+
+    #[test]
+    fn bytes_are_stable_and_round_trip() {
+        let lock = Lock::desired(
+            &[fixtures::products("cell:shop:t:products:aa", 3600)],
+            &[fixtures::get_user(300, &["user:{id}"])],
+            crate::cell::default_settings(),
+        );
+        let bytes = lock.to_bytes();
+        assert_eq!(bytes, lock.clone().to_bytes());
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\"ttl\": \"1h\""), "{text}");
+        assert!(
+            text.contains("\"stale_while_revalidate\": \"1h\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"maxmemory-policy\": \"allkeys-lru\""),
+            "{text}"
+        );
+        assert_eq!(Lock::parse(&bytes, Path::new("x")).unwrap(), lock);
+    }
+
+    #[test]
+    fn refuses_a_newer_format() {
+        let e = Lock::parse(br#"{"version": 9}"#, Path::new("l")).unwrap_err();
+        assert!(matches!(e, LockError::TooNew { found: 9, .. }));
+    }
+
+    #[test]
+    fn same_function_name_twice_keeps_both() {
+        let a = fixtures::get_user(300, &[]);
+        let mut b = a.clone();
+        b.namespace = "cell:shop:m:ff".into();
+        let lock = Lock::desired(&[], &[a, b], Default::default());
+        assert_eq!(
+            lock.functions.keys().collect::<Vec<_>>(),
+            ["shop::get_user", "shop::get_user#2"]
+        );
+    }
+}
