@@ -267,23 +267,6 @@ pub async fn converge(ws: &Workspace, guards: &[GuardDecl], ui: &Ui) -> Result<b
     Ok(written && !existed)
 }
 
-/// Crates compiled before the lock existed do not track it yet: compile them once more.
-/// `crates` are crate names (`auth_api`), mapped back to the members' package names.
-pub fn recompile(ws: &Workspace, crates: &[String], ui: &Ui) {
-    for krate in crates {
-        let package = ws
-            .members
-            .iter()
-            .find(|m| m.replace('-', "_") == *krate)
-            .unwrap_or(krate);
-        let mut cmd = std::process::Command::new(crate::workspace::cargo());
-        cmd.args(["clean", "-q", "-p", package, "--manifest-path"])
-            .arg(&ws.manifest_path);
-        ui.verbose(&format!("running {cmd:?}"));
-        let _ = cmd.stdin(std::process::Stdio::null()).status();
-    }
-}
-
 fn base_image(ws: &Workspace) -> String {
     std::env::var(cell::BASE_IMAGE_ENV)
         .ok()

@@ -231,17 +231,11 @@ async fn build(
         if lock_created && !auth_lock_created {
             // Crates compiled before the lock existed do not depend on it yet (the stub
             // expansion had no file to track): compile them once more against it.
-            for package in &recording.packages {
-                let mut cmd = Command::new(cargo());
-                cmd.args(["clean", "-q", "-p", package, "--manifest-path"])
-                    .arg(&ws.manifest_path);
-                ui.verbose(&format!("running {cmd:?}"));
-                let _ = cmd.stdin(Stdio::null()).status();
-            }
+            record::recompile(ws, &recording.packages, ui);
         }
     }
     if auth_lock_created && let Some(recording) = &recording {
-        crate::auth::recompile(ws, &recording.packages, ui);
+        record::recompile(ws, &recording.packages, ui);
     }
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, &disabled, ui)?;
