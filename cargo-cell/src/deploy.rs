@@ -500,7 +500,21 @@ pub async fn check(
     let lock = Lock::read(&postgres::lock_path(ws))?;
     let decls = postgres::resolve_enums(&manifest.postgres, &manifest.postgres_enums)?;
     let desired = declare::desired(&decls, &manifest.postgres_enums);
-    let problems = code_against_lock(&decls, &desired, lock.as_ref());
+    let mut problems = code_against_lock(&decls, &desired, lock.as_ref());
+    let redis = crate::redis::check(ws, manifest)?;
+    if !redis.is_empty() {
+        problems.push(format!(
+            "caches differ from .cell/redis.lock.json: {}",
+            redis.summary()
+        ));
+    }
+    let auth = crate::auth::plan(ws, &manifest.auth)?;
+    if !auth.is_empty() {
+        problems.push(format!(
+            "permissions differ from .cell/auth.lock.json: {}",
+            auth.summary()
+        ));
+    }
     t.print(ui, g.timings);
     if problems.is_empty() {
         println!(

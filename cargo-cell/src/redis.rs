@@ -311,3 +311,26 @@ pub async fn refresh(ws: &Workspace, engine: &Engine) -> Result<Option<State>, E
 pub async fn is_ready(url: &str, timeout: Duration) -> bool {
     matches!(tokio::time::timeout(timeout, ping(url)).await, Ok(Ok(())))
 }
+
+/// Code against the committed Redis lock, without any Cell: what `cargo cell check` reports.
+pub fn check(ws: &Workspace, manifest: &Manifest) -> Result<Plan, Error> {
+    let path = lock_path(ws);
+    let previous = Lock::read(&path).map_err(|e| Error::RedisLock {
+        path: path.clone(),
+        source: e,
+    })?;
+    if manifest.redis.is_empty() && previous.is_none() {
+        return Ok(Plan::default());
+    }
+    let desired = Lock::desired(
+        &manifest.redis.tables,
+        &manifest.redis.functions,
+        settings(ws),
+    );
+    // The settings the lock holds stand for the live ones: only the code is compared.
+    let live = previous
+        .as_ref()
+        .map(|l| l.settings.clone())
+        .unwrap_or_default();
+    Ok(plan::diff(previous.as_ref(), &desired, &live))
+}
