@@ -15,6 +15,7 @@ fn ui() {
     t.compile_fail("tests/ui/validation/*.rs");
     t.compile_fail("tests/ui/misplaced/*.rs");
     t.compile_fail("tests/ui/service/*.rs");
+    t.compile_fail("tests/ui/telemetry/*.rs");
 }
 
 /// trybuild builds the cases in `target/tests/trybuild/`, and the macros look for `.cell/`

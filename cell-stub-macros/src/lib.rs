@@ -12,6 +12,7 @@ mod locks;
 mod postgres;
 mod record;
 mod service;
+mod telemetry;
 
 use proc_macro::TokenStream;
 
@@ -45,4 +46,22 @@ field_attribute! {
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     service::expand(args.into(), item.into()).into()
+}
+
+/// `#[Telemetry::span(name = "...", fields = [...])]`: a `tracing` span around a function.
+#[proc_macro_attribute]
+pub fn telemetry_span(args: TokenStream, item: TokenStream) -> TokenStream {
+    telemetry::expand("span", args.into(), item.into()).into()
+}
+
+/// `#[Telemetry::metrics(counter = "..._total", histogram = "..._seconds", labels = [...])]`.
+#[proc_macro_attribute]
+pub fn telemetry_metrics(args: TokenStream, item: TokenStream) -> TokenStream {
+    telemetry::expand("metrics", args.into(), item.into()).into()
+}
+
+/// `#[Telemetry::traces(sampled = "0.1")]`: the share of calls that get a span.
+#[proc_macro_attribute]
+pub fn telemetry_traces(args: TokenStream, item: TokenStream) -> TokenStream {
+    telemetry::expand("traces", args.into(), item.into()).into()
 }
