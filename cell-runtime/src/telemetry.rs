@@ -81,12 +81,20 @@ mod exporter {
     use super::{DEFAULT_METRICS_ADDR, METRICS_ADDR_ENV};
     use crate::Error;
 
+    const BUCKETS: [f64; 11] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+
     /// Installs the Prometheus recorder as the global `metrics` recorder and serves
     /// `GET /metrics` (Prometheus text exposition) on `addr`. On a Tokio runtime the listener
     /// runs on it; otherwise on a thread of its own.
     pub fn serve_metrics(addr: SocketAddr) -> Result<(), Error> {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(addr)
+            // Histograms are exposed as Prometheus histograms (not summaries), with the
+            // client libraries' default buckets, in seconds.
+            .set_buckets(&BUCKETS)
+            .expect("the buckets are not empty")
             .install()
             .map_err(|e| Error::Telemetry {
                 message: format!("cannot serve /metrics on {addr}: {e}"),
