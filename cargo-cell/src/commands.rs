@@ -179,6 +179,7 @@ async fn build(
             }
         }
     }
+    crate::telemetry::converge(ws, &recording.manifest.telemetry, ui).await?;
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, ui)?;
     t.stage("build", start, ());

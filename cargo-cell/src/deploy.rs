@@ -189,7 +189,11 @@ pub async fn plan(
     match (args.format, &planned) {
         (Format::Json, _) => print!("{}", report.to_json()),
         (Format::Human, Some(p)) => print!("{}", render_postgres(p, args.sql, Colours::wanted())),
+        (Format::Human, None) if crate::telemetry::wanted(ws, &prepared.manifest.telemetry) => {}
         (Format::Human, None) => println!("No Cell attributes in this workspace: nothing to plan."),
+    }
+    if args.format == Format::Human && crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
+        print!("{}", crate::telemetry::plan_text(ws, &prepared.manifest.telemetry)?);
     }
     t.print(ui, g.timings);
     if args.check
@@ -254,7 +258,13 @@ pub async fn apply(
     let mut t = Timings::default();
     let target = Target::new(ws, &args.env.env);
     let prepared = prepare(ws, &target, &args.env, &args.cargo, ui, &mut t).await?;
+    if target == Target::Dev {
+        crate::telemetry::converge(ws, &prepared.manifest.telemetry, ui).await?;
+    }
     let Some(mut client) = prepared.client.filter(|_| !prepared.manifest.is_empty()) else {
+        if crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
+            return Ok(ExitCode::SUCCESS);
+        }
         ui.info("no Cell attributes in this workspace: nothing to apply");
         return Ok(ExitCode::SUCCESS);
     };

@@ -13,5 +13,6 @@ pub mod manifest;
 pub mod postgres;
 pub mod record;
 pub mod report;
+pub mod telemetry;
 pub mod ui;
 pub mod workspace;

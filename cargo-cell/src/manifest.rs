@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use cell_postgres::declare::{EnumDecl, TableDecl};
+use cell_telemetry::declare::FnDecl;
 
 use crate::error::Error;
 
@@ -48,6 +49,9 @@ pub struct Manifest {
     /// `#[derive(Postgres::Enum)]` types, sorted by Postgres name; each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postgres_enums: Vec<EnumDecl>,
+    /// `#[Telemetry::...]` functions, sorted by function path; each declaration once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub telemetry: Vec<FnDecl>,
 }
 
 impl Manifest {
@@ -80,6 +84,20 @@ impl Manifest {
                         });
                     }
                     Err(i) => self.postgres_enums.insert(i, decl),
+                }
+                Ok(())
+            }
+            ("telemetry", "fn") => {
+                let decl: FnDecl =
+                    serde_json::from_value(fragment.value).map_err(|e| Error::Fragment {
+                        path: format!("{crate_name}: telemetry.fn").into(),
+                        source: Box::new(e),
+                    })?;
+                if !self.telemetry.contains(&decl) {
+                    let at = self
+                        .telemetry
+                        .partition_point(|d| d.function <= decl.function);
+                    self.telemetry.insert(at, decl);
                 }
                 Ok(())
             }

@@ -64,3 +64,7 @@ impl FnDecl {
         name.replace("::", "__")
     }
 }
+
+// `sampled` is checked to lie in 0..=1 when parsed, so it is never NaN.
+impl Eq for FnDecl {}
+impl Eq for SpanDecl {}
