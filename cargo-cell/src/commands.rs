@@ -269,6 +269,15 @@ async fn status(ws: &Workspace, _ui: &Ui) -> Result<ExitCode, Error> {
         Some(c) => println!("postgres  stopped  {}  {}", c.image, &c.container_id[..12]),
         None => println!("postgres  absent"),
     }
+    if let Some(c) = engine.find_cell(&ws.id, cell_telemetry::CELL_NAME).await? {
+        let state = if c.host_port != 0 { "running" } else { "stopped" };
+        println!(
+            "telemetry {state}  {}  http://127.0.0.1:{}  {}",
+            c.image,
+            c.host_port,
+            &c.container_id[..12]
+        );
+    }
     let lock = postgres::lock_path(ws);
     println!(
         "lock      {}",

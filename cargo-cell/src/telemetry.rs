@@ -28,9 +28,13 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
     ws.cell_dir().join(LOCK_FILE)
 }
 
-/// Whether this workspace has the Cell: declarations now, or a lock from before.
+/// Whether this workspace has the Cell: declarations now, or a lock from before, unless
+/// `[workspace.metadata.cell] disabled = ["telemetry"]` turns it off.
 pub fn wanted(ws: &Workspace, decls: &[FnDecl]) -> bool {
-    !decls.is_empty() || lock_path(ws).exists()
+    let disabled = ws.config["disabled"]
+        .as_array()
+        .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(CELL_NAME)));
+    !disabled && (!decls.is_empty() || lock_path(ws).exists())
 }
 
 fn image(ws: &Workspace) -> String {

@@ -20,10 +20,13 @@ struct SpanSeen {
     parent_fields: Vec<(String, String)>,
 }
 
+/// An event's message and the span it was in.
+type EventSeen = (String, Option<String>);
+
 #[derive(Default, Clone)]
 struct Capture {
     spans: Arc<Mutex<Vec<SpanSeen>>>,
-    events: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    events: Arc<Mutex<Vec<EventSeen>>>,
 }
 
 struct Fields(Vec<(String, String)>);
