@@ -237,6 +237,11 @@ async fn build(
     if auth_lock_created && let Some(recording) = &recording {
         record::recompile(ws, &recording.packages, ui);
     }
+    if let Some(recording) = &recording
+        && !disabled.iter().any(|d| d == "telemetry")
+    {
+        crate::telemetry::converge(ws, &recording.manifest.telemetry, ui).await?;
+    }
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, &disabled, ui)?;
     t.stage("build", start, ());

@@ -224,10 +224,14 @@ pub async fn plan(
                 && !redis
                 && prepared.manifest.auth.is_empty()
                 && prepared.manifest.redis.is_empty()
+                && !crate::telemetry::wanted(ws, &prepared.manifest.telemetry)
             {
                 println!("No Cell attributes in this workspace: nothing to plan.");
             }
         }
+    }
+    if args.format == Format::Human && crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
+        print!("{}", crate::telemetry::plan_text(ws, &prepared.manifest.telemetry)?);
     }
     t.print(ui, g.timings);
     if args.check
@@ -304,8 +308,12 @@ pub async fn apply(
     if target == Target::Dev {
         crate::redis::converge(ws, &prepared.manifest, redis_early, true, ui).await?;
         crate::auth::converge(ws, &prepared.manifest.auth, ui).await?;
+        crate::telemetry::converge(ws, &prepared.manifest.telemetry, ui).await?;
     }
     let Some(mut client) = prepared.client.filter(|_| !prepared.manifest.is_empty()) else {
+        if crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
+            return Ok(ExitCode::SUCCESS);
+        }
         ui.info("no Cell attributes in this workspace: nothing to apply");
         return Ok(ExitCode::SUCCESS);
     };

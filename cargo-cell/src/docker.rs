@@ -828,6 +828,17 @@ impl Engine {
         })
     }
 
+    /// The container's bridge gateway: the host as the container reaches it.
+    pub async fn gateway(&self, container_id: &str) -> Result<Option<String>, DockerError> {
+        let info = self.inspect(container_id).await?;
+        let gateway = info
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|nets| nets.into_values().find_map(|e| e.gateway))
+            .filter(|g| !g.is_empty());
+        Ok(gateway)
+    }
+
     // ---- helpers ----
 
     /// Labels for a container or volume of `cell`.

@@ -231,6 +231,11 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The Telemetry Cell (Prometheus, its lock or its scrape configuration).
+    #[error("{message}")]
+    #[diagnostic(code(cell::telemetry), help("{help}"))]
+    Telemetry { message: String, help: String },
+
     #[error("cannot write {path}")]
     #[diagnostic(
         code(cell::io),

@@ -18,5 +18,6 @@ pub mod record;
 pub mod report;
 pub mod scaffold;
 pub mod redis;
+pub mod telemetry;
 pub mod ui;
 pub mod workspace;

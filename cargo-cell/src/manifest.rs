@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use cell_postgres::declare::{EnumDecl, TableDecl};
 use cell_redis::declare::{MemoizeDecl, TableCacheDecl};
+use cell_telemetry::declare::FnDecl;
 
 use crate::error::Error;
 
@@ -55,6 +56,9 @@ pub struct Manifest {
     /// `#[Redis::cache]` tables and `#[Cache::memoize]` functions.
     #[serde(default, skip_serializing_if = "RedisManifest::is_empty")]
     pub redis: RedisManifest,
+    /// `#[Telemetry::...]` functions, sorted by function path; each declaration once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub telemetry: Vec<FnDecl>,
 }
 
 /// The Redis Cell's items, sorted and each once.
@@ -139,6 +143,20 @@ impl Manifest {
                 Ok(crate::auth::add_guard(&mut self.auth, decl, crate_name)?)
             }
             ("redis", _) => self.redis.add(fragment, crate_name),
+            ("telemetry", "fn") => {
+                let decl: FnDecl =
+                    serde_json::from_value(fragment.value).map_err(|e| Error::Fragment {
+                        path: format!("{crate_name}: telemetry.fn").into(),
+                        source: Box::new(e),
+                    })?;
+                if !self.telemetry.contains(&decl) {
+                    let at = self
+                        .telemetry
+                        .partition_point(|d| d.function <= decl.function);
+                    self.telemetry.insert(at, decl);
+                }
+                Ok(())
+            }
             // A fragment of a Cell this cargo-cell does not know comes from a newer macro crate.
             _ => Ok(()),
         }

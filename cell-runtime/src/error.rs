@@ -33,6 +33,9 @@ pub enum Error {
     Query(#[from] tokio_postgres::Error),
     #[error("connection pool error: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// The Telemetry Cell's runtime (the `/metrics` endpoint) could not start.
+    #[error("{message}\nhelp: {help}")]
+    Telemetry { message: String, help: String },
 }
 
 struct SchemaList<'a>(&'a [String]);

@@ -24,6 +24,7 @@ mod postgres_types;
 
 #[cfg(feature = "auth")]
 pub mod auth;
+pub mod telemetry;
 
 pub use error::Error;
 pub use postgres::PostgresConnection;
@@ -125,10 +126,35 @@ pub mod Performance {
     pub use cell_stub_macros::performance_cache as cache;
 }
 
+/// The Telemetry Cell's attributes, on sync and async functions; a function may carry any of
+/// them (read together, in any order).
+///
+/// - `#[Telemetry::span]` / `#[Telemetry::span(name = "checkout_flow", fields = [tier])]`: a
+///   `tracing` span (level INFO) around the call; it follows an async function's future across
+///   awaits. Only the arguments `fields` names are recorded. The default name is the
+///   function's path (`crate::module::function`).
+/// - `#[Telemetry::metrics(counter = "checkouts_total", histogram = "checkout_seconds",
+///   labels = [tier])]`: a counter incremented per call and a histogram of the call's
+///   duration in seconds, through the `metrics` facade, labelled with the named arguments'
+///   values (`ToString`). Names follow Prometheus rules, checked at compile time.
+/// - `#[Telemetry::traces(sampled = "0.1")]`: only that share of calls gets a span.
+///
+/// With the feature `telemetry-off` (or `[workspace.metadata.cell] disabled = ["telemetry"]`)
+/// they expand to the function unchanged. `telemetry::serve_metrics` (feature `telemetry`)
+/// serves the metrics for the Telemetry Cell's Prometheus to scrape.
+#[allow(non_snake_case)]
+pub mod Telemetry {
+    pub use cell_stub_macros::telemetry_metrics as metrics;
+    pub use cell_stub_macros::telemetry_span as span;
+    pub use cell_stub_macros::telemetry_traces as traces;
+}
+
 /// What an application needs in scope: the attribute namespaces, connections, and the value
 /// types the Cells map.
 pub mod prelude {
-    pub use crate::{Cache, Error, Performance, Postgres, PostgresConnection, Redis, service};
+    pub use crate::{
+        Cache, Error, Performance, Postgres, PostgresConnection, Redis, Telemetry, service,
+    };
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
     pub use rust_decimal::Decimal;
     pub use uuid::Uuid;
@@ -155,6 +181,13 @@ pub mod __private {
     pub use inventory;
     pub use tokio_postgres::Row;
     pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+
+    /// What `#[Telemetry::...]` expansions call.
+    pub mod telemetry {
+        pub use crate::telemetry::{Timer, sample};
+        pub use metrics;
+        pub use tracing;
+    }
 
     /// A table the program was compiled against, with the fingerprint of its locked shape
     /// (`None` when it was compiled without a lock).

@@ -18,6 +18,7 @@ fn ui() {
     t.compile_fail("tests/ui/enum/*.rs");
     t.pass("tests/ui/redis/pass/*.rs");
     t.compile_fail("tests/ui/redis/fail/*.rs");
+    t.compile_fail("tests/ui/telemetry/*.rs");
 }
 
 /// trybuild builds the cases in `target/tests/trybuild/`, and the macros look for `.cell/`

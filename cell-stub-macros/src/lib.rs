@@ -14,6 +14,7 @@ mod postgres;
 mod record;
 mod redis;
 mod service;
+mod telemetry;
 
 use proc_macro::TokenStream;
 
@@ -104,4 +105,22 @@ pub fn cache_memoize(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn performance_cache(args: TokenStream, item: TokenStream) -> TokenStream {
     redis::memoize(args.into(), item.into(), "Performance::cache").into()
+}
+
+/// `#[Telemetry::span(name = "...", fields = [...])]`: a `tracing` span around a function.
+#[proc_macro_attribute]
+pub fn telemetry_span(args: TokenStream, item: TokenStream) -> TokenStream {
+    telemetry::expand("span", args.into(), item.into()).into()
+}
+
+/// `#[Telemetry::metrics(counter = "..._total", histogram = "..._seconds", labels = [...])]`.
+#[proc_macro_attribute]
+pub fn telemetry_metrics(args: TokenStream, item: TokenStream) -> TokenStream {
+    telemetry::expand("metrics", args.into(), item.into()).into()
+}
+
+/// `#[Telemetry::traces(sampled = "0.1")]`: the share of calls that get a span.
+#[proc_macro_attribute]
+pub fn telemetry_traces(args: TokenStream, item: TokenStream) -> TokenStream {
+    telemetry::expand("traces", args.into(), item.into()).into()
 }

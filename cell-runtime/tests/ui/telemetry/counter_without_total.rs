@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[Telemetry::metrics(counter = "checkouts")]
+fn checkout() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[Telemetry::traces(sampled = "1.5")]
+fn checkout() {}
+
+fn main() {}

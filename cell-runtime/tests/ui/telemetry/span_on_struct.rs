@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[Telemetry::span]
+struct Checkout;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cell_runtime::prelude::*;
+
+#[Telemetry::span(level = "debug")]
+fn checkout() {}
+
+fn main() {}

@@ -1,0 +1,169 @@
+//! The Telemetry Cell's acceptance, against the real Docker engine and a real Prometheus:
+//! `cargo cell plan` lists the declared metrics, `cargo cell build` writes the lock and
+//! points Prometheus at the app, and after N calls Prometheus's HTTP API returns N; removing
+//! a metric shows in the plan.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use cell_e2e::{App, apps_target_dir, docker_available, repo_root};
+
+const IMAGE_ENV: &str = "CELL_PROMETHEUS_IMAGE";
+
+/// The Debian-based Prometheus image (scripts/build-prometheus-image, cached by recipe).
+fn prometheus_image() -> String {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            if let Ok(image) = std::env::var(IMAGE_ENV) {
+                return image;
+            }
+            let status = Command::new(repo_root().join("scripts/build-prometheus-image"))
+                .status()
+                .expect("scripts/build-prometheus-image runs");
+            assert!(status.success(), "scripts/build-prometheus-image failed");
+            "cargo-cell/prometheus:2".to_string()
+        })
+        .clone()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// The value of an instant query, when Prometheus has one.
+fn query(port: u16, promql: &str) -> Option<String> {
+    let body = http_get(port, &format!("/api/v1/query?query={promql}"))?;
+    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+    json["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[test]
+fn prometheus_scrapes_the_app_and_plan_shows_metrics() {
+    if !docker_available() {
+        return;
+    }
+    let image = prometheus_image();
+    let app = App::copy_example("telemetry");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    app.edit(
+        "Cargo.toml",
+        "metrics = \"0.0.0.0:9464\"",
+        &format!("metrics = \"0.0.0.0:{port}\""),
+    );
+    app.edit(
+        "Cargo.toml",
+        "scrape_interval = \"15s\"",
+        "scrape_interval = \"1s\"",
+    );
+    let env = [(IMAGE_ENV, image.as_str())];
+
+    // The plan lists every metric and span before anything exists.
+    let plan = app.cargo_cell_with(&["plan"], &env);
+    plan.assert_success();
+    let out = plan.output();
+    for line in [
+        "+ metric checkouts_total (counter, labels: tier)",
+        "+ metric checkout_seconds (histogram, labels: tier)",
+        "+ metric charges_total (counter)",
+        "+ span checkout_flow (fields: tier, items)",
+        "+ span charge",
+        "+ span telemetry::price (fields: items) sampled 0.5",
+    ] {
+        assert!(out.contains(line), "missing `{line}`:\n{out}");
+    }
+
+    let build = app.cargo_cell_with(&["build"], &env);
+    build.assert_success();
+    let lock: serde_json::Value =
+        serde_json::from_str(&app.read(".cell/telemetry.lock.json")).unwrap();
+    let metrics: Vec<(String, String)> = lock["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().into(),
+                m["type"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        metrics,
+        [
+            ("charges_total".into(), "counter".into()),
+            ("checkout_seconds".into(), "histogram".into()),
+            ("checkouts_total".into(), "counter".into()),
+        ]
+    );
+    assert_eq!(lock["metrics"][2]["labels"], serde_json::json!(["tier"]));
+    assert_eq!(lock["spans"].as_array().unwrap().len(), 3, "{lock}");
+
+    // The container: labelled, Prometheus published on loopback.
+    let info = app.inspect();
+    assert_eq!(info["Config"]["Labels"]["dev.cell.cell"], "telemetry");
+    let binding = &info["NetworkSettings"]["Ports"]["9090/tcp"][0];
+    assert_eq!(binding["HostIp"], "127.0.0.1", "{binding}");
+    let prom: u16 = binding["HostPort"].as_str().unwrap().parse().unwrap();
+
+    // Run the app: N checkouts, then it keeps serving /metrics until stdin closes.
+    const N: u32 = 7;
+    let mut child = Command::new(apps_target_dir().join("debug").join("telemetry"))
+        .arg(N.to_string())
+        .env("CELL_METRICS_ADDR", format!("0.0.0.0:{port}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the app runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with(&format!("ready {N}")), "{line}");
+
+    // Prometheus scrapes every second; wait (bounded) for the scraped values.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (mut checkouts, mut charges, mut gold) = (None, None, None);
+    while Instant::now() < deadline {
+        checkouts = query(prom, "sum(checkouts_total)");
+        charges = query(prom, "charges_total");
+        gold = query(prom, "checkouts_total%7Btier%3D%22gold%22%7D");
+        if checkouts.is_some() && charges.is_some() && gold.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(child.stdin.take());
+    let _ = child.kill();
+    let _ = child.wait();
+    let targets = http_get(prom, "/api/v1/targets").unwrap_or_default();
+    assert_eq!(checkouts.as_deref(), Some("7"), "targets: {targets}");
+    assert_eq!(charges.as_deref(), Some("7"), "targets: {targets}");
+    assert_eq!(gold.as_deref(), Some("4"), "targets: {targets}");
+
+    // Removing a metric from the code shows in the plan.
+    app.edit(
+        "src/main.rs",
+        "#[Telemetry::metrics(counter = \"charges_total\")]\n",
+        "",
+    );
+    let plan = app.cargo_cell_with(&["plan"], &env);
+    plan.assert_success();
+    let out = plan.output();
+    assert!(out.contains("- metric charges_total (counter)"), "{out}");
+    assert!(!out.contains("+ metric"), "{out}");
+}
