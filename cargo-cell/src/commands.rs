@@ -184,8 +184,26 @@ async fn build(
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
-    let (recording, live) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-    if let Some(live) = live.filter(|_| !recording.manifest.is_empty()) {
+    // A Cell still running as the last converge left it needs no up (see `converged`).
+    let start = Instant::now();
+    let unchanged = crate::converged::container_unchanged(ws).await;
+    t.stage("check cells", start, ());
+    let (recording, live) = match unchanged {
+        Some(_) => (record_manifest(ws, &args.cargo, ui, &mut t)?, None),
+        None => record_and_up(ws, &args.cargo, ui, &mut t).await?,
+    };
+    if unchanged.is_some_and(|c| c.covers(ws, &recording.manifest)) {
+        ui.info("postgres: no changes (the Cell is as the last build left it)");
+    } else if !recording.manifest.is_empty() {
+        let live = match live {
+            Some(live) => live,
+            None => {
+                let start = Instant::now();
+                let live = bring_up(ws, ui).await?;
+                t.stage("up", start, live)
+            }
+        };
+        crate::converged::forget(ws);
         let lock_created = converge(
             ws,
             &recording.manifest,
@@ -195,6 +213,7 @@ async fn build(
             &mut t,
         )
         .await?;
+        crate::converged::save(ws, &recording.manifest).await;
         if lock_created {
             // Crates compiled before the lock existed do not depend on it yet (the stub
             // expansion had no file to track): compile them once more against it.

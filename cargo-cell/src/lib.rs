@@ -6,9 +6,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod converged;
 pub mod docker;
 pub mod error;
+pub mod fingerprint;
 pub mod manifest;
+pub mod metadata_cache;
 pub mod postgres;
 pub mod record;
 pub mod ui;
