@@ -48,7 +48,9 @@ fn hash(bytes: &[u8]) -> String {
 }
 
 fn lock_hash(ws: &Workspace) -> Option<String> {
-    std::fs::read(postgres::lock_path(ws)).ok().map(|b| hash(&b))
+    std::fs::read(postgres::lock_path(ws))
+        .ok()
+        .map(|b| hash(&b))
 }
 
 /// The container the dev state names, if it runs, is labelled for this workspace and has the
@@ -57,10 +59,7 @@ async fn current(ws: &Workspace) -> Option<(String, String, String)> {
     let state = postgres::read_state(ws)?;
     let config = postgres::spec(ws, &state.password).config_hash();
     let engine = Engine::connect().await.ok()?;
-    let status = engine
-        .container_status(&state.container_id)
-        .await
-        .ok()??;
+    let status = engine.container_status(&state.container_id).await.ok()??;
     let ours = status.running
         && status.labels.get(LABEL_CONFIG) == Some(&config)
         && status.labels.get(LABEL_WORKSPACE) == Some(&ws.id.id);
@@ -84,7 +83,8 @@ impl Converged {
     /// Whether the last converge applied exactly this manifest and wrote the lock that is
     /// on disk now: then there is nothing to plan.
     pub fn covers(&self, ws: &Workspace, manifest: &Manifest) -> bool {
-        hash(&manifest.to_bytes()) == self.0.manifest && lock_hash(ws).as_ref() == Some(&self.0.lock)
+        hash(&manifest.to_bytes()) == self.0.manifest
+            && lock_hash(ws).as_ref() == Some(&self.0.lock)
     }
 }
 

@@ -653,10 +653,7 @@ impl Engine {
 
     /// Whether the container `id` runs, since when (the engine's `StartedAt`, which changes
     /// on every start), and its labels. `None` when there is no such container.
-    pub async fn container_status(
-        &self,
-        id: &str,
-    ) -> Result<Option<ContainerStatus>, DockerError> {
+    pub async fn container_status(&self, id: &str) -> Result<Option<ContainerStatus>, DockerError> {
         let info = match self.docker.inspect_container(id, None).await {
             Ok(info) => info,
             Err(e) if is_status(&e, 404) => return Ok(None),
@@ -672,10 +669,7 @@ impl Engine {
             running: state.and_then(|s| s.running).unwrap_or(false)
                 && !state.and_then(|s| s.paused).unwrap_or(false),
             started_at: state.and_then(|s| s.started_at.clone()).unwrap_or_default(),
-            labels: info
-                .config
-                .and_then(|c| c.labels)
-                .unwrap_or_default(),
+            labels: info.config.and_then(|c| c.labels).unwrap_or_default(),
         }))
     }
 

@@ -145,11 +145,7 @@ pub fn unchanged(ws: &Workspace, args: &CargoArgs, record_target: &Path) -> Opti
     if stamp.dirs.iter().any(|(d, t)| dir_mtime(d) != *t) {
         return None;
     }
-    if stamp
-        .env
-        .iter()
-        .any(|(k, v)| std::env::var(k).ok() != *v)
-    {
+    if stamp.env.iter().any(|(k, v)| std::env::var(k).ok() != *v) {
         return None;
     }
     let mut refreshed = Vec::new();
@@ -201,7 +197,11 @@ impl Observed {
     pub fn observe(&mut self, message: &Message) {
         match message {
             Message::CompilerArtifact(a) if is_path_package(&a.package_id.repr) => {
-                if a.target.kind.iter().any(|k| k.to_string() == "custom-build") {
+                if a.target
+                    .kind
+                    .iter()
+                    .any(|k| k.to_string() == "custom-build")
+                {
                     self.unstampable = Some(format!("{} has a build script", a.target.name));
                     return;
                 }
@@ -418,7 +418,8 @@ fn parse_dep_info(text: &str) -> DepInfo {
                 }
                 ' ' => {
                     if !current.is_empty() {
-                        out.files.insert(PathBuf::from(std::mem::take(&mut current)));
+                        out.files
+                            .insert(PathBuf::from(std::mem::take(&mut current)));
                     }
                 }
                 c => current.push(c),
@@ -436,7 +437,10 @@ fn parse_dep_info(text: &str) -> DepInfo {
 fn split_target(line: &str) -> Option<(&str, &str)> {
     let bytes = line.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ') && (i == 0 || bytes[i - 1] != b'\\') {
+        if b == b':'
+            && (i + 1 == bytes.len() || bytes[i + 1] == b' ')
+            && (i == 0 || bytes[i - 1] != b'\\')
+        {
             return Some((&line[..i], line[i + 1..].trim_start()));
         }
     }

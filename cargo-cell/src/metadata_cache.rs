@@ -52,7 +52,12 @@ fn key(manifest_path: Option<&Path>) -> Option<Key> {
 
 fn stat(path: &Path) -> Option<(u64, u128)> {
     let meta = std::fs::metadata(path).ok()?;
-    let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
     Some((meta.len(), mtime))
 }
 
@@ -74,7 +79,10 @@ fn cache_file(manifest_path: Option<&Path>) -> Option<PathBuf> {
         .map(|d| d.join(FILE))
 }
 
-fn inputs(manifest_path: Option<&Path>, meta: &Metadata) -> Option<BTreeMap<PathBuf, Option<(u64, u128)>>> {
+fn inputs(
+    manifest_path: Option<&Path>,
+    meta: &Metadata,
+) -> Option<BTreeMap<PathBuf, Option<(u64, u128)>>> {
     let mut paths = Vec::new();
     for dir in start(manifest_path)?.ancestors() {
         for f in ["Cargo.toml", ".cargo/config.toml", ".cargo/config"] {
@@ -96,10 +104,15 @@ fn inputs(manifest_path: Option<&Path>, meta: &Metadata) -> Option<BTreeMap<Path
         paths.push(manifest);
     }
     paths.push(meta.workspace_root.join("Cargo.toml").into());
-    Some(paths.into_iter().map(|p| {
-        let s = stat(&p);
-        (p, s)
-    }).collect())
+    Some(
+        paths
+            .into_iter()
+            .map(|p| {
+                let s = stat(&p);
+                (p, s)
+            })
+            .collect(),
+    )
 }
 
 /// The cached metadata, if nothing it depends on changed.
@@ -114,13 +127,18 @@ pub fn load(manifest_path: Option<&Path>) -> Option<Metadata> {
     }
     let meta = MetadataCommand::parse(&cached.json).ok()?;
     // The cache must belong to this workspace.
-    file.starts_with(meta.workspace_root.as_std_path()).then_some(meta)
+    file.starts_with(meta.workspace_root.as_std_path())
+        .then_some(meta)
 }
 
 /// Remembers `json` (the output of `cargo metadata`) when the workspace has a
 /// `.cell/state/` folder at its root. Failing to is not an error.
 pub fn save(manifest_path: Option<&Path>, meta: &Metadata, json: &str) {
-    let state = meta.workspace_root.as_std_path().join(".cell").join("state");
+    let state = meta
+        .workspace_root
+        .as_std_path()
+        .join(".cell")
+        .join("state");
     if !state.is_dir() {
         return;
     }

@@ -42,11 +42,17 @@ impl Workspace {
         })?;
         if !output.status.success() {
             return Err(Error::Metadata {
-                source: String::from_utf8_lossy(&output.stderr).trim().to_string().into(),
+                source: String::from_utf8_lossy(&output.stderr)
+                    .trim()
+                    .to_string()
+                    .into(),
             });
         }
         let json = String::from_utf8_lossy(&output.stdout);
-        let json = json.lines().find(|l| l.starts_with('{')).unwrap_or_default();
+        let json = json
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_default();
         let meta = MetadataCommand::parse(json).map_err(|source| Error::Metadata {
             source: Box::new(source),
         })?;

@@ -39,15 +39,31 @@ fn record_is_skipped_only_when_no_input_changed() {
     assert!(!skipped, "nothing recorded yet");
     assert_eq!(all.len(), 7, "{all:?}");
 
-    assert_eq!(manifest(&app, &[]), (all.clone(), true), "no change: skipped");
+    assert_eq!(
+        manifest(&app, &[]),
+        (all.clone(), true),
+        "no change: skipped"
+    );
 
     // Touched, same bytes: the same inputs.
     set_mtime_later(&app, "model/src/lib.rs");
-    assert_eq!(manifest(&app, &[]), (all.clone(), true), "a touch is no change");
+    assert_eq!(
+        manifest(&app, &[]),
+        (all.clone(), true),
+        "a touch is no change"
+    );
 
     // A function body: recorded again, same tables.
-    app.edit("app/src/main.rs", "let _ = Order::TABLE;", "let _ = Order::COLUMNS;");
-    assert_eq!(manifest(&app, &[]), (all.clone(), false), "an edit is recorded");
+    app.edit(
+        "app/src/main.rs",
+        "let _ = Order::TABLE;",
+        "let _ = Order::COLUMNS;",
+    );
+    assert_eq!(
+        manifest(&app, &[]),
+        (all.clone(), false),
+        "an edit is recorded"
+    );
     assert_eq!(manifest(&app, &[]), (all.clone(), true));
 
     // An environment variable the code reads (`option_env!`): its change is an input.
@@ -78,7 +94,11 @@ fn record_is_skipped_only_when_no_input_changed() {
     assert!(!skipped);
     assert!(more.contains(&"more_rows".to_string()), "{more:?}");
     std::fs::remove_file(app.path().join("app/tests/more.rs")).unwrap();
-    assert_eq!(manifest(&app, &[]), (all.clone(), false), "a removed target");
+    assert_eq!(
+        manifest(&app, &[]),
+        (all.clone(), false),
+        "a removed target"
+    );
 
     // A record that fails half way (a new table compiled in `model`, then an error in
     // `app`) must not leave a stamp: after the revert, the new table is not there.
@@ -88,7 +108,10 @@ fn record_is_skipped_only_when_no_input_changed() {
         "model/src/lib.rs",
         &format!("{model}\n#[Postgres::table]\npub struct Ghost {{\n    #[Postgres::primary_key]\n    pub id: i64,\n}}\n"),
     );
-    app.write("app/src/main.rs", &format!("{main}\nfn broken() -> i32 {{ \"no\" }}\n"));
+    app.write(
+        "app/src/main.rs",
+        &format!("{main}\nfn broken() -> i32 {{ \"no\" }}\n"),
+    );
     app.cargo_cell(&["manifest"]).assert_failure();
     app.write("model/src/lib.rs", &model);
     app.write("app/src/main.rs", &main);
@@ -126,14 +149,20 @@ fn cells_are_skipped_only_while_untouched_since_the_last_converge() {
     let noop = app.cargo_cell(&["build"]);
     noop.assert_success();
     let out = noop.output();
-    assert!(out.contains(FAST) && out.contains(SKIPPED) && !out.contains(UP), "{out}");
+    assert!(
+        out.contains(FAST) && out.contains(SKIPPED) && !out.contains(UP),
+        "{out}"
+    );
 
     // A function body changed: recorded again, but nothing to converge.
     app.edit("src/main.rs", "round trip ok", "round trip fine");
     let edit = app.cargo_cell(&["build"]);
     edit.assert_success();
     let out = edit.output();
-    assert!(out.contains(FAST) && !out.contains(SKIPPED) && !out.contains(UP), "{out}");
+    assert!(
+        out.contains(FAST) && !out.contains(SKIPPED) && !out.contains(UP),
+        "{out}"
+    );
     assert!(app.run_binary("users").stdout.contains("round trip fine"));
 
     // A restarted container (its port may change): the long way, and the binary connects.
@@ -145,7 +174,10 @@ fn cells_are_skipped_only_while_untouched_since_the_last_converge() {
     let after = app.cargo_cell(&["build"]);
     after.assert_success();
     let out = after.output();
-    assert!(out.contains(UP) && out.contains("no changes") && !out.contains(FAST), "{out}");
+    assert!(
+        out.contains(UP) && out.contains("no changes") && !out.contains(FAST),
+        "{out}"
+    );
     app.run_binary("users").assert_success();
 
     // A schema change is planned and applied, with the Cell unchanged.
@@ -154,10 +186,18 @@ fn cells_are_skipped_only_while_untouched_since_the_last_converge() {
         "    pub nickname: Option<String>,\n",
         "    pub nickname: Option<String>,\n    pub age: Option<i32>,\n",
     );
-    app.edit("src/main.rs", "        nickname: None,\n", "        nickname: None,\n        age: None,\n");
+    app.edit(
+        "src/main.rs",
+        "        nickname: None,\n",
+        "        nickname: None,\n        age: None,\n",
+    );
     let change = app.cargo_cell(&["build"]);
     change.assert_success();
-    assert!(change.output().contains("+ column users.age"), "{}", change.output());
+    assert!(
+        change.output().contains("+ column users.age"),
+        "{}",
+        change.output()
+    );
     assert_eq!(app.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'"), "1");
     assert!(app.cargo_cell(&["build"]).output().contains(FAST));
 

@@ -30,7 +30,11 @@ pub struct User {
 fn wide() -> String {
     let mut s = String::from("pub struct Wide {\n    #[Postgres::primary_key]\n    pub id: i64,\n");
     for i in 0..29 {
-        let attr = if i % 5 == 0 { "    #[Postgres::index]\n" } else { "" };
+        let attr = if i % 5 == 0 {
+            "    #[Postgres::index]\n"
+        } else {
+            ""
+        };
         let ty = ["String", "i32", "Option<String>", "f64", "bool"][i % 5];
         s.push_str(&format!("{attr}    pub f{i}: {ty},\n"));
     }
@@ -53,14 +57,21 @@ fn run(args: &TokenStream, input: &TokenStream, lock: Option<&Lock>) -> TokenStr
             expand(
                 &item,
                 &parsed,
-                LockView::Present { path: Path::new("/ws/.cell/postgres.lock.json"), table, mismatches },
+                LockView::Present {
+                    path: Path::new("/ws/.cell/postgres.lock.json"),
+                    table,
+                    mismatches,
+                },
             )
         }
     }
 }
 
 fn bench(c: &mut Criterion) {
-    for (name, table, src) in [("users", "users", USERS.to_string()), ("wide_30_columns", "wides", wide())] {
+    for (name, table, src) in [
+        ("users", "users", USERS.to_string()),
+        ("wide_30_columns", "wides", wide()),
+    ] {
         let args: TokenStream = format!("name = \"{table}\"").parse().unwrap();
         let input: TokenStream = src.parse().unwrap();
         // The lock this table would have after `cargo cell build`.

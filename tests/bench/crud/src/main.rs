@@ -56,7 +56,10 @@ async fn generated(db: &PostgresConnection, rows: &mut [BenchUser]) -> Vec<Timed
         BenchUser::find_by_id(db, &r.id).await.unwrap().is_some()
     ));
     let by_email = time_each!(rows, |r| assert!(
-        BenchUser::find_by_email(db, &r.email).await.unwrap().is_some()
+        BenchUser::find_by_email(db, &r.email)
+            .await
+            .unwrap()
+            .is_some()
     ));
     for r in rows.iter_mut() {
         r.age += 1;
@@ -77,14 +80,24 @@ struct Hand {
 
 impl Hand {
     async fn connect(url: &str) -> Hand {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(conn);
         let p = |sql: &'static str| client.prepare(sql);
         Hand {
-            insert: p("INSERT INTO bench_users (id, email, name, age) VALUES ($1, $2, $3, $4)").await.unwrap(),
-            by_id: p("SELECT id, email, name, age FROM bench_users WHERE id = $1").await.unwrap(),
-            by_email: p("SELECT id, email, name, age FROM bench_users WHERE email = $1").await.unwrap(),
-            update: p("UPDATE bench_users SET email = $2, name = $3, age = $4 WHERE id = $1").await.unwrap(),
+            insert: p("INSERT INTO bench_users (id, email, name, age) VALUES ($1, $2, $3, $4)")
+                .await
+                .unwrap(),
+            by_id: p("SELECT id, email, name, age FROM bench_users WHERE id = $1")
+                .await
+                .unwrap(),
+            by_email: p("SELECT id, email, name, age FROM bench_users WHERE email = $1")
+                .await
+                .unwrap(),
+            update: p("UPDATE bench_users SET email = $2, name = $3, age = $4 WHERE id = $1")
+                .await
+                .unwrap(),
             delete: p("DELETE FROM bench_users WHERE id = $1").await.unwrap(),
             client,
         }
@@ -92,19 +105,47 @@ impl Hand {
 }
 
 fn from_row(row: &tokio_postgres::Row) -> BenchUser {
-    BenchUser { id: row.get(0), email: row.get(1), name: row.get(2), age: row.get(3) }
+    BenchUser {
+        id: row.get(0),
+        email: row.get(1),
+        name: row.get(2),
+        age: row.get(3),
+    }
 }
 
 async fn hand_written(h: &Hand, rows: &mut [BenchUser]) -> Vec<Timed> {
     let c = &h.client;
-    let insert = time_each!(rows, |r| c.execute(&h.insert, &[&r.id, &r.email, &r.name, &r.age]).await.unwrap());
-    let by_id = time_each!(rows, |r| assert!(c.query_opt(&h.by_id, &[&r.id]).await.unwrap().map(|x| from_row(&x)).is_some()));
-    let by_email = time_each!(rows, |r| assert!(c.query_opt(&h.by_email, &[&r.email]).await.unwrap().map(|x| from_row(&x)).is_some()));
+    let insert = time_each!(rows, |r| c
+        .execute(&h.insert, &[&r.id, &r.email, &r.name, &r.age])
+        .await
+        .unwrap());
+    let by_id = time_each!(rows, |r| assert!(
+        c.query_opt(&h.by_id, &[&r.id])
+            .await
+            .unwrap()
+            .map(|x| from_row(&x))
+            .is_some()
+    ));
+    let by_email = time_each!(rows, |r| assert!(
+        c.query_opt(&h.by_email, &[&r.email])
+            .await
+            .unwrap()
+            .map(|x| from_row(&x))
+            .is_some()
+    ));
     for r in rows.iter_mut() {
         r.age += 1;
     }
-    let update = time_each!(rows, |r| assert_eq!(c.execute(&h.update, &[&r.id, &r.email, &r.name, &r.age]).await.unwrap(), 1));
-    let delete = time_each!(rows, |r| assert_eq!(c.execute(&h.delete, &[&r.id]).await.unwrap(), 1));
+    let update = time_each!(rows, |r| assert_eq!(
+        c.execute(&h.update, &[&r.id, &r.email, &r.name, &r.age])
+            .await
+            .unwrap(),
+        1
+    ));
+    let delete = time_each!(rows, |r| assert_eq!(
+        c.execute(&h.delete, &[&r.id]).await.unwrap(),
+        1
+    ));
     vec![insert, by_id, by_email, update, delete]
 }
 
@@ -125,14 +166,63 @@ mod with_sqlx {
     }
 
     pub async fn run(c: &mut sqlx::PgConnection, rows: &mut [BenchUser]) -> Vec<Timed> {
-        let insert = time_each!(rows, |r| sqlx::query!("INSERT INTO bench_users (id, email, name, age) VALUES ($1, $2, $3, $4)", r.id, r.email, r.name, r.age).execute(&mut *c).await.unwrap());
-        let by_id = time_each!(rows, |r| assert!(sqlx::query_as!(Row, "SELECT id, email, name, age FROM bench_users WHERE id = $1", r.id).fetch_optional(&mut *c).await.unwrap().is_some()));
-        let by_email = time_each!(rows, |r| assert!(sqlx::query_as!(Row, "SELECT id, email, name, age FROM bench_users WHERE email = $1", r.email).fetch_optional(&mut *c).await.unwrap().is_some()));
+        let insert = time_each!(rows, |r| sqlx::query!(
+            "INSERT INTO bench_users (id, email, name, age) VALUES ($1, $2, $3, $4)",
+            r.id,
+            r.email,
+            r.name,
+            r.age
+        )
+        .execute(&mut *c)
+        .await
+        .unwrap());
+        let by_id = time_each!(rows, |r| assert!(
+            sqlx::query_as!(
+                Row,
+                "SELECT id, email, name, age FROM bench_users WHERE id = $1",
+                r.id
+            )
+            .fetch_optional(&mut *c)
+            .await
+            .unwrap()
+            .is_some()
+        ));
+        let by_email = time_each!(rows, |r| assert!(
+            sqlx::query_as!(
+                Row,
+                "SELECT id, email, name, age FROM bench_users WHERE email = $1",
+                r.email
+            )
+            .fetch_optional(&mut *c)
+            .await
+            .unwrap()
+            .is_some()
+        ));
         for r in rows.iter_mut() {
             r.age += 1;
         }
-        let update = time_each!(rows, |r| assert_eq!(sqlx::query!("UPDATE bench_users SET email = $2, name = $3, age = $4 WHERE id = $1", r.id, r.email, r.name, r.age).execute(&mut *c).await.unwrap().rows_affected(), 1));
-        let delete = time_each!(rows, |r| assert_eq!(sqlx::query!("DELETE FROM bench_users WHERE id = $1", r.id).execute(&mut *c).await.unwrap().rows_affected(), 1));
+        let update = time_each!(rows, |r| assert_eq!(
+            sqlx::query!(
+                "UPDATE bench_users SET email = $2, name = $3, age = $4 WHERE id = $1",
+                r.id,
+                r.email,
+                r.name,
+                r.age
+            )
+            .execute(&mut *c)
+            .await
+            .unwrap()
+            .rows_affected(),
+            1
+        ));
+        let delete = time_each!(rows, |r| assert_eq!(
+            sqlx::query!("DELETE FROM bench_users WHERE id = $1", r.id)
+                .execute(&mut *c)
+                .await
+                .unwrap()
+                .rows_affected(),
+            1
+        ));
         vec![insert, by_id, by_email, update, delete]
     }
 }
@@ -157,7 +247,8 @@ async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL: scripts/bench sets it from the Cell's state");
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL: scripts/bench sets it from the Cell's state");
     let db = PostgresConnection::connect_to(&url).await?;
     let hand = Hand::connect(&url).await;
     #[cfg(feature = "sqlx")]
