@@ -188,13 +188,34 @@ async fn build(
     let start = Instant::now();
     let unchanged = crate::converged::container_unchanged(ws).await;
     t.stage("check cells", start, ());
+    // With the Cell unchanged, phase 2 runs beside the record step (see `speculate`).
+    let mut ahead = None;
     let (recording, live) = match unchanged {
-        Some(_) => (record_manifest(ws, &args.cargo, ui, &mut t)?, None),
+        Some(_) => {
+            ahead = crate::speculate::start(phase2_command(ws, &args.cargo), ui);
+            (record_manifest(ws, &args.cargo, ui, &mut t)?, None)
+        }
         None => record_and_up(ws, &args.cargo, ui, &mut t).await?,
     };
     if unchanged.is_some_and(|c| c.covers(ws, &recording.manifest)) {
         ui.info("postgres: no changes (the Cell is as the last build left it)");
+        if let Some(ahead) = ahead.take() {
+            let started = ahead.started;
+            let ok = ahead.confirm(ui).map_err(|source| Error::CargoSpawn {
+                cargo: cargo().display().to_string(),
+                source,
+            })?;
+            t.stage("build (overlapped)", started, ());
+            t.print(ui, g.timings);
+            return if ok {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Error::BuildFailed)
+            };
+        }
     } else if !recording.manifest.is_empty() {
+        // The manifest changed: the build running ahead is against the old lock.
+        drop(ahead.take());
         let live = match live {
             Some(live) => live,
             None => {
@@ -226,6 +247,7 @@ async fn build(
             }
         }
     }
+    drop(ahead); // Not confirmed: interrupted before anything else builds.
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, ui)?;
     t.stage("build", start, ());
@@ -240,6 +262,18 @@ async fn build(
 /// Phase 2: exactly the `cargo build` a user would run, so a later plain `cargo build` is
 /// fresh. Output passes through unchanged.
 fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error> {
+    let mut cmd = phase2_command(ws, args);
+    ui.verbose(&format!("running {cmd:?}"));
+    let status = ui
+        .suspend(|| cmd.status())
+        .map_err(|source| Error::CargoSpawn {
+            cargo: cargo().display().to_string(),
+            source,
+        })?;
+    Ok(status.success())
+}
+
+fn phase2_command(ws: &Workspace, args: &CargoArgs) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.arg("build")
         .arg("--manifest-path")
@@ -252,14 +286,7 @@ fn cargo_build(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<bool, Error>
     }
     record::feature_args(&mut cmd, args);
     cmd.args(&args.rest).stdin(Stdio::null());
-    ui.verbose(&format!("running {cmd:?}"));
-    let status = ui
-        .suspend(|| cmd.status())
-        .map_err(|source| Error::CargoSpawn {
-            cargo: cargo().display().to_string(),
-            source,
-        })?;
-    Ok(status.success())
+    cmd
 }
 
 async fn plan(ws: &Workspace, args: PlanArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {

@@ -14,5 +14,6 @@ pub mod manifest;
 pub mod metadata_cache;
 pub mod postgres;
 pub mod record;
+pub mod speculate;
 pub mod ui;
 pub mod workspace;

@@ -154,6 +154,7 @@ mod with_sqlx {
     use super::*;
     use sqlx::Connection;
 
+    #[allow(dead_code)] // read by query_as!, compared by nothing
     pub struct Row {
         pub id: Uuid,
         pub email: String,
