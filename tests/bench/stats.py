@@ -132,6 +132,10 @@ p(f"- Machine: {os.cpu_count()} × {cpu()}; Docker {read('docker-version', '?')}
 p(f"- Load average (1, 5, 15 min) at the start: {read('load-start', '?')}; at the end: {read('load-end', '?')}. "
   "The machine is shared with other engineers' compiles: absolute times are noisy, ratios "
   "less so. Spread is the interquartile range (IQR) over n runs.")
+runs_log = read("runs", "")
+if runs_log:
+    p("- Invocations whose results are below (time, topics, load at their start): "
+      + "; ".join(runs_log.splitlines()[-6:]) + ".")
 if SMOKE:
     p("- **Smoke run**: tiny sizes, one run each. These numbers mean nothing.")
 p("- `cargo cell` is the release build of cargo-cell run through cargo (`cargo cell ...`, as "
