@@ -189,20 +189,34 @@ async fn build(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let disabled = lifecycle::disabled(ws, g);
+    let off = |cell: &str| disabled.iter().any(|d| d == cell);
     // --offline, or the only Cell disabled: build against the committed locks alone.
-    let skip_cells = g.offline || disabled.iter().any(|d| d == "postgres");
+    let skip_cells = g.offline || off("postgres");
     if skip_cells {
         ui.verbose("skipping record, up, plan and apply: building against the locks");
     }
-    let (recording, live) = if skip_cells {
-        (None, None)
+    // A Cell still running as the last converge left it needs no up (see `converged`).
+    let unchanged = if skip_cells {
+        None
     } else {
-        let redis_early = redis::start_early(ws, ui);
-        let (r, l) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-        if !disabled.iter().any(|d| d == "redis") {
-            redis::converge(ws, &r.manifest, redis_early, true, ui).await?;
+        let start = Instant::now();
+        let unchanged = crate::converged::container_unchanged(ws).await;
+        t.stage("check cells", start, unchanged)
+    };
+    // With the Cell unchanged, phase 2 runs beside the record step (see `speculate`).
+    let mut ahead = None;
+    let mut redis_early = None;
+    let (recording, live) = match (&unchanged, skip_cells) {
+        (_, true) => (None, None),
+        (Some(_), false) => {
+            ahead = crate::speculate::start(phase2_command(ws, &args.cargo, &disabled), ui);
+            (Some(record_manifest(ws, &args.cargo, ui, &mut t)?), None)
         }
-        (Some(r), l)
+        (None, false) => {
+            redis_early = redis::start_early(ws, ui);
+            let (r, l) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
+            (Some(r), l)
+        }
     };
     if let (Some(path), Some(recording)) = (&args.emit_manifest, &recording) {
         std::fs::write(path, recording.manifest.to_bytes()).map_err(|source| Error::Write {
@@ -210,38 +224,72 @@ async fn build(
             source,
         })?;
     }
-    let auth_lock_created = match &recording {
-        Some(r) if !disabled.iter().any(|d| d == "auth") => {
-            crate::auth::converge(ws, &r.manifest.auth, ui).await?
+    match &recording {
+        None => {}
+        Some(recording)
+            if unchanged
+                .as_ref()
+                .is_some_and(|c| c.covers(ws, &recording.manifest)) =>
+        {
+            ui.info("postgres: no changes (the Cell is as the last build left it)");
+            if let Some(ahead) = ahead.take() {
+                let started = ahead.started;
+                let ok = ahead.confirm(ui).map_err(|source| Error::CargoSpawn {
+                    cargo: cargo().display().to_string(),
+                    source,
+                })?;
+                t.stage("build (overlapped)", started, ());
+                t.print(ui, g.timings);
+                return if ok {
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    Err(Error::BuildFailed)
+                };
+            }
         }
-        _ => false,
-    };
-    if let Some(recording) = &recording
-        && let Some(mut live) = live.filter(|_| !recording.manifest.is_empty())
-    {
-        let lock_created = deploy::converge(
-            ws,
-            &recording.manifest,
-            &mut live.client,
-            args.safety.allow_destructive,
-            ui,
-            &mut t,
-        )
-        .await?;
-        if lock_created && !auth_lock_created {
-            // Crates compiled before the lock existed do not depend on it yet (the stub
-            // expansion had no file to track): compile them once more against it.
-            record::recompile(ws, &recording.packages, ui);
+        Some(recording) => {
+            // The manifest changed: a build running ahead is against the old locks.
+            drop(ahead.take());
+            if !off("redis") {
+                redis::converge(ws, &recording.manifest, redis_early, true, ui).await?;
+            }
+            let auth_lock_created = !off("auth")
+                && crate::auth::converge(ws, &recording.manifest.auth, ui).await?;
+            if !recording.manifest.is_empty() {
+                let mut live = match live {
+                    Some(live) => live,
+                    None => {
+                        let start = Instant::now();
+                        let live = bring_up(ws, ui).await?;
+                        t.stage("up", start, live)
+                    }
+                };
+                crate::converged::forget(ws);
+                let lock_created = deploy::converge(
+                    ws,
+                    &recording.manifest,
+                    &mut live.client,
+                    args.safety.allow_destructive,
+                    ui,
+                    &mut t,
+                )
+                .await?;
+                crate::converged::save(ws, &recording.manifest).await;
+                if lock_created && !auth_lock_created {
+                    // Crates compiled before the lock existed do not depend on it yet (the
+                    // stub expansion had no file to track): compile them once more.
+                    record::recompile(ws, &recording.packages, ui);
+                }
+            }
+            if auth_lock_created {
+                record::recompile(ws, &recording.packages, ui);
+            }
+            if !off("telemetry") {
+                crate::telemetry::converge(ws, &recording.manifest.telemetry, ui).await?;
+            }
         }
     }
-    if auth_lock_created && let Some(recording) = &recording {
-        record::recompile(ws, &recording.packages, ui);
-    }
-    if let Some(recording) = &recording
-        && !disabled.iter().any(|d| d == "telemetry")
-    {
-        crate::telemetry::converge(ws, &recording.manifest.telemetry, ui).await?;
-    }
+    drop(ahead); // Not confirmed: interrupted before anything else builds.
     let start = Instant::now();
     let ok = cargo_build(ws, &args.cargo, &disabled, ui)?;
     t.stage("build", start, ());
@@ -261,6 +309,18 @@ fn cargo_build(
     disabled: &[String],
     ui: &Ui,
 ) -> Result<bool, Error> {
+    let mut cmd = phase2_command(ws, args, disabled);
+    ui.verbose(&format!("running {cmd:?}"));
+    let status = ui
+        .suspend(|| cmd.status())
+        .map_err(|source| Error::CargoSpawn {
+            cargo: cargo().display().to_string(),
+            source,
+        })?;
+    Ok(status.success())
+}
+
+fn phase2_command(ws: &Workspace, args: &CargoArgs, disabled: &[String]) -> Command {
     let mut cmd = Command::new(cargo());
     if !disabled.is_empty() {
         cmd.env(lifecycle::DISABLED_ENV, disabled.join(","));
@@ -276,14 +336,7 @@ fn cargo_build(
     }
     record::feature_args(&mut cmd, args);
     cmd.args(&args.rest).stdin(Stdio::null());
-    ui.verbose(&format!("running {cmd:?}"));
-    let status = ui
-        .suspend(|| cmd.status())
-        .map_err(|source| Error::CargoSpawn {
-            cargo: cargo().display().to_string(),
-            source,
-        })?;
-    Ok(status.success())
+    cmd
 }
 
 fn manifest(

@@ -162,6 +162,14 @@ impl RunningCell {
     }
 }
 
+/// What [`Engine::container_status`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerStatus {
+    pub running: bool,
+    pub started_at: String,
+    pub labels: HashMap<String, String>,
+}
+
 /// The engine address, and where it came from (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
@@ -670,6 +678,28 @@ impl Engine {
         };
         let port = published_container_port(&info).unwrap_or(0);
         Ok(Some(running_cell(cell, &info, port, false)))
+    }
+
+    /// Whether the container `id` runs, since when (the engine's `StartedAt`, which changes
+    /// on every start), and its labels. `None` when there is no such container.
+    pub async fn container_status(&self, id: &str) -> Result<Option<ContainerStatus>, DockerError> {
+        let info = match self.docker.inspect_container(id, None).await {
+            Ok(info) => info,
+            Err(e) if is_status(&e, 404) => return Ok(None),
+            Err(source) => {
+                return Err(DockerError::Inspect {
+                    what: format!("container {id}"),
+                    source: Box::new(source),
+                });
+            }
+        };
+        let state = info.state.as_ref();
+        Ok(Some(ContainerStatus {
+            running: state.and_then(|s| s.running).unwrap_or(false)
+                && !state.and_then(|s| s.paused).unwrap_or(false),
+            started_at: state.and_then(|s| s.started_at.clone()).unwrap_or_default(),
+            labels: info.config.and_then(|c| c.labels).unwrap_or_default(),
+        }))
     }
 
     /// Remove this workspace's containers (of every Cell when `cells` is

@@ -56,7 +56,7 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
     ws.cell_dir().join(LOCK_FILE)
 }
 
-fn read_state(ws: &Workspace) -> Option<State> {
+pub fn read_state(ws: &Workspace) -> Option<State> {
     serde_json::from_slice(&std::fs::read(state_path(ws)).ok()?).ok()
 }
 
@@ -85,6 +85,18 @@ pub fn image(ws: &Workspace) -> String {
         .unwrap_or_else(|| cell::DEFAULT_IMAGE.to_string())
 }
 
+/// The container of the dev Cell, as data.
+pub fn spec(ws: &Workspace, password: &str) -> CellSpec {
+    CellSpec {
+        cell: CELL_NAME.to_string(),
+        image: image(ws),
+        env: cell::container_env(password),
+        cmd: None,
+        container_port: cell::CONTAINER_PORT,
+        data_path: cell::DATA_PATH.to_string(),
+    }
+}
+
 fn random_password() -> String {
     rand::rng()
         .sample_iter(&rand::distr::Alphanumeric)
@@ -103,14 +115,7 @@ pub async fn up(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<State, Error
         .and_then(|c| c.env_var("POSTGRES_PASSWORD").map(str::to_string))
         .or_else(|| read_state(ws).map(|s| s.password))
         .unwrap_or_else(random_password);
-    let spec = CellSpec {
-        cell: CELL_NAME.to_string(),
-        image: image(ws),
-        env: cell::container_env(&password),
-        cmd: None,
-        container_port: cell::CONTAINER_PORT,
-        data_path: cell::DATA_PATH.to_string(),
-    };
+    let spec = spec(ws, &password);
     // One progress line for the whole start: container, then readiness.
     let task = ui.task(CELL_NAME, &format!("starting {}", spec.image));
     let running = match engine.ensure_running(&ws.id, &spec, ui).await {

@@ -6,7 +6,7 @@
 //! fragments of the run that compiled it; a recompiled unit keeps only this run's; folders of
 //! units cargo no longer builds are ignored. Their union is the manifest.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,6 +15,7 @@ use cargo_metadata::Message;
 
 use crate::cli::CargoArgs;
 use crate::error::Error;
+use crate::fingerprint;
 use crate::manifest::{Fragment, Manifest};
 use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
@@ -32,8 +33,16 @@ pub struct Recording {
 pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Error> {
     let record_target = ws.work_dir().join("record");
     let fragments = record_target.join("fragments");
-    let run_id = uuid::Uuid::new_v4().to_string();
     let task = ui.task("record", "checking the workspace for Cell attributes");
+    if let Some(recording) = unchanged(ws, args, &record_target, &fragments, ui)? {
+        task.finish(format!(
+            "recorded {} (no input changed)",
+            recording.manifest.summary()
+        ));
+        return Ok(recording);
+    }
+    fingerprint::forget(&record_target);
+    let run_id = uuid::Uuid::new_v4().to_string();
 
     let mut cmd = Command::new(cargo());
     cmd.arg("check")
@@ -72,8 +81,10 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
 
     let mut units: HashMap<String, bool> = HashMap::new();
     let mut diagnostics = Vec::new();
+    let mut observed = fingerprint::Observed::default();
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
     for message in Message::parse_stream(stdout).flatten() {
+        observed.observe(&message);
         match message {
             Message::CompilerArtifact(a) if ws.member_ids.contains(&a.package_id.repr) => {
                 task.set_message(format!("checked {}", a.target.name));
@@ -113,8 +124,40 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
     }
 
     let recording = reconcile(&fragments, &units, &run_id)?;
+    let unit_keys: BTreeSet<String> = units.keys().cloned().collect();
+    match observed.stamp(ws, args, unit_keys, &recording.manifest.to_bytes()) {
+        Ok(stamp) => {
+            if let Err(e) = fingerprint::save(&record_target, &stamp) {
+                ui.verbose(&format!("record: cannot save the input stamp: {e}"));
+            }
+        }
+        Err(why) => ui.verbose(&format!("record: runs every time: {why}")),
+    }
     task.finish(format!("recorded {}", recording.manifest.summary()));
     Ok(recording)
+}
+
+/// The recording of the last run, rebuilt from its fragments, when no input changed since.
+fn unchanged(
+    ws: &Workspace,
+    args: &CargoArgs,
+    record_target: &Path,
+    fragments: &Path,
+    ui: &Ui,
+) -> Result<Option<Recording>, Error> {
+    let Some(stamp) = fingerprint::unchanged(ws, args, record_target) else {
+        return Ok(None);
+    };
+    // Every unit is fresh: each keeps the fragments of the run that compiled it.
+    let units: HashMap<String, bool> = stamp.units.iter().map(|u| (u.clone(), true)).collect();
+    let Ok(recording) = reconcile(fragments, &units, "") else {
+        return Ok(None);
+    };
+    if fingerprint::manifest_hash(&recording.manifest.to_bytes()) != stamp.manifest {
+        ui.verbose("record: the fragments on disk changed since the last record; recording again");
+        return Ok(None);
+    }
+    Ok(Some(recording))
 }
 
 /// The feature selection flags, as cargo takes them.
