@@ -53,7 +53,13 @@ fn run(args: &TokenStream, input: &TokenStream, lock: Option<&Lock>) -> TokenStr
         None => expand(&item, &parsed, LockView::Absent),
         Some(lock) => {
             let table = lock.tables.get(&parsed.decl.name);
-            let mismatches = check::against_lock(&parsed.decl, table);
+            let mismatches = check::against_lock(
+                &parsed.decl,
+                check::Locked {
+                    tables: &lock.tables,
+                    enums: &lock.enums,
+                },
+            );
             expand(
                 &item,
                 &parsed,
