@@ -72,6 +72,10 @@ fn column_changes_on_a_populated_table() {
     apply(&app, &[]).assert_success();
     app.psql("INSERT INTO items (id, name, qty) VALUES (1, 'a', 1), (2, 'b', 2), (3, 'b', 3)");
     assert_no_changes(&app);
+    // The lock holds the live shape, primary key included.
+    let lock: serde_json::Value =
+        serde_json::from_str(&app.read(".cell/postgres.lock.json")).unwrap();
+    assert_eq!(lock["tables"]["items"]["primary_key"], serde_json::json!(["id"]), "{lock:#}");
 
     // `cargo cell check` needs no database and agrees with the lock just written.
     let check = app.cargo_cell(&["check"]);

@@ -43,7 +43,7 @@ JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = current_schema() AND t.relname = ANY($1)
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con
-                  WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'x'))";
+                  WHERE con.conindid = ix.indexrelid AND con.contype = 'x')";
 
 const FOREIGN_KEYS_SQL: &str = "
 SELECT t.relname, con.conname, r.relname, con.confdeltype::\"char\"::text,
