@@ -589,6 +589,10 @@ impl App {
         let out = Command::new("docker")
             .args(["run", "-d", "--label"])
             .arg(format!("{TEST_LABEL_KEY}={}", self.label))
+            // The cleanup removes by this label together with the test's own; the data
+            // lives in memory, so no anonymous volume outlives the container.
+            .args(["--label", "dev.cell.managed-by=cargo-cell"])
+            .args(["--mount", "type=tmpfs,destination=/var/lib/postgresql/data"])
             .args(["-p", "127.0.0.1::5432", "-e"])
             .arg(format!("POSTGRES_PASSWORD={password}"))
             .arg("-e")
