@@ -151,9 +151,12 @@ pub async fn introspect(
     Ok(schema)
 }
 
+/// Columns per temporary table in [`normalize_defaults`], under Postgres' limit of 1,600.
+const DEFAULTS_PER_TABLE: usize = 1000;
+
 /// Rewrites declared default expressions the way Postgres stores them (`NOW()` → `now()`,
 /// `'a'` → `'a'::text`), so that a declared default never differs from its live self.
-/// Postgres itself does the normalising, in a temporary table inside a rolled-back transaction.
+/// Postgres itself does the normalising, in temporary tables inside a rolled-back transaction.
 pub async fn normalize_defaults(
     client: &mut tokio_postgres::Client,
     desired: &mut Schema,
@@ -185,17 +188,24 @@ pub async fn normalize_defaults(
         ))
         .await?;
     }
-    tx.batch_execute(&format!(
-        "CREATE TEMP TABLE cell_defaults ({}) ON COMMIT DROP",
-        cols.join(", ")
-    ))
-    .await?;
+    // A table holds at most 1,600 columns: one temporary table per chunk, all read back in
+    // one query.
+    let mut tables = Vec::new();
+    for (n, chunk) in cols.chunks(DEFAULTS_PER_TABLE).enumerate() {
+        let name = format!("cell_defaults_{n}");
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE {name} ({}) ON COMMIT DROP",
+            chunk.join(", ")
+        ))
+        .await?;
+        tables.push(name);
+    }
     let rows = tx
         .query(
             "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
              JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-             WHERE d.adrelid = 'cell_defaults'::regclass",
-            &[],
+             WHERE d.adrelid = ANY($1::text[]::regclass[])",
+            &[&tables],
         )
         .await?;
     let stored: BTreeMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
