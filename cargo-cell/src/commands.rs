@@ -3,9 +3,7 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use crate::cli::{
-    BuildArgs, CargoArgs, CellCli, Command as Cmd, GlobalArgs, ManifestArgs,
-};
+use crate::cli::{BuildArgs, CargoArgs, CellCli, Command as Cmd, GlobalArgs, ManifestArgs};
 use crate::deploy;
 use crate::docker::Engine;
 use crate::error::Error;
@@ -253,8 +251,8 @@ async fn build(
             if !off("redis") {
                 redis::converge(ws, &recording.manifest, redis_early, true, ui).await?;
             }
-            let auth_lock_created = !off("auth")
-                && crate::auth::converge(ws, &recording.manifest.auth, ui).await?;
+            let auth_lock_created =
+                !off("auth") && crate::auth::converge(ws, &recording.manifest.auth, ui).await?;
             if !recording.manifest.is_empty() {
                 let mut live = match live {
                     Some(live) => live,

@@ -231,7 +231,10 @@ pub async fn plan(
         }
     }
     if args.format == Format::Human && crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
-        print!("{}", crate::telemetry::plan_text(ws, &prepared.manifest.telemetry)?);
+        print!(
+            "{}",
+            crate::telemetry::plan_text(ws, &prepared.manifest.telemetry)?
+        );
     }
     t.print(ui, g.timings);
     if args.check
@@ -251,7 +254,10 @@ pub async fn plan(
             problems.push("the caches differ from the redis lock".into());
         }
         if !auth_plan.is_empty() {
-            problems.push(format!("permissions differ from the auth lock: {}", auth_plan.summary()));
+            problems.push(format!(
+                "permissions differ from the auth lock: {}",
+                auth_plan.summary()
+            ));
         }
         if target == Target::Dev
             && p.previous_lock.as_ref().and_then(|l| l.declared.as_ref())

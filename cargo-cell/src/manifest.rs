@@ -196,7 +196,10 @@ impl Manifest {
             (_, 0) => tables,
             (0, 1) => "1 guarded function".to_string(),
             (0, n) => format!("{n} guarded functions"),
-            (_, n) => format!("{tables}, {n} guarded function{}", if n == 1 { "" } else { "s" }),
+            (_, n) => format!(
+                "{tables}, {n} guarded function{}",
+                if n == 1 { "" } else { "s" }
+            ),
         }
     }
 
@@ -257,13 +260,22 @@ mod tests {
         m.add(memo("a::z"), "a").unwrap();
         m.add(memo("a::b"), "a").unwrap();
         m.add(memo("a::z"), "a").unwrap();
-        let names: Vec<_> = m.redis.functions.iter().map(|f| f.function.as_str()).collect();
+        let names: Vec<_> = m
+            .redis
+            .functions
+            .iter()
+            .map(|f| f.function.as_str())
+            .collect();
         assert_eq!(names, ["a::b", "a::z"]);
         assert!(m.is_empty(), "no Postgres tables");
         assert!(!m.redis.is_empty());
         let text = String::from_utf8(m.to_bytes()).unwrap();
         assert!(text.contains("\"redis\""), "{text}");
-        assert!(!String::from_utf8(Manifest::default().to_bytes()).unwrap().contains("redis"));
+        assert!(
+            !String::from_utf8(Manifest::default().to_bytes())
+                .unwrap()
+                .contains("redis")
+        );
     }
 
     #[test]

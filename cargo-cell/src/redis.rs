@@ -293,7 +293,9 @@ pub async fn refresh(ws: &Workspace, engine: &Engine) -> Result<Option<State>, E
     let Some(running) = engine.find_cell(&ws.id, CELL_NAME).await? else {
         return Ok(None);
     };
-    let Some(password) = read_state(ws).map(|s| s.password).filter(|_| running.host_port != 0)
+    let Some(password) = read_state(ws)
+        .map(|s| s.password)
+        .filter(|_| running.host_port != 0)
     else {
         return Ok(None);
     };

@@ -152,14 +152,14 @@ pub mod Telemetry {
 /// What an application needs in scope: the attribute namespaces, connections, and the value
 /// types the Cells map.
 pub mod prelude {
+    #[cfg(feature = "auth")]
+    pub use crate::{Auth, auth::AuthContext, auth::AuthError};
     pub use crate::{
         Cache, Error, Performance, Postgres, PostgresConnection, Redis, Telemetry, service,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
     pub use rust_decimal::Decimal;
     pub use uuid::Uuid;
-    #[cfg(feature = "auth")]
-    pub use crate::{Auth, auth::AuthContext, auth::AuthError};
 }
 
 pub use chrono;
@@ -170,14 +170,14 @@ pub use uuid;
 /// Used by generated code only; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "auth")]
+    pub use crate::auth::__private as auth;
+    pub use crate::cache::private as cache;
     pub use crate::postgres_types::{
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,
     };
     pub use bytes::BytesMut;
-    #[cfg(feature = "auth")]
-    pub use crate::auth::__private as auth;
-    pub use crate::cache::private as cache;
     pub use inventory;
     pub use tokio_postgres::Row;
     pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};

@@ -569,8 +569,20 @@ impl App {
     pub fn psql_in(&self, container: &str, user: &str, sql: &str) -> String {
         let out = Command::new("docker")
             .args([
-                "exec", container, "psql", "-X", "-q", "-At", "-U", user, "-d", user, "-v",
-                "ON_ERROR_STOP=1", "-c", sql,
+                "exec",
+                container,
+                "psql",
+                "-X",
+                "-q",
+                "-At",
+                "-U",
+                user,
+                "-d",
+                user,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
             ])
             .output()
             .expect("docker exec psql");
@@ -622,13 +634,29 @@ impl App {
             let ready = Command::new("docker")
                 .args(["exec", "-e"])
                 .arg(format!("PGPASSWORD={password}"))
-                .args([&id, "psql", "-X", "-At", "-U", user, "-d", user, "-h", "127.0.0.1", "-c", "SELECT 1"])
+                .args([
+                    &id,
+                    "psql",
+                    "-X",
+                    "-At",
+                    "-U",
+                    user,
+                    "-d",
+                    user,
+                    "-h",
+                    "127.0.0.1",
+                    "-c",
+                    "SELECT 1",
+                ])
                 .output()
                 .is_ok_and(|o| o.status.success());
             if ready {
                 break;
             }
-            assert!(Instant::now() < deadline, "the other Postgres did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the other Postgres did not start"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         (

@@ -128,6 +128,9 @@ fn build_fails_fast_with_a_fix_when_infrastructure_is_missing() {
     let mut s3 = s.clone();
     // How the refused connection surfaces (closed, reset, EOF, wrapped once or twice) is the
     // network's business: the whole cause chain is one placeholder.
-    s3.add_filter(r"(?s)  [├╰]─▶ .*?\n  help:", "  ╰─▶ [CONNECTION ERROR]\n  help:");
+    s3.add_filter(
+        r"(?s)  [├╰]─▶ .*?\n  help:",
+        "  ╰─▶ [CONNECTION ERROR]\n  help:",
+    );
     s3.bind(|| insta::assert_snapshot!("cell_never_ready", out));
 }

@@ -75,12 +75,20 @@ fn column_changes_on_a_populated_table() {
     // The lock holds the live shape, primary key included.
     let lock: serde_json::Value =
         serde_json::from_str(&app.read(".cell/postgres.lock.json")).unwrap();
-    assert_eq!(lock["tables"]["items"]["primary_key"], serde_json::json!(["id"]), "{lock:#}");
+    assert_eq!(
+        lock["tables"]["items"]["primary_key"],
+        serde_json::json!(["id"]),
+        "{lock:#}"
+    );
 
     // `cargo cell check` needs no database and agrees with the lock just written.
     let check = app.cargo_cell(&["check"]);
     check.assert_success();
-    assert!(check.stdout.contains("code and lock agree"), "{}", check.output());
+    assert!(
+        check.stdout.contains("code and lock agree"),
+        "{}",
+        check.output()
+    );
 
     // Add a nullable column.
     let with_note = format!("{base}\n    pub note: Option<String>,");
@@ -89,7 +97,11 @@ fn column_changes_on_a_populated_table() {
     assert_refused(&check, &["items.note", "cargo cell build"]);
     let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", plan.output());
-    assert!(plan.stdout.contains("+ column items.note text NULL"), "{}", plan.output());
+    assert!(
+        plan.stdout.contains("+ column items.note text NULL"),
+        "{}",
+        plan.output()
+    );
     apply(&app, &[]).assert_success();
     assert_eq!(
         columns(&app),
@@ -101,60 +113,112 @@ fn column_changes_on_a_populated_table() {
     let with_stock = format!("{with_note}\n    #[Postgres::default(\"7\")]\n    pub stock: i32,");
     app.write(LIB, &items(&with_stock));
     apply(&app, &[]).assert_success();
-    assert_eq!(app.psql("SELECT string_agg(stock::text, ',') FROM items"), "7,7,7");
+    assert_eq!(
+        app.psql("SELECT string_agg(stock::text, ',') FROM items"),
+        "7,7,7"
+    );
     assert_no_changes(&app);
 
     // Add NOT NULL without a default, on rows: refused, with help to add a default.
-    app.write(LIB, &items(&format!("{with_stock}\n    pub color: String,")));
+    app.write(
+        LIB,
+        &items(&format!("{with_stock}\n    pub color: String,")),
+    );
     let refused = apply(&app, &[]);
     assert_refused(
         &refused,
-        &["items.color", "3 rows exist", "#[Postgres::default(\"...\")]"],
+        &[
+            "items.color",
+            "3 rows exist",
+            "#[Postgres::default(\"...\")]",
+        ],
     );
     assert!(!columns(&app).contains("color"));
 
     // Drop a column: refused, data intact; then allowed, and gone.
-    app.write(LIB, &items(&format!("{base}\n    #[Postgres::default(\"7\")]\n    pub stock: i32,")));
+    app.write(
+        LIB,
+        &items(&format!(
+            "{base}\n    #[Postgres::default(\"7\")]\n    pub stock: i32,"
+        )),
+    );
     app.psql("UPDATE items SET note = 'keep' WHERE id = 1");
     let refused = apply(&app, &[]);
-    assert_refused(&refused, &["- column items.note", "1 row holds a value", "--allow-destructive"]);
+    assert_refused(
+        &refused,
+        &[
+            "- column items.note",
+            "1 row holds a value",
+            "--allow-destructive",
+        ],
+    );
     assert_eq!(app.psql("SELECT note FROM items WHERE id = 1"), "keep");
     apply(&app, &["--allow-destructive"]).assert_success();
     assert!(!columns(&app).contains("note"));
     assert_no_changes(&app);
     let history = app.psql("SELECT count(*) FROM cargo_cell.history");
-    assert!(history.parse::<i32>().unwrap() >= 4, "every apply is recorded: {history}");
+    assert!(
+        history.parse::<i32>().unwrap() >= 4,
+        "every apply is recorded: {history}"
+    );
 
     // Widen i32 → i64: applied, values kept.
     let stock = "\n    #[Postgres::default(\"7\")]\n    pub stock: i32,";
-    app.write(LIB, &items(&format!("    pub name: String,\n    pub qty: i64,{stock}")));
+    app.write(
+        LIB,
+        &items(&format!("    pub name: String,\n    pub qty: i64,{stock}")),
+    );
     apply(&app, &[]).assert_success();
     assert!(columns(&app).contains("qty bigint NO"), "{}", columns(&app));
     assert_eq!(app.psql("SELECT sum(qty) FROM items"), "6");
     assert_no_changes(&app);
 
     // Narrow i64 → i32: refused.
-    app.write(LIB, &items(&format!("    pub name: String,\n    pub qty: i32,{stock}")));
+    app.write(
+        LIB,
+        &items(&format!("    pub name: String,\n    pub qty: i32,{stock}")),
+    );
     let refused = apply(&app, &[]);
-    assert_refused(&refused, &["items.qty type bigint → integer", "destructive"]);
+    assert_refused(
+        &refused,
+        &["items.qty type bigint → integer", "destructive"],
+    );
     assert!(columns(&app).contains("qty bigint NO"));
     let back = format!("    pub name: String,\n    pub qty: i64,{stock}");
 
     // SET NOT NULL over NULLs: refused, with the count.
-    app.write(LIB, &items(&format!("{back}\n    pub nick: Option<String>,")));
+    app.write(
+        LIB,
+        &items(&format!("{back}\n    pub nick: Option<String>,")),
+    );
     apply(&app, &[]).assert_success();
     app.psql("UPDATE items SET nick = 'x' WHERE id = 1");
     app.write(LIB, &items(&format!("{back}\n    pub nick: String,")));
     let refused = apply(&app, &["--allow-destructive"]);
-    assert_refused(&refused, &["items.nick NULL → NOT NULL", "2 rows hold NULL", "UPDATE"]);
+    assert_refused(
+        &refused,
+        &["items.nick NULL → NOT NULL", "2 rows hold NULL", "UPDATE"],
+    );
     let plan = app.cargo_cell(&["plan"]);
-    assert!(plan.stdout.contains("2 rows hold NULL"), "the plan shows the count:\n{}", plan.output());
+    assert!(
+        plan.stdout.contains("2 rows hold NULL"),
+        "the plan shows the count:\n{}",
+        plan.output()
+    );
 
     // A unique index over duplicates: refused, with the count.
-    let unique = format!("    #[Postgres::index(unique)]\n    pub name: String,\n    pub qty: i64,{stock}\n    pub nick: Option<String>,");
+    let unique = format!(
+        "    #[Postgres::index(unique)]\n    pub name: String,\n    pub qty: i64,{stock}\n    pub nick: Option<String>,"
+    );
     app.write(LIB, &items(&unique));
     let refused = apply(&app, &[]);
-    assert_refused(&refused, &["unique index items_name_key", "2 rows hold duplicate values"]);
+    assert_refused(
+        &refused,
+        &[
+            "unique index items_name_key",
+            "2 rows hold duplicate values",
+        ],
+    );
     let plan = app.cargo_cell(&["plan", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
     assert_eq!(json["format_version"], 1);
@@ -170,7 +234,11 @@ fn column_changes_on_a_populated_table() {
     let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", plan.output());
     assert!(plan.stdout.contains("drift"), "{}", plan.output());
-    assert!(plan.stdout.contains("+ column items.by_hand text NULL"), "{}", plan.output());
+    assert!(
+        plan.stdout.contains("+ column items.by_hand text NULL"),
+        "{}",
+        plan.output()
+    );
     let check = app.cargo_cell(&["plan", "--check"]);
     assert_refused(&check, &["drift"]);
     apply(&app, &["--allow-destructive"]).assert_success();
@@ -203,14 +271,19 @@ fn foreign_keys_and_online_steps() {
     app.write(LIB, &with_fk("cascade"));
     apply(&app, &[]).assert_success();
     app.psql("INSERT INTO orgs VALUES (1); INSERT INTO items VALUES (1, 'a', 1, 1)");
-    let fk = || app.psql("SELECT confdeltype FROM pg_constraint WHERE conname = 'items_org_id_fkey'");
+    let fk =
+        || app.psql("SELECT confdeltype FROM pg_constraint WHERE conname = 'items_org_id_fkey'");
     assert_eq!(fk(), "c");
     assert_no_changes(&app);
 
     // on_delete changes: the key is replaced, in one transaction.
     app.write(LIB, &with_fk("restrict"));
     let plan = app.cargo_cell(&["plan"]);
-    assert!(plan.stdout.contains("-/+ foreign key items_org_id_fkey"), "{}", plan.output());
+    assert!(
+        plan.stdout.contains("-/+ foreign key items_org_id_fkey"),
+        "{}",
+        plan.output()
+    );
     apply(&app, &[]).assert_success();
     assert_eq!(fk(), "r");
     assert_no_changes(&app);
@@ -224,9 +297,14 @@ fn foreign_keys_and_online_steps() {
     );
     app.write(LIB, &indexed);
     let plan = app.cargo_cell_with(&["plan", "--sql"], &online);
-    assert!(plan.stdout.contains("CREATE INDEX CONCURRENTLY"), "{}", plan.output());
+    assert!(
+        plan.stdout.contains("CREATE INDEX CONCURRENTLY"),
+        "{}",
+        plan.output()
+    );
     assert!(plan.stdout.contains("NOT VALID"), "{}", plan.output());
-    app.cargo_cell_with(&["apply", "--yes"], &online).assert_success();
+    app.cargo_cell_with(&["apply", "--yes"], &online)
+        .assert_success();
     assert_eq!(
         app.psql("SELECT string_agg(state, ',' ORDER BY step) FROM cargo_cell.journal"),
         "done,done"
@@ -241,7 +319,16 @@ fn foreign_keys_and_online_steps() {
     // An interrupted concurrent build leaves an invalid index: the next plan rebuilds it.
     app.psql("INSERT INTO items VALUES (2, 'a', 1, 1)");
     let failed = std::process::Command::new("docker")
-        .args(["exec", &app.container(), "psql", "-U", "cell", "-d", "cell", "-c"])
+        .args([
+            "exec",
+            &app.container(),
+            "psql",
+            "-U",
+            "cell",
+            "-d",
+            "cell",
+            "-c",
+        ])
         .arg("CREATE UNIQUE INDEX CONCURRENTLY items_name_key ON items (name)")
         .output()
         .unwrap();
@@ -250,7 +337,11 @@ fn foreign_keys_and_online_steps() {
     let unique = indexed.replace("#[Postgres::index]", "#[Postgres::index(unique)]");
     app.write(LIB, &unique);
     let plan = app.cargo_cell(&["plan"]);
-    assert!(plan.stdout.contains("-/+ unique index items_name_key"), "{}", plan.output());
+    assert!(
+        plan.stdout.contains("-/+ unique index items_name_key"),
+        "{}",
+        plan.output()
+    );
     apply(&app, &[]).assert_success();
     assert_eq!(
         app.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_name_key'::regclass"),
@@ -271,7 +362,10 @@ fn concurrent_applies_serialise_and_a_killed_apply_changes_nothing() {
     app.psql("INSERT INTO items VALUES (1, 'a')");
 
     // Both start together; each step of the winner pauses, so the other must wait.
-    app.write(LIB, &items("    pub name: String,\n    pub a: Option<i32>,\n    pub b: Option<i32>,"));
+    app.write(
+        LIB,
+        &items("    pub name: String,\n    pub a: Option<i32>,\n    pub b: Option<i32>,"),
+    );
     let slow = [("CELL_TEST_STEP_DELAY_MS", "1500")];
     let first = app.spawn_cargo_cell(&["apply", "--yes"], &slow);
     let second = app.spawn_cargo_cell(&["apply", "--yes"], &slow);
@@ -296,10 +390,16 @@ fn concurrent_applies_serialise_and_a_killed_apply_changes_nothing() {
         LIB,
         &items("    pub name: String,\n    pub a: Option<i32>,\n    pub b: Option<i32>,\n    pub c: Option<i32>,\n    pub d: Option<i32>,"),
     );
-    let mut child = app.spawn_cargo_cell(&["apply", "--yes"], &[("CELL_TEST_STEP_DELAY_MS", "60000")]);
+    let mut child =
+        app.spawn_cargo_cell(&["apply", "--yes"], &[("CELL_TEST_STEP_DELAY_MS", "60000")]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while app.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'") != "1" {
-        assert!(std::time::Instant::now() < deadline, "the slow apply never got to its first step");
+    while app.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")
+        != "1"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow apply never got to its first step"
+        );
         assert!(child.try_wait().unwrap().is_none(), "the apply ended early");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -307,11 +407,19 @@ fn concurrent_applies_serialise_and_a_killed_apply_changes_nothing() {
     child.wait().unwrap();
     // The server notices the closed connection and rolls back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while app.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'") != "0" {
-        assert!(std::time::Instant::now() < deadline, "the killed apply's session lingers");
+    while app.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")
+        != "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed apply's session lingers"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    assert_eq!(columns(&app), "a integer YES, b integer YES, id bigint NO, name text NO");
+    assert_eq!(
+        columns(&app),
+        "a integer YES, b integer YES, id bigint NO, name text NO"
+    );
     apply(&app, &[]).assert_success();
     assert_eq!(
         columns(&app),
@@ -342,16 +450,30 @@ fn apply_to_another_environment() {
     app.cargo_cell_with(&["apply", "--env", "prod", "--yes"], &env)
         .assert_success();
     assert_eq!(
-        app.psql_in(&prod, "produser", "SELECT count(*) FROM information_schema.columns WHERE table_name = 'items'"),
+        app.psql_in(
+            &prod,
+            "produser",
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'items'"
+        ),
         "2"
     );
-    assert_eq!(app.containers(), vec![prod.clone()], "no Docker Cell was started");
-    assert!(!app.path().join(".cell/postgres.lock.json").exists(), "prod never writes the lock");
+    assert_eq!(
+        app.containers(),
+        vec![prod.clone()],
+        "no Docker Cell was started"
+    );
+    assert!(
+        !app.path().join(".cell/postgres.lock.json").exists(),
+        "prod never writes the lock"
+    );
     let again = app.cargo_cell_with(&["plan", "--env", "prod", "--detailed-exitcode"], &env);
     assert_eq!(again.status.code(), Some(0), "{}", again.output());
 
     // A saved plan applies exactly, unless the database changed since.
-    app.write(LIB, &items("    pub name: String,\n    pub qty: Option<i32>,"));
+    app.write(
+        LIB,
+        &items("    pub name: String,\n    pub qty: Option<i32>,"),
+    );
     app.cargo_cell_with(&["plan", "--env", "prod", "--out", "plan.json"], &env)
         .assert_success();
     app.psql_in(&prod, "produser", "CREATE INDEX by_hand ON items (name)");
@@ -366,10 +488,22 @@ fn apply_to_another_environment() {
     let recorded = app.cargo_cell(&["manifest"]);
     std::fs::write(&manifest, &recorded.stdout).unwrap();
     let with_manifest = app.cargo_cell_with(
-        &["plan", "--env", "prod", "--manifest", manifest.to_str().unwrap(), "--detailed-exitcode"],
+        &[
+            "plan",
+            "--env",
+            "prod",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--detailed-exitcode",
+        ],
         &env,
     );
-    assert_eq!(with_manifest.status.code(), Some(0), "{}", with_manifest.output());
+    assert_eq!(
+        with_manifest.status.code(),
+        Some(0),
+        "{}",
+        with_manifest.output()
+    );
 }
 
 /// Table-level declarations: renames keep the data, composite and descending indexes,
@@ -396,8 +530,14 @@ fn renames_composite_indexes_and_checks() {
     let plan = app.cargo_cell(&["plan"]);
     let out = plan.output();
     assert!(out.contains("~ table items → products (renamed)"), "{out}");
-    assert!(out.contains("~ column products.name → title (renamed)"), "{out}");
-    assert!(!out.contains("destructive"), "a rename loses nothing:\n{out}");
+    assert!(
+        out.contains("~ column products.name → title (renamed)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("destructive"),
+        "a rename loses nothing:\n{out}"
+    );
     apply(&app, &[]).assert_success();
     assert_eq!(
         app.psql("SELECT string_agg(id || ':' || title, ',' ORDER BY id) FROM products"),
@@ -425,7 +565,9 @@ fn renames_composite_indexes_and_checks() {
         "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'products' AND indexname <> 'items_pkey'",
     );
     assert!(
-        indexes.contains("UNIQUE INDEX products_title_qty_key ON public.products USING btree (title, qty)"),
+        indexes.contains(
+            "UNIQUE INDEX products_title_qty_key ON public.products USING btree (title, qty)"
+        ),
         "{indexes}"
     );
     assert!(indexes.contains("(qty DESC)"), "{indexes}");
@@ -461,14 +603,18 @@ fn enum_variants() {
     };
     app.write(LIB, &source("Draft, Shipped"));
     apply(&app, &[]).assert_success();
-    assert_eq!(app.psql("SELECT enum_range(NULL::stage)::text"), "{draft,shipped}");
+    assert_eq!(
+        app.psql("SELECT enum_range(NULL::stage)::text"),
+        "{draft,shipped}"
+    );
     app.psql("INSERT INTO items VALUES (1, 'draft'), (2, 'shipped')");
     assert_no_changes(&app);
 
     app.write(LIB, &source("Draft, Review, Shipped, Lost"));
     let plan = app.cargo_cell(&["plan", "--sql"]);
     assert!(
-        plan.stdout.contains("ALTER TYPE \"stage\" ADD VALUE 'review' BEFORE 'shipped'"),
+        plan.stdout
+            .contains("ALTER TYPE \"stage\" ADD VALUE 'review' BEFORE 'shipped'"),
         "{}",
         plan.output()
     );
@@ -480,7 +626,10 @@ fn enum_variants() {
     assert_eq!(app.psql("SELECT count(*) FROM items"), "2");
     assert_no_changes(&app);
     let lock = app.read(".cell/postgres.lock.json");
-    assert!(lock.contains("\"review\""), "the lock holds the labels:\n{lock}");
+    assert!(
+        lock.contains("\"review\""),
+        "the lock holds the labels:\n{lock}"
+    );
 
     // Removing a label that rows hold: refused, with the count.
     app.write(LIB, &source("Draft, Review, Lost"));
@@ -488,7 +637,13 @@ fn enum_variants() {
     assert_refused(&refused, &["enum stage", "1 row holds a removed label"]);
     app.psql("UPDATE items SET stage = 'lost' WHERE id = 2");
     apply(&app, &[]).assert_success();
-    assert_eq!(app.psql("SELECT enum_range(NULL::stage)::text"), "{draft,review,lost}");
-    assert_eq!(app.psql("SELECT string_agg(stage::text, ',' ORDER BY id) FROM items"), "draft,lost");
+    assert_eq!(
+        app.psql("SELECT enum_range(NULL::stage)::text"),
+        "{draft,review,lost}"
+    );
+    assert_eq!(
+        app.psql("SELECT string_agg(stage::text, ',' ORDER BY id) FROM items"),
+        "draft,lost"
+    );
     assert_no_changes(&app);
 }

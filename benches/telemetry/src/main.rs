@@ -31,7 +31,8 @@ pub fn checkout(tier: &str, items: u64) -> u64 {
         (0..items).fold(tier.len() as u64, |a, x| a.wrapping_mul(31).wrapping_add(x))
     };
     drop(span);
-    metrics::histogram!("checkout_seconds", "tier" => tier_label).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("checkout_seconds", "tier" => tier_label)
+        .record(start.elapsed().as_secs_f64());
     result
 }
 
