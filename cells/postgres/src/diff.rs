@@ -607,6 +607,34 @@ mod tests {
     }
 
     #[test]
+    fn one_new_field_is_one_safe_step_and_one_removed_field_one_unsafe_step() {
+        let live = users();
+        let mut d = live.clone();
+        table(&mut d, "users")
+            .columns
+            .insert("age".into(), col("integer", true));
+        let plan = diff(&want(&d), &live, &live);
+        assert_eq!(plan.steps.len(), 1);
+        assert_eq!(
+            plan.steps[0].sql(),
+            "ALTER TABLE \"users\" ADD COLUMN \"age\" integer"
+        );
+        assert_eq!(plan.steps[0].safety(), Safety::Safe);
+
+        let mut d = live.clone();
+        table(&mut d, "users").columns.remove("nickname");
+        let plan = diff(&want(&d), &live, &live);
+        assert_eq!(
+            plan.steps,
+            vec![Step::DropColumn {
+                table: "users".into(),
+                column: "nickname".into()
+            }]
+        );
+        assert_eq!(plan.unsafe_steps().count(), 1);
+    }
+
+    #[test]
     fn narrowing_is_destructive() {
         let mut live = users();
         table(&mut live, "users")
