@@ -189,9 +189,7 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
 }
 
 pub fn state_path(ws: &Workspace) -> PathBuf {
-    ws.cell_dir()
-        .join("state")
-        .join(format!("{CELL_NAME}.json"))
+    crate::state::path(ws, CELL_NAME)
 }
 
 /// The permission changes the code asks for.
@@ -371,20 +369,9 @@ async fn wait_ready(url: &str, engine: &Engine, container_id: &str) -> Result<()
 }
 
 fn write_state(ws: &Workspace, state: &State) -> Result<()> {
-    let write = |path: PathBuf, bytes: Vec<u8>| {
-        lock::write_if_changed(&path, &bytes)
-            .map_err(|source| AuthCellError::Write { path, source })
-    };
-    // The state holds the admin secret: never commit it with the locks beside it.
-    write(
-        ws.cell_dir().join(".gitignore"),
-        b"# Written by cargo-cell: local state of the dev Cells, with secrets.\n/state/\n".to_vec(),
-    )?;
-    write(
-        state_path(ws),
-        serde_json::to_vec_pretty(state).expect("state serialises"),
-    )?;
-    Ok(())
+    // The state holds the admin secret: `state::write` keeps it out of version control.
+    crate::state::write(ws, CELL_NAME, state)
+        .map_err(|(path, source)| AuthCellError::Write { path, source })
 }
 
 fn read_state(ws: &Workspace) -> Result<State> {

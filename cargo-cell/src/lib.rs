@@ -22,6 +22,7 @@ pub mod redis;
 pub mod report;
 pub mod scaffold;
 pub mod speculate;
+pub mod state;
 pub mod telemetry;
 pub mod ui;
 pub mod workspace;

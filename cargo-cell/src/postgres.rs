@@ -47,9 +47,7 @@ pub struct State {
 }
 
 pub fn state_path(ws: &Workspace) -> PathBuf {
-    ws.cell_dir()
-        .join("state")
-        .join(format!("{CELL_NAME}.json"))
+    crate::state::path(ws, CELL_NAME)
 }
 
 pub fn lock_path(ws: &Workspace) -> PathBuf {
@@ -57,24 +55,12 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
 }
 
 pub fn read_state(ws: &Workspace) -> Option<State> {
-    serde_json::from_slice(&std::fs::read(state_path(ws)).ok()?).ok()
+    crate::state::read(ws, CELL_NAME)
 }
 
 fn write_state(ws: &Workspace, state: &State) -> Result<(), Error> {
-    let gitignore = ws.cell_dir().join(".gitignore");
-    let write = |path: PathBuf, bytes: Vec<u8>| {
-        lock::write_if_changed(&path, &bytes).map_err(|source| Error::Write { path, source })
-    };
-    // The state holds a password: it must never be committed with the locks beside it.
-    write(
-        gitignore,
-        b"# Written by cargo-cell: local state of the dev Cells, with secrets.\n/state/\n".to_vec(),
-    )?;
-    write(
-        state_path(ws),
-        serde_json::to_vec_pretty(state).expect("state serialises"),
-    )?;
-    Ok(())
+    crate::state::write(ws, CELL_NAME, state)
+        .map_err(|(path, source)| Error::Write { path, source })
 }
 
 pub fn image(ws: &Workspace) -> String {
