@@ -74,6 +74,8 @@ impl Target {
 struct Prepared {
     manifest: Manifest,
     client: Option<tokio_postgres::Client>,
+    /// The Redis Cell's plan (applied when asked), on the dev target when it has one.
+    redis: Option<crate::redis::Converged>,
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, Error> {
@@ -103,7 +105,29 @@ async fn connect_remote(env: &str, var: &str) -> Result<tokio_postgres::Client, 
         })
 }
 
+/// The manifest and the target's Postgres client; on the dev target also the Redis Cell,
+/// started beside the record step and converged (`apply_redis`) or only planned.
 async fn prepare(
+    ws: &Workspace,
+    target: &Target,
+    env: &EnvArgs,
+    cargo: &CargoArgs,
+    apply_redis: bool,
+    ui: &Ui,
+    t: &mut Timings,
+) -> Result<Prepared, Error> {
+    let redis_early = (*target == Target::Dev)
+        .then(|| crate::redis::start_early(ws, ui))
+        .flatten();
+    let mut prepared = prepare_postgres(ws, target, env, cargo, ui, t).await?;
+    if *target == Target::Dev {
+        prepared.redis =
+            crate::redis::converge(ws, &prepared.manifest, redis_early, apply_redis, ui).await?;
+    }
+    Ok(prepared)
+}
+
+async fn prepare_postgres(
     ws: &Workspace,
     target: &Target,
     env: &EnvArgs,
@@ -117,6 +141,7 @@ async fn prepare(
             Ok(Prepared {
                 manifest: recording.manifest,
                 client: live.map(|l| l.client),
+                redis: None,
             })
         }
         (Target::Dev, Some(file)) => {
@@ -127,6 +152,7 @@ async fn prepare(
             Ok(Prepared {
                 manifest,
                 client: Some(live.client),
+                redis: None,
             })
         }
         (Target::Remote { env, var }, manifest) => {
@@ -150,6 +176,7 @@ async fn prepare(
             Ok(Prepared {
                 manifest,
                 client: Some(client),
+                redis: None,
             })
         }
     }
@@ -163,15 +190,8 @@ pub async fn plan(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let target = Target::new(ws, &args.env.env);
-    let redis_early = (target == Target::Dev)
-        .then(|| crate::redis::start_early(ws, ui))
-        .flatten();
-    let prepared = prepare(ws, &target, &args.env, &args.cargo, ui, &mut t).await?;
-    let redis_plan = if target == Target::Dev {
-        crate::redis::converge(ws, &prepared.manifest, redis_early, false, ui).await?
-    } else {
-        None
-    };
+    let prepared = prepare(ws, &target, &args.env, &args.cargo, false, ui, &mut t).await?;
+    let redis_plan = prepared.redis;
     let planned = match prepared.client {
         Some(mut client) if !prepared.manifest.is_empty() || target != Target::Dev => {
             let start = Instant::now();
@@ -307,12 +327,8 @@ pub async fn apply(
 ) -> Result<ExitCode, Error> {
     let mut t = Timings::default();
     let target = Target::new(ws, &args.env.env);
-    let redis_early = (target == Target::Dev)
-        .then(|| crate::redis::start_early(ws, ui))
-        .flatten();
-    let prepared = prepare(ws, &target, &args.env, &args.cargo, ui, &mut t).await?;
+    let prepared = prepare(ws, &target, &args.env, &args.cargo, true, ui, &mut t).await?;
     if target == Target::Dev {
-        crate::redis::converge(ws, &prepared.manifest, redis_early, true, ui).await?;
         crate::auth::converge(ws, &prepared.manifest.auth, ui).await?;
         crate::telemetry::converge(ws, &prepared.manifest.telemetry, ui).await?;
     }
