@@ -23,7 +23,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use cell_auth::cell::{self, MintRequest, MintResponse, State};
-use cell_auth::lock::{self, Lock};
+use cell_auth::lock::Lock;
 use cell_auth::plan::{self, Plan};
 use cell_auth::rule::GuardDecl;
 use cell_auth::{CELL_NAME, LOCK_FILE};
@@ -239,11 +239,12 @@ pub async fn converge(ws: &Workspace, guards: &[GuardDecl], ui: &Ui) -> Result<b
     }
     let lock = Lock::from_guards(guards)?;
     let existed = path.exists();
-    let written =
-        lock::write_if_changed(&path, &lock.to_bytes()).map_err(|source| AuthCellError::Write {
+    let written = cell_lockfile::write_if_changed(&path, &lock.to_bytes()).map_err(|source| {
+        AuthCellError::Write {
             path: path.clone(),
             source,
-        })?;
+        }
+    })?;
     if !plan.is_empty() {
         ui.info(&format!(
             "auth: locked {}\n{}",

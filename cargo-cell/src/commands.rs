@@ -97,7 +97,7 @@ fn default_args<T: clap::Args + clap::FromArgMatches>() -> T {
 
 pub(crate) fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
     let path = ws.work_dir().join("manifest.json");
-    cell_postgres::lock::write_if_changed(&path, &manifest.to_bytes())
+    cell_lockfile::write_if_changed(&path, &manifest.to_bytes())
         .map_err(|source| Error::Write { path, source })?;
     Ok(())
 }

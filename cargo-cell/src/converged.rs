@@ -107,7 +107,7 @@ pub async fn save(ws: &Workspace, manifest: &Manifest) {
         lock,
     };
     let bytes = serde_json::to_vec_pretty(&stamp).expect("stamp serialises");
-    let _ = cell_postgres::lock::write_if_changed(&path(ws), &bytes);
+    let _ = cell_lockfile::write_if_changed(&path(ws), &bytes);
 }
 
 /// Before a converge: a failed or partial one must not leave a stamp behind.

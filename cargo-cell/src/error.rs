@@ -352,7 +352,7 @@ pub enum Error {
 impl From<cell_postgres::lock::LockError> for Error {
     fn from(e: cell_postgres::lock::LockError) -> Self {
         match e {
-            cell_postgres::lock::LockError::TooNew { path, found } => {
+            cell_postgres::lock::LockError::TooNew { path, found, .. } => {
                 Error::LockTooNew { path, found }
             }
             e => Error::Lock(e),
@@ -376,6 +376,7 @@ mod tests {
         let e = Error::from(cell_postgres::lock::LockError::TooNew {
             path: ".cell/postgres.lock.json".into(),
             found: 99,
+            supported: 1,
         });
         let (code, help) = code_and_help(&e);
         assert_eq!(code, "cell::lock::too_new");

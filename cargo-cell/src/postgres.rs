@@ -11,7 +11,7 @@ use tokio_postgres::NoTls;
 
 use cell_postgres::cell;
 use cell_postgres::declare::{self, Desired, EnumDecl, TableDecl};
-use cell_postgres::lock::{self, Lock};
+use cell_postgres::lock::Lock;
 use cell_postgres::plan::{self, Plan};
 use cell_postgres::schema::Schema;
 use cell_postgres::{CELL_NAME, LOCK_FILE, live, safety};
@@ -516,7 +516,7 @@ pub async fn write_lock(
     lock.declared = Some(planned.declared_fingerprint.clone());
     let path = lock_path(ws);
     let existed = path.exists();
-    let written = lock::write_if_changed(&path, &lock.to_bytes())
+    let written = cell_lockfile::write_if_changed(&path, &lock.to_bytes())
         .map_err(|source| Error::Write { path, source })?;
     Ok((written, existed))
 }

@@ -248,12 +248,12 @@ pub async fn converge(
             if path.exists() {
                 std::fs::remove_file(&path).map_err(|source| Error::Write { path, source })?;
             }
-        } else if cell_postgres::lock::write_if_changed(&path, &desired.to_bytes()).map_err(
-            |source| Error::Write {
+        } else if cell_lockfile::write_if_changed(&path, &desired.to_bytes()).map_err(|source| {
+            Error::Write {
                 path: path.clone(),
                 source,
-            },
-        )? {
+            }
+        })? {
             ui.info(&format!("redis: wrote {}", path.display()));
         }
     }

@@ -26,7 +26,7 @@ pub fn write<T: Serialize>(
     state: &T,
 ) -> Result<(), (PathBuf, std::io::Error)> {
     let write = |path: PathBuf, bytes: &[u8]| {
-        cell_postgres::lock::write_if_changed(&path, bytes)
+        cell_lockfile::write_if_changed(&path, bytes)
             .map(|_| ())
             .map_err(|e| (path, e))
     };

@@ -64,9 +64,7 @@ pub fn desired(decls: &[FnDecl]) -> Result<Lock, Error> {
 
 /// `cargo cell plan`'s telemetry section: metrics and spans added and removed since the lock.
 pub fn plan_text(ws: &Workspace, decls: &[FnDecl]) -> Result<String, Error> {
-    let old = Lock::read(&lock_path(ws))
-        .map_err(|m| fail(m, "restore it from version control, or delete it"))?
-        .unwrap_or_default();
+    let old = Lock::read(&lock_path(ws))?.unwrap_or_default();
     Ok(Plan::between(&old, &desired(decls)?).render())
 }
 
@@ -76,9 +74,7 @@ pub async fn converge(ws: &Workspace, decls: &[FnDecl], ui: &Ui) -> Result<(), E
         return Ok(());
     }
     let path = lock_path(ws);
-    let old = Lock::read(&path)
-        .map_err(|m| fail(m, "restore it from version control, or delete it"))?
-        .unwrap_or_default();
+    let old = Lock::read(&path)?.unwrap_or_default();
     let lock = desired(decls)?;
     let plan = Plan::between(&old, &lock);
     if !plan.is_empty() {
@@ -92,11 +88,9 @@ pub async fn converge(ws: &Workspace, decls: &[FnDecl], ui: &Ui) -> Result<(), E
             source,
         })?;
     }
-    cell_postgres::lock::write_if_changed(&path, &lock.to_bytes()).map_err(|source| {
-        Error::Write {
-            path: path.clone(),
-            source,
-        }
+    cell_lockfile::write_if_changed(&path, &lock.to_bytes()).map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
     })?;
 
     let engine = Engine::connect().await?;

@@ -73,31 +73,9 @@ pub fn read(path: &Path) -> Result<Option<Arc<Lock>>, String> {
     Ok(Some(lock))
 }
 
-/// The enum types of the Postgres lock at `path` (its `enums` object; empty when it has none).
-///
-/// Read beside [`read`] because `Lock` carries tables only: this reads the same file's
-/// `enums` key, the lock's side of `Schema::enums`.
+/// The enum types of the Postgres lock at `path` (empty when it has none, or no lock).
 pub fn read_postgres_enums(path: &Path) -> Result<Arc<BTreeMap<String, Vec<String>>>, String> {
-    #[derive(serde::Deserialize)]
-    struct Enums {
-        #[serde(default)]
-        enums: BTreeMap<String, Vec<String>>,
-    }
-    type CachedEnums = (Option<SystemTime>, Arc<BTreeMap<String, Vec<String>>>);
-    static ENUMS: Mutex<Option<HashMap<PathBuf, CachedEnums>>> = Mutex::new(None);
-    let mtime = std::fs::metadata(path).ok().and_then(|m| m.modified().ok());
-    let mut cache = ENUMS.lock().unwrap_or_else(|p| p.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some((seen, enums)) = cache.get(path)
-        && *seen == mtime
-        && mtime.is_some()
-    {
-        return Ok(enums.clone());
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let parsed: Enums = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is not a valid lock file: {e}", path.display()))?;
-    let enums = Arc::new(parsed.enums);
-    cache.insert(path.to_path_buf(), (mtime, enums.clone()));
-    Ok(enums)
+    Ok(read(path)?
+        .map(|lock| Arc::new(lock.enums.clone()))
+        .unwrap_or_default())
 }

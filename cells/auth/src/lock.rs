@@ -3,9 +3,9 @@
 //! check that a guard is the one the lock holds); rewritten only when its bytes change.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::path::Path;
 
+pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 
 use crate::roles::{MAX_ROLES, RoleTable};
@@ -20,23 +20,6 @@ pub struct Lock {
     pub roles: Vec<String>,
     /// Guarded functions by path.
     pub guards: BTreeMap<String, Rule>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: io::Error },
-    #[error("{path} is not a valid lock file: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error(
-        "{path} has lock format version {found}, but this cargo-cell understands up to {LOCK_VERSION}"
-    )]
-    TooNew { path: String, found: u32 },
-    #[error("{path} is inconsistent: {why}")]
-    Inconsistent { path: String, why: String },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,69 +58,43 @@ impl Lock {
 
     /// Stable formatting: sorted keys, two-space indent, final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("lock serialises");
-        bytes.push(b'\n');
-        bytes
+        cell_lockfile::to_bytes(self)
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        let p = || path.display().to_string();
-        let lock: Lock = serde_json::from_slice(bytes)
-            .map_err(|source| LockError::Parse { path: p(), source })?;
-        if lock.version > LOCK_VERSION {
-            return Err(LockError::TooNew {
-                path: p(),
-                found: lock.version,
-            });
-        }
-        // A hand-edited lock must not shift bits between the guards and the runtime.
-        let sorted = lock.roles.windows(2).all(|w| w[0] < w[1]);
-        if !sorted || lock.roles.len() > MAX_ROLES {
-            return Err(LockError::Inconsistent {
-                path: p(),
-                why: format!("`roles` must be sorted, unique and at most {MAX_ROLES}"),
-            });
-        }
-        for (f, rule) in &lock.guards {
-            if let Some(r) = rule
-                .roles()
-                .find(|r| lock.roles.binary_search_by(|x| x.as_str().cmp(r)).is_err())
-            {
-                return Err(LockError::Inconsistent {
-                    path: p(),
-                    why: format!("`{f}` requires role `{r}`, which `roles` does not list"),
-                });
-            }
-        }
-        Ok(lock)
+        cell_lockfile::parse(bytes, path)
     }
 
     /// `None` when the file does not exist.
     pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        match std::fs::read(path) {
-            Ok(bytes) => Lock::parse(&bytes, path).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Read {
-                path: path.display().to_string(),
-                source,
-            }),
-        }
+        cell_lockfile::read(path)
     }
 }
 
-/// Writes `bytes` to `path` unless it already holds exactly them; atomically (temp file and
-/// rename). Returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(false);
+impl LockFile for Lock {
+    const VERSION: u32 = LOCK_VERSION;
+    const CELL: &'static str = "Auth";
+
+    /// A hand-edited lock must not shift bits between the guards and the runtime.
+    fn validate(&self) -> Result<(), String> {
+        let sorted = self.roles.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || self.roles.len() > MAX_ROLES {
+            return Err(format!(
+                "`roles` must be sorted, unique and at most {MAX_ROLES}"
+            ));
+        }
+        for (f, rule) in &self.guards {
+            if let Some(r) = rule
+                .roles()
+                .find(|r| self.roles.binary_search_by(|x| x.as_str().cmp(r)).is_err())
+            {
+                return Err(format!(
+                    "`{f}` requires role `{r}`, which `roles` does not list"
+                ));
+            }
+        }
+        Ok(())
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(true)
 }
 
 #[cfg(test)]

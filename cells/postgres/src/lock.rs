@@ -3,9 +3,9 @@
 //! that cargo (which tracks it through `include_bytes!`) rebuilds only then.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
 
+pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{Schema, Table};
@@ -25,19 +25,9 @@ pub struct Lock {
     pub declared: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: io::Error },
-    #[error("{path} is not a valid lock file: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error(
-        "{path} has lock format version {found}, but this cargo-cell understands up to {LOCK_VERSION}"
-    )]
-    TooNew { path: String, found: u32 },
+impl LockFile for Lock {
+    const VERSION: u32 = LOCK_VERSION;
+    const CELL: &'static str = "Postgres";
 }
 
 impl Lock {
@@ -61,51 +51,17 @@ impl Lock {
 
     /// Stable formatting: sorted keys (the maps are ordered), two-space indent, final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("lock serialises");
-        bytes.push(b'\n');
-        bytes
+        cell_lockfile::to_bytes(self)
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {
-            path: path.display().to_string(),
-            source,
-        })?;
-        if lock.version > LOCK_VERSION {
-            return Err(LockError::TooNew {
-                path: path.display().to_string(),
-                found: lock.version,
-            });
-        }
-        Ok(lock)
+        cell_lockfile::parse(bytes, path)
     }
 
     /// `None` when the file does not exist.
     pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        match std::fs::read(path) {
-            Ok(bytes) => Lock::parse(&bytes, path).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Read {
-                path: path.display().to_string(),
-                source,
-            }),
-        }
+        cell_lockfile::read(path)
     }
-}
-
-/// Writes `bytes` to `path` unless it already holds exactly them; atomically (temp file and
-/// rename) so a concurrent reader never sees half a file. Returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(false);
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(true)
 }
 
 #[cfg(test)]
@@ -129,15 +85,5 @@ mod tests {
     fn refuses_a_newer_format() {
         let err = Lock::parse(br#"{"version": 99, "tables": {}}"#, Path::new("l")).unwrap_err();
         assert!(matches!(err, LockError::TooNew { found: 99, .. }));
-    }
-
-    #[test]
-    fn writes_only_when_bytes_change() {
-        let dir = std::env::temp_dir().join(format!("cell-lock-test-{}", std::process::id()));
-        let path = dir.join("x.json");
-        assert!(write_if_changed(&path, b"a").unwrap());
-        assert!(!write_if_changed(&path, b"a").unwrap());
-        assert!(write_if_changed(&path, b"b").unwrap());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

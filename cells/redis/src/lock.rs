@@ -3,9 +3,9 @@
 //! review shows cache changes beside schema changes; rewritten only when its bytes change.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
 
+pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 
 use crate::declare::{MemoizeDecl, TableCacheDecl};
@@ -45,38 +45,10 @@ pub struct FunctionEntry {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug)]
-pub enum LockError {
-    Read {
-        path: String,
-        source: io::Error,
-    },
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    TooNew {
-        path: String,
-        found: u32,
-    },
+impl LockFile for Lock {
+    const VERSION: u32 = LOCK_VERSION;
+    const CELL: &'static str = "Redis";
 }
-
-impl std::fmt::Display for LockError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LockError::Read { path, source } => write!(f, "cannot read {path}: {source}"),
-            LockError::Parse { path, source } => {
-                write!(f, "{path} is not a valid Redis lock file: {source}")
-            }
-            LockError::TooNew { path, found } => write!(
-                f,
-                "{path} has lock format version {found}, but this cargo-cell understands up to {LOCK_VERSION}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LockError {}
 
 impl Lock {
     /// The lock the declarations and settings ask for.
@@ -125,35 +97,16 @@ impl Lock {
 
     /// Stable formatting: sorted keys, two-space indent, final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("lock serialises");
-        bytes.push(b'\n');
-        bytes
+        cell_lockfile::to_bytes(self)
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {
-            path: path.display().to_string(),
-            source,
-        })?;
-        if lock.version > LOCK_VERSION {
-            return Err(LockError::TooNew {
-                path: path.display().to_string(),
-                found: lock.version,
-            });
-        }
-        Ok(lock)
+        cell_lockfile::parse(bytes, path)
     }
 
     /// `None` when the file does not exist.
     pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        match std::fs::read(path) {
-            Ok(bytes) => Lock::parse(&bytes, path).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Read {
-                path: path.display().to_string(),
-                source,
-            }),
-        }
+        cell_lockfile::read(path)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 
 use crate::declare::{FnDecl, MetricKind};
@@ -139,22 +140,24 @@ impl Lock {
         self.metrics.is_empty() && self.spans.is_empty()
     }
 
+    /// Stable formatting: two-space indent, final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("lock serialises");
-        bytes.push(b'\n');
-        bytes
+        cell_lockfile::to_bytes(self)
+    }
+
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
+        cell_lockfile::parse(bytes, path)
     }
 
     /// The lock at `path`, `Ok(None)` when there is none.
-    pub fn read(path: &Path) -> Result<Option<Lock>, String> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| format!("{} is not a telemetry lock: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
+    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
+        cell_lockfile::read(path)
     }
+}
+
+impl LockFile for Lock {
+    const VERSION: u32 = LOCK_VERSION;
+    const CELL: &'static str = "Telemetry";
 }
 
 /// What changes between the locked declarations and the code's.
