@@ -9,6 +9,7 @@
 //! `CELL_AUTH_BASE_IMAGE`). With `[workspace.metadata.cell.auth] issuer = "https://..."` no
 //! container runs: the application verifies that issuer's tokens.
 
+use cell_lockfile::LockFile as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //! `build`. The same code serves the dev Cells (Docker) and deployment environments (an
 //! endpoint from an environment variable, no Docker, no rebuild).
 
+use cell_lockfile::LockFile as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;

@@ -6,6 +6,7 @@
 //! engine or a container restarts, so nothing here trusts a cached value, and the state file
 //! the runtime reads is rewritten whenever it is stale.
 
+use cell_lockfile::LockFile as _;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};

@@ -1,6 +1,7 @@
 //! The Postgres Cell, cargo-cell's side: container, password and state, readiness, plan,
 //! apply, lock. The Cell's pure parts (schema, diff, SQL) live in `cell-postgres`.
 
+use cell_lockfile::LockFile as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

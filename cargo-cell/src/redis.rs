@@ -5,6 +5,7 @@
 //! Redis is started when the manifest has Redis items or a Redis lock exists; with a lock it
 //! starts at once, beside recording and the Postgres Cell.
 
+use cell_lockfile::LockFile as _;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -7,6 +7,7 @@
 //! wildcard `metrics` address is scraped at the gateway's IP (the application must listen on
 //! an address the bridge reaches, such as `0.0.0.0:9464`).
 
+use cell_lockfile::LockFile as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
 //! `#[Auth::require(...)]` and `#[Auth::protected]`: record in phase 1, else expand against
 //! `.cell/auth.lock.json` (a bit test) or, without a lock, by role name.
 
+use cell_auth::lock::LockFile as _;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemFn;

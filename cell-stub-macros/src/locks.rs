@@ -5,6 +5,7 @@
 //! cargo-cell, which writes the locks there. A lock is read once per rustc process and file
 //! version (path + modification time), so a long-lived rust-analyzer sees new locks.
 
+use cell_postgres::lock::LockFile as _;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,6 @@
 //! check that a guard is the one the lock holds); rewritten only when its bytes change.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
@@ -55,20 +54,6 @@ impl Lock {
     pub fn role_table(&self) -> RoleTable {
         RoleTable::new(self.roles.clone())
     }
-
-    /// Stable formatting: sorted keys, two-space indent, final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        cell_lockfile::to_bytes(self)
-    }
-
-    pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        cell_lockfile::parse(bytes, path)
-    }
-
-    /// `None` when the file does not exist.
-    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        cell_lockfile::read(path)
-    }
 }
 
 impl LockFile for Lock {
@@ -100,6 +85,7 @@ impl LockFile for Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn g(path: &str, rule: Rule) -> GuardDecl {
         GuardDecl {

@@ -24,6 +24,21 @@ pub trait LockFile: Serialize + DeserializeOwned {
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// See [`to_bytes`].
+    fn to_bytes(&self) -> Vec<u8> {
+        to_bytes(self)
+    }
+
+    /// See [`parse`].
+    fn parse(bytes: &[u8], path: &Path) -> Result<Self, LockError> {
+        parse(bytes, path)
+    }
+
+    /// See [`read`].
+    fn read(path: &Path) -> Result<Option<Self>, LockError> {
+        read(path)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,6 @@
 //! that cargo (which tracks it through `include_bytes!`) rebuilds only then.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
@@ -48,26 +47,13 @@ impl Lock {
             enums: self.enums.clone(),
         }
     }
-
-    /// Stable formatting: sorted keys (the maps are ordered), two-space indent, final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        cell_lockfile::to_bytes(self)
-    }
-
-    pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        cell_lockfile::parse(bytes, path)
-    }
-
-    /// `None` when the file does not exist.
-    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        cell_lockfile::read(path)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::declare::{desired_schema, fixtures};
+    use std::path::Path;
 
     #[test]
     fn bytes_are_deterministic_and_round_trip() {

@@ -3,7 +3,6 @@
 //! review shows cache changes beside schema changes; rewritten only when its bytes change.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
@@ -94,26 +93,13 @@ impl Lock {
     pub fn is_empty(&self) -> bool {
         self.tables.is_empty() && self.functions.is_empty()
     }
-
-    /// Stable formatting: sorted keys, two-space indent, final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        cell_lockfile::to_bytes(self)
-    }
-
-    pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        cell_lockfile::parse(bytes, path)
-    }
-
-    /// `None` when the file does not exist.
-    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        cell_lockfile::read(path)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::declare::fixtures;
+    use std::path::Path;
 
     #[test]
     fn bytes_are_stable_and_round_trip() {

@@ -2,7 +2,6 @@
 //! declares, and the plan between two of them (metrics and spans added, removed, changed).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 pub use cell_lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
@@ -138,20 +137,6 @@ impl Lock {
 
     pub fn is_empty(&self) -> bool {
         self.metrics.is_empty() && self.spans.is_empty()
-    }
-
-    /// Stable formatting: two-space indent, final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        cell_lockfile::to_bytes(self)
-    }
-
-    pub fn parse(bytes: &[u8], path: &Path) -> Result<Lock, LockError> {
-        cell_lockfile::parse(bytes, path)
-    }
-
-    /// The lock at `path`, `Ok(None)` when there is none.
-    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        cell_lockfile::read(path)
     }
 }
 
