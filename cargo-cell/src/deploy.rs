@@ -96,14 +96,29 @@ async fn connect_remote(env: &str, var: &str) -> Result<tokio_postgres::Client, 
             env: env.to_string(),
             var: var.to_string(),
         })?;
-    postgres::connect(&url)
-        .await
-        .map_err(|source| Error::EnvConnect {
-            env: env.to_string(),
-            url: cell_postgres::cell::redact(&url),
-            var: var.to_string(),
-            source,
-        })
+    let tls = cell_postgres::tls::connector().map_err(|source| Error::TlsConfig { source })?;
+    postgres::connect_with(&url, tls).await.map_err(|source| {
+        let (env, url, var) = (
+            env.to_string(),
+            cell_postgres::cell::redact(&url),
+            var.to_string(),
+        );
+        if cell_postgres::tls::is_certificate_error(&source) {
+            Error::EnvCertificate {
+                env,
+                url,
+                var,
+                source,
+            }
+        } else {
+            Error::EnvConnect {
+                env,
+                url,
+                var,
+                source,
+            }
+        }
+    })
 }
 
 /// The manifest and the target's Postgres client; on the dev target also the Redis Cell,

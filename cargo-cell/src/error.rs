@@ -194,6 +194,33 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    #[error("the `{env}` database ({url}) presented a certificate this tool does not trust")]
+    #[diagnostic(
+        code(cell::env::certificate),
+        help(
+            "set PGSSLROOTCERT to the PEM file of the CA that signed the server's certificate (your provider publishes it), and check the host name in {var} is one the certificate names; `sslmode=disable` in the URL turns encryption off, for a private network only"
+        )
+    )]
+    EnvCertificate {
+        env: String,
+        url: String,
+        var: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("cannot set up TLS for the database connection")]
+    #[diagnostic(
+        code(cell::env::tls_config),
+        help(
+            "PGSSLROOTCERT must name a readable PEM file of CA certificates; unset it to trust the public CAs only"
+        )
+    )]
+    TlsConfig {
+        #[source]
+        source: cell_postgres::tls::TlsConfigError,
+    },
+
     #[error("code and infrastructure disagree:{details}")]
     #[diagnostic(
         code(cell::check),

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::NoTls;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{NoTls, Socket};
 
 use cell_postgres::cell;
 use cell_postgres::declare::{self, Desired, EnumDecl, TableDecl};
@@ -227,8 +228,22 @@ async fn wait_ready(
     })
 }
 
+/// A client of the dev Cell at `url` (127.0.0.1, no TLS).
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    connect_with(url, NoTls).await
+}
+
+/// A client of the server at `url`, encrypting as its `sslmode` asks (see
+/// `cell_postgres::tls`).
+pub async fn connect_with<T>(
+    url: &str,
+    tls: T,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = tokio_postgres::connect(url, tls).await?;
     tokio::spawn(async move {
         let _ = connection.await;
     });

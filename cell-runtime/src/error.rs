@@ -26,6 +26,26 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// `PGSSLROOTCERT` names a file that holds no usable CA certificate.
+    #[cfg(feature = "tls")]
+    #[error(
+        "cannot set up TLS for Postgres: {source}\nhelp: PGSSLROOTCERT must name a readable PEM file of CA certificates; unset it to trust the public CAs only"
+    )]
+    TlsConfig {
+        #[source]
+        source: cell_postgres::tls::TlsConfigError,
+    },
+    /// The server's TLS certificate failed verification.
+    #[error(
+        "the Postgres server at {endpoint} presented a certificate this program does not trust: {why}\nhelp: set PGSSLROOTCERT to the PEM file of the CA that signed it (your provider publishes it), and check the host name in {env} is one the certificate names"
+    )]
+    Certificate {
+        endpoint: String,
+        env: &'static str,
+        why: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The live schema differs from the one this program was compiled against.
     #[error("the database schema does not match this program: {}\nhelp: run `cargo cell apply` (deployment: `cargo cell apply --env <name>`) and rebuild", SchemaList(.tables))]
     SchemaMismatch { tables: Vec<String> },

@@ -4,8 +4,10 @@
 use std::path::Path;
 
 use deadpool_postgres::{Pool, Runtime};
+#[cfg(not(feature = "tls"))]
+use tokio_postgres::NoTls;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use crate::__private::{Connect, TableInfo};
 use crate::Error;
@@ -43,7 +45,7 @@ impl PostgresConnection {
         let config: tokio_postgres::Config = url.parse().map_err(|e| connect_error(url, e))?;
         let manager = deadpool_postgres::Manager::from_config(
             config,
-            NoTls,
+            tls_connector()?,
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
@@ -114,7 +116,28 @@ impl Connect for PostgresConnection {
     }
 }
 
+/// Encrypts as the URL's `sslmode` asks, verifying the server (`cell_postgres::tls`).
+#[cfg(feature = "tls")]
+fn tls_connector() -> Result<cell_postgres::tls::MakeRustlsConnect, Error> {
+    cell_postgres::tls::connector().map_err(|source| Error::TlsConfig { source })
+}
+
+/// Built without the `tls` feature: plain connections only.
+#[cfg(not(feature = "tls"))]
+fn tls_connector() -> Result<NoTls, Error> {
+    Ok(NoTls)
+}
+
 fn connect_error(url: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    #[cfg(feature = "tls")]
+    if cell_postgres::tls::is_certificate_error(&e) {
+        return Error::Certificate {
+            endpoint: cell_postgres::cell::redact(url),
+            env: URL_ENV,
+            why: root_cause(&e),
+            source: Box::new(e),
+        };
+    }
     Error::Connect {
         cell: CELL,
         endpoint: cell_postgres::cell::redact(url),
@@ -186,5 +209,22 @@ async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::SchemaMismatch { tables: wrong })
+    }
+}
+
+/// The innermost message of `e`'s causes (for a TLS failure: what rustls said).
+#[cfg(feature = "tls")]
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    // io::Error's `source()` skips the error it wraps.
+    match last
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => inner.to_string(),
+        None => last.to_string(),
     }
 }

@@ -299,7 +299,15 @@ impl App {
 
     /// Runs the app's binary as built by the last build.
     pub fn run_binary(&self, name: &str) -> Run {
-        let cmd = self.command(&apps_target_dir().join("debug").join(name));
+        self.run_binary_with(name, &[])
+    }
+
+    /// [`App::run_binary`] with more environment (such as another environment's URL).
+    pub fn run_binary_with(&self, name: &str, env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(&apps_target_dir().join("debug").join(name));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         App::run(cmd)
     }
 

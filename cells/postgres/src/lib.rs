@@ -27,6 +27,8 @@ pub mod parse;
 
 #[cfg(feature = "live")]
 pub mod live;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// The Cell's name as it appears in manifests, locks and container labels.
 pub const CELL_NAME: &str = "postgres";
