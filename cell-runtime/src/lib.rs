@@ -216,3 +216,14 @@ pub mod __private {
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/postgres.md")]
 pub struct PostgresReference;
+
+/// The Redis Cell's attribute reference (`docs/redis.md`): its examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/redis.md")]
+pub struct RedisReference;
+
+/// The Auth Cell's attribute reference (`docs/auth.md`): its examples are doctests, built
+/// with the `axum` feature (cell-runtime's dev-dependency on itself turns it on).
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../docs/auth.md")]
+pub struct AuthReference;
