@@ -4,7 +4,7 @@
 //!
 //! Spans go through `tracing` and metrics through the `metrics` facade, so an application
 //! keeps its own subscriber and recorder; `serve_metrics` installs the Prometheus recorder
-//! and serves it over HTTP, and [`otlp`] offers a subscriber layer exporting the spans.
+//! and serves it over HTTP, and `otlp` offers a subscriber layer exporting the spans.
 
 use std::cell::Cell;
 use std::time::Instant;

@@ -18,9 +18,11 @@
 //! let _spans = cell_runtime::telemetry::otlp::init_from_env()?;
 //!
 //! // Or, beside its own layers:
+//! use cell_runtime::telemetry::otlp::{SpanExport, tracing_subscriber};
 //! use tracing_subscriber::layer::SubscriberExt;
-//! let export = cell_runtime::telemetry::otlp::SpanExport::from_env()?;
+//! let export = SpanExport::from_env()?;
 //! let subscriber = tracing_subscriber::registry().with(export.layer());
+//! tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
 //! # Ok(()) }
 //! ```
 
