@@ -240,6 +240,13 @@ pub async fn plan(
             serde_json::to_value(&auth_plan).expect("auth plan serialises"),
         );
     }
+    let telemetry_plan = if crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
+        let plan = crate::telemetry::plan(ws, &prepared.manifest.telemetry)?;
+        report.add_telemetry(&plan);
+        Some(plan)
+    } else {
+        None
+    };
     if let Some(out) = &args.out {
         std::fs::write(out, report.to_json()).map_err(|source| Error::Write {
             path: out.clone(),
@@ -260,17 +267,16 @@ pub async fn plan(
                 && !redis
                 && prepared.manifest.auth.is_empty()
                 && prepared.manifest.redis.is_empty()
-                && !crate::telemetry::wanted(ws, &prepared.manifest.telemetry)
+                && telemetry_plan.is_none()
             {
                 println!("No Cell attributes in this workspace: nothing to plan.");
             }
         }
     }
-    if args.format == Format::Human && crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {
-        print!(
-            "{}",
-            crate::telemetry::plan_text(ws, &prepared.manifest.telemetry)?
-        );
+    if args.format == Format::Human
+        && let Some(plan) = &telemetry_plan
+    {
+        print!("{}", plan.render());
     }
     t.print(ui, g.timings);
     if args.check
@@ -294,6 +300,9 @@ pub async fn plan(
                 "permissions differ from the auth lock: {}",
                 auth_plan.summary()
             ));
+        }
+        if telemetry_plan.as_ref().is_some_and(|p| !p.is_empty()) {
+            problems.push("the metrics and spans differ from the telemetry lock".into());
         }
         if target == Target::Dev
             && p.previous_lock.as_ref().and_then(|l| l.declared.as_ref())

@@ -8,6 +8,9 @@ use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
 
 use cell_postgres::plan::{Action, Plan, Safety, Step, Style};
+use cell_telemetry::lock::{
+    LockedMetric, LockedSpan, Plan as TelemetryPlan, Step as TelemetryStep,
+};
 
 use crate::postgres::Planned;
 
@@ -22,7 +25,7 @@ pub struct PlanReport {
     pub environment: String,
     /// Whether applying would change anything (changes or drift to revert).
     pub changes: bool,
-    /// One entry per Cell; today `postgres`.
+    /// One entry per Cell: `postgres`, `redis`, `auth`, `telemetry`.
     pub cells: BTreeMap<String, serde_json::Value>,
 }
 
@@ -73,6 +76,111 @@ pub struct RefusalReport {
     pub help: String,
     /// Whether `--allow-destructive` lifts it.
     pub overridable: bool,
+}
+
+/// `cells.telemetry`: the metrics and spans the code adds, removes and changes since
+/// `.cell/telemetry.lock.json`, in the order the human plan lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryReport {
+    pub summary: Summary,
+    pub changes: Vec<TelemetryChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryChange {
+    /// `create`, `update` or `delete`.
+    pub action: Action,
+    /// The line of the human plan, without its sign.
+    pub description: String,
+    /// `metric` or `span`, with the locked entry before (`from`) and after (`to`).
+    #[serde(flatten)]
+    pub item: TelemetryItem,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TelemetryItem {
+    Metric(FromTo<LockedMetric>),
+    Span(FromTo<LockedSpan>),
+}
+
+/// What the lock has (`from`, absent for an addition) and what the code declares (`to`,
+/// absent for a removal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FromTo<T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<T>,
+}
+
+pub fn telemetry_report(plan: &TelemetryPlan) -> TelemetryReport {
+    let mut summary = Summary {
+        add: 0,
+        change: 0,
+        destroy: 0,
+    };
+    let changes = plan
+        .steps
+        .iter()
+        .map(|step| {
+            let (action, item) = match step.clone() {
+                TelemetryStep::AddMetric(m) => (
+                    Action::Create,
+                    TelemetryItem::Metric(FromTo {
+                        from: None,
+                        to: Some(m),
+                    }),
+                ),
+                TelemetryStep::RemoveMetric(m) => (
+                    Action::Delete,
+                    TelemetryItem::Metric(FromTo {
+                        from: Some(m),
+                        to: None,
+                    }),
+                ),
+                TelemetryStep::ChangeMetric { from, to } => (
+                    Action::Update,
+                    TelemetryItem::Metric(FromTo {
+                        from: Some(from),
+                        to: Some(to),
+                    }),
+                ),
+                TelemetryStep::AddSpan(s) => (
+                    Action::Create,
+                    TelemetryItem::Span(FromTo {
+                        from: None,
+                        to: Some(s),
+                    }),
+                ),
+                TelemetryStep::RemoveSpan(s) => (
+                    Action::Delete,
+                    TelemetryItem::Span(FromTo {
+                        from: Some(s),
+                        to: None,
+                    }),
+                ),
+                TelemetryStep::ChangeSpan { from, to } => (
+                    Action::Update,
+                    TelemetryItem::Span(FromTo {
+                        from: Some(from),
+                        to: Some(to),
+                    }),
+                ),
+            };
+            match action {
+                Action::Create => summary.add += 1,
+                Action::Delete => summary.destroy += 1,
+                _ => summary.change += 1,
+            }
+            TelemetryChange {
+                action,
+                description: step.description(),
+                item,
+            }
+        })
+        .collect();
+    TelemetryReport { summary, changes }
 }
 
 fn summary(plan: &Plan) -> Summary {
@@ -183,6 +291,22 @@ impl PlanReport {
             .map(|v| serde_json::from_value(v.clone()))
             .transpose()
     }
+
+    /// Adds the Telemetry Cell's entry; its changes count as changes.
+    pub fn add_telemetry(&mut self, plan: &TelemetryPlan) {
+        self.changes |= !plan.is_empty();
+        self.cells.insert(
+            "telemetry".to_string(),
+            serde_json::to_value(telemetry_report(plan)).expect("report serialises"),
+        );
+    }
+
+    pub fn telemetry(&self) -> Result<Option<TelemetryReport>, serde_json::Error> {
+        self.cells
+            .get("telemetry")
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+    }
 }
 
 /// Colours for a terminal that wants them (stdout is a terminal, `NO_COLOR` unset).
@@ -275,5 +399,112 @@ mod tests {
         assert!(!back.changes);
         let newer = json.replace("\"format_version\": 1", "\"format_version\": 2");
         assert!(PlanReport::parse(newer.as_bytes()).is_err());
+    }
+
+    fn telemetry_lock(with_charges: bool, tier_labels: &[&str]) -> cell_telemetry::lock::Lock {
+        use cell_telemetry::declare::{FnDecl, MetricDecl, MetricKind, SpanDecl};
+        let labels: Vec<String> = tier_labels.iter().map(|s| s.to_string()).collect();
+        let mut decls = vec![FnDecl {
+            function: "shop::checkout".into(),
+            span: Some(SpanDecl {
+                name: "checkout_flow".into(),
+                fields: vec!["tier".into(), "items".into()],
+                sampled: None,
+                is_async: true,
+            }),
+            metrics: vec![
+                MetricDecl {
+                    name: "checkouts_total".into(),
+                    kind: MetricKind::Counter,
+                    labels: labels.clone(),
+                },
+                MetricDecl {
+                    name: "checkout_seconds".into(),
+                    kind: MetricKind::Histogram,
+                    labels,
+                },
+            ],
+        }];
+        if with_charges {
+            decls.push(FnDecl {
+                function: "shop::charge".into(),
+                span: Some(SpanDecl {
+                    name: "charge".into(),
+                    fields: vec![],
+                    sampled: Some(0.5),
+                    is_async: false,
+                }),
+                metrics: vec![MetricDecl {
+                    name: "charges_total".into(),
+                    kind: MetricKind::Counter,
+                    labels: vec![],
+                }],
+            });
+        }
+        if !with_charges {
+            // The code that replaced `charge`.
+            decls.push(FnDecl {
+                function: "shop::refund".into(),
+                span: Some(SpanDecl {
+                    name: "refund".into(),
+                    fields: vec!["cents".into()],
+                    sampled: None,
+                    is_async: false,
+                }),
+                metrics: vec![],
+            });
+        }
+        cell_telemetry::lock::Lock::from_decls(&decls).unwrap()
+    }
+
+    #[test]
+    fn telemetry_changes_are_in_the_json_plan_and_count_as_changes() {
+        // From the lock (charges, labels [tier]) to the code (refunds instead of charges,
+        // labels [tier, region]).
+        let old = telemetry_lock(true, &["tier"]);
+        let new = telemetry_lock(false, &["tier", "region"]);
+        let plan = TelemetryPlan::between(&old, &new);
+        let mut report = PlanReport::new("dev", None);
+        assert!(!report.changes);
+        report.add_telemetry(&plan);
+        assert!(
+            report.changes,
+            "telemetry changes count for --detailed-exitcode"
+        );
+        let json = report.to_json();
+        insta::assert_snapshot!(json);
+
+        // It reads back, and says what the human plan says.
+        let back = PlanReport::parse(json.as_bytes()).unwrap();
+        let telemetry = back.telemetry().unwrap().expect("a telemetry entry");
+        let human = plan.render();
+        for change in &telemetry.changes {
+            let sign = match change.action {
+                Action::Create => "+",
+                Action::Delete => "-",
+                _ => "~",
+            };
+            let line = format!("  {sign} {}\n", change.description);
+            assert!(human.contains(&line), "`{line}` not in\n{human}");
+        }
+        assert_eq!(telemetry.changes.len(), human.lines().count() - 1);
+        assert_eq!(
+            telemetry.summary,
+            Summary {
+                add: 1,
+                change: 2,
+                destroy: 2
+            }
+        );
+    }
+
+    #[test]
+    fn unchanged_telemetry_is_listed_without_changes() {
+        let lock = telemetry_lock(true, &["tier"]);
+        let mut report = PlanReport::new("dev", None);
+        report.add_telemetry(&TelemetryPlan::between(&lock, &lock));
+        assert!(!report.changes);
+        let telemetry = report.telemetry().unwrap().unwrap();
+        assert!(telemetry.changes.is_empty());
     }
 }

@@ -63,10 +63,11 @@ pub fn desired(decls: &[FnDecl]) -> Result<Lock, Error> {
     })
 }
 
-/// `cargo cell plan`'s telemetry section: metrics and spans added and removed since the lock.
-pub fn plan_text(ws: &Workspace, decls: &[FnDecl]) -> Result<String, Error> {
+/// `cargo cell plan`'s telemetry section: metrics and spans added, removed and changed since
+/// the lock.
+pub fn plan(ws: &Workspace, decls: &[FnDecl]) -> Result<Plan, Error> {
     let old = Lock::read(&lock_path(ws))?.unwrap_or_default();
-    Ok(Plan::between(&old, &desired(decls)?).render())
+    Ok(Plan::between(&old, &desired(decls)?))
 }
 
 /// Writes the lock, brings Prometheus up and points it at the application.

@@ -53,7 +53,8 @@ pub enum Error {
     Query(#[from] tokio_postgres::Error),
     #[error("connection pool error: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    /// The Telemetry Cell's runtime (the `/metrics` endpoint) could not start.
+    /// The Telemetry Cell's runtime (the `/metrics` endpoint, the OTLP span exporter) could not
+    /// start or stop.
     #[error("{message}\nhelp: {help}")]
     Telemetry { message: String, help: String },
 }

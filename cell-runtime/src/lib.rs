@@ -141,7 +141,10 @@ pub mod Performance {
 ///
 /// With the feature `telemetry-off` (or `[workspace.metadata.cell] disabled = ["telemetry"]`)
 /// they expand to the function unchanged. `telemetry::serve_metrics` (feature `telemetry`)
-/// serves the metrics for the Telemetry Cell's Prometheus to scrape.
+/// serves the metrics for the Telemetry Cell's Prometheus to scrape; `telemetry::otlp`
+/// (feature `otlp`, part of `telemetry`) exports the spans over OTLP/HTTP when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, as a `tracing_subscriber` layer or with
+/// `telemetry::otlp::init_from_env()`.
 #[allow(non_snake_case)]
 pub mod Telemetry {
     pub use cell_stub_macros::telemetry_metrics as metrics;

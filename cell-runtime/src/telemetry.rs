@@ -1,9 +1,10 @@
 //! The Telemetry Cell's runtime: what `#[Telemetry::...]` expansions call, and (feature
-//! `telemetry`) the Prometheus `/metrics` endpoint and OTLP export of spans.
+//! `telemetry`) the Prometheus `/metrics` endpoint and (feature `otlp`, part of `telemetry`)
+//! OTLP export of spans.
 //!
 //! Spans go through `tracing` and metrics through the `metrics` facade, so an application
-//! keeps its own subscriber and recorder; [`serve_metrics`] installs the Prometheus recorder
-//! and serves it over HTTP.
+//! keeps its own subscriber and recorder; `serve_metrics` installs the Prometheus recorder
+//! and serves it over HTTP, and `otlp` offers a subscriber layer exporting the spans.
 
 use std::cell::Cell;
 use std::time::Instant;
@@ -70,6 +71,9 @@ pub fn sample(rate: f64) -> bool {
     });
     ((x >> 11) as f64 / (1u64 << 53) as f64) < rate
 }
+
+#[cfg(feature = "otlp")]
+pub mod otlp;
 
 #[cfg(feature = "telemetry")]
 pub use exporter::*;

@@ -11,6 +11,8 @@
 //! gives a path package the same unit hash wherever it lies, so two copies of one example
 //! built at once in a shared target directory would race on each other's fingerprints.
 
+pub mod otlp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;

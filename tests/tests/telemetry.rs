@@ -1,7 +1,8 @@
 //! The Telemetry Cell's acceptance, against the real Docker engine and a real Prometheus:
-//! `cargo cell plan` lists the declared metrics, `cargo cell build` writes the lock and
-//! points Prometheus at the app, and after N calls Prometheus's HTTP API returns N; removing
-//! a metric shows in the plan.
+//! `cargo cell plan` lists the declared metrics (for people and as JSON), `cargo cell build`
+//! writes the lock and points Prometheus at the app, and after N calls Prometheus's HTTP API
+//! returns N; removing a metric shows in the plan. And the app's spans reach an OTLP/HTTP
+//! receiver with their names, fields and parents.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use cell_e2e::otlp::{OtlpReceiver, ReceivedSpan, Value};
 use cell_e2e::{App, apps_target_dir, docker_available, repo_root};
 
 const IMAGE_ENV: &str = "CELL_PROMETHEUS_IMAGE";
@@ -87,6 +89,41 @@ fn prometheus_scrapes_the_app_and_plan_shows_metrics() {
         assert!(out.contains(line), "missing `{line}`:\n{out}");
     }
 
+    // The same plan for machines, and --detailed-exitcode counts it as changes.
+    let json = app.cargo_cell_with(&["plan", "--format", "json", "--detailed-exitcode"], &env);
+    assert_eq!(json.status.code(), Some(2), "{}", json.output());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["changes"], true);
+    let telemetry = &report["cells"]["telemetry"];
+    assert_eq!(
+        telemetry["summary"],
+        serde_json::json!({ "add": 6, "change": 0, "destroy": 0 })
+    );
+    let added: Vec<&str> = telemetry["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|c| assert_eq!(c["action"], "create", "{c}"))
+        .map(|c| c["description"].as_str().unwrap())
+        .collect();
+    for line in [
+        "metric checkouts_total (counter, labels: tier)",
+        "span checkout_flow (fields: tier, items)",
+    ] {
+        assert!(added.contains(&line), "missing `{line}`: {added:?}");
+    }
+    let counter = telemetry["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"]["to"]["name"] == "checkouts_total")
+        .expect("checkouts_total is added");
+    assert_eq!(counter["metric"]["to"]["type"], "counter");
+    assert_eq!(
+        counter["metric"]["to"]["labels"],
+        serde_json::json!(["tier"])
+    );
+
     let build = app.cargo_cell_with(&["build"], &env);
     build.assert_success();
     let lock: serde_json::Value =
@@ -112,6 +149,14 @@ fn prometheus_scrapes_the_app_and_plan_shows_metrics() {
     );
     assert_eq!(lock["metrics"][2]["labels"], serde_json::json!(["tier"]));
     assert_eq!(lock["spans"].as_array().unwrap().len(), 3, "{lock}");
+    // Built: the plan has nothing left to do for telemetry.
+    let json = app.cargo_cell_with(&["plan", "--format", "json", "--detailed-exitcode"], &env);
+    assert_eq!(json.status.code(), Some(0), "{}", json.output());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        report["cells"]["telemetry"]["changes"],
+        serde_json::json!([])
+    );
 
     // The container: labelled, Prometheus published on loopback.
     let info = app.inspect();
@@ -166,4 +211,132 @@ fn prometheus_scrapes_the_app_and_plan_shows_metrics() {
     let out = plan.output();
     assert!(out.contains("- metric charges_total (counter)"), "{out}");
     assert!(!out.contains("+ metric"), "{out}");
+    let json = app.cargo_cell_with(&["plan", "--format", "json", "--detailed-exitcode"], &env);
+    assert_eq!(json.status.code(), Some(2), "{}", json.output());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        report["cells"]["telemetry"]["changes"],
+        serde_json::json!([{
+            "action": "delete",
+            "description": "metric charges_total (counter)",
+            "metric": { "from": {
+                "name": "charges_total",
+                "type": "counter",
+                "labels": [],
+                "functions": ["telemetry::charge"]
+            } }
+        }])
+    );
+}
+
+/// The spans the app exported, by name.
+fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+/// The app runs N checkouts at once with OTEL_EXPORTER_OTLP_ENDPOINT set; by the time it has
+/// exited, an OTLP/HTTP receiver has every span, with the declared fields as attributes and
+/// each child in its parent's trace under its parent, across the awaits between them.
+#[test]
+fn spans_reach_an_otlp_receiver_with_their_fields_and_parents() {
+    let receiver = OtlpReceiver::start();
+    let app = App::copy_example("telemetry");
+    // The Telemetry attributes need no Cell to expand: a plain build, no Docker.
+    app.cargo(&["build"]).assert_success();
+
+    const N: u32 = 6;
+    let metrics_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(apps_target_dir().join("debug").join("telemetry"))
+        .arg(N.to_string())
+        .env("CELL_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_SERVICE_NAME", "checkout-test")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("OTEL_SDK_DISABLED")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the app runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with(&format!("ready {N}")), "{line}");
+    // Closing stdin ends the app; its span exporter sends what it buffered on the way out.
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(receiver.rejected(), Vec::<String>::new());
+    let spans = receiver.spans();
+    let flows = named(&spans, "checkout_flow");
+    assert_eq!(flows.len(), N as usize, "{spans:#?}");
+    let mut orders: Vec<(String, i64)> = Vec::new();
+    for flow in &flows {
+        assert_eq!(flow.service_name.as_deref(), Some("checkout-test"));
+        assert_eq!(
+            flow.parent_span_id, "",
+            "checkout_flow is a root: {flow:#?}"
+        );
+        assert!(
+            !flow.attributes.contains_key("card"),
+            "only `fields` are recorded: {flow:#?}"
+        );
+        match (&flow.attributes.get("tier"), &flow.attributes.get("items")) {
+            (Some(Value::Str(tier)), Some(Value::Int(items))) => {
+                orders.push((tier.clone(), *items))
+            }
+            _ => panic!("checkout_flow records tier and items: {flow:#?}"),
+        }
+    }
+    orders.sort();
+    let mut expected: Vec<(String, i64)> = (0..N)
+        .map(|i| {
+            let tier = if i % 2 == 0 { "gold" } else { "silver" };
+            (tier.to_string(), i64::from(i) + 1)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(orders, expected);
+    let mut traces: Vec<&str> = flows.iter().map(|f| f.trace_id.as_str()).collect();
+    traces.sort();
+    traces.dedup();
+    assert_eq!(traces.len(), N as usize, "one trace per checkout");
+
+    let parent_of = |child: &ReceivedSpan| -> &ReceivedSpan {
+        flows
+            .iter()
+            .find(|f| f.span_id == child.parent_span_id)
+            .unwrap_or_else(|| panic!("{} has no checkout_flow parent: {child:#?}", child.name))
+    };
+    // `charge` runs after two awaits in `checkout`, on whichever thread resumed it.
+    let charges = named(&spans, "charge");
+    assert_eq!(charges.len(), N as usize, "{spans:#?}");
+    let mut charged: Vec<&str> = Vec::new();
+    for charge in &charges {
+        let flow = parent_of(charge);
+        assert_eq!(charge.trace_id, flow.trace_id);
+        assert!(!charge.attributes.contains_key("tier"), "{charge:#?}");
+        charged.push(&flow.span_id);
+    }
+    charged.sort();
+    charged.dedup();
+    assert_eq!(charged.len(), N as usize, "one charge per checkout");
+    // `price` is sampled at 0.5: those that were kept sit under their checkout, same items.
+    for price in named(&spans, "telemetry::price") {
+        let flow = parent_of(price);
+        assert_eq!(price.trace_id, flow.trace_id);
+        assert_eq!(price.attributes.get("items"), flow.attributes.get("items"));
+    }
 }

@@ -131,11 +131,14 @@ pub fn expand(item: &ItemFn, parsed: &Parsed) -> TokenStream {
 }
 
 /// `tier = <value>`: primitives as themselves, strings as `&str`, anything else by `Debug`.
+/// Small unsigned integers are widened to `i64`: OpenTelemetry has no unsigned attributes, and
+/// `tracing-opentelemetry` would export a `u32` as its text.
 fn field(arg: &Arg) -> TokenStream {
     let rt = quote!(::cell_runtime::__private::telemetry);
     let ident = &arg.ident;
     match classify(&arg.ty) {
         FieldKind::Primitive => quote!(#ident = #ident),
+        FieldKind::SmallUnsigned => quote!(#ident = ::core::primitive::i64::from(#ident)),
         FieldKind::Str => quote!(#ident = ::core::convert::AsRef::<str>::as_ref(&#ident)),
         FieldKind::Debug => quote!(#ident = #rt::tracing::field::debug(&#ident)),
     }
@@ -143,6 +146,7 @@ fn field(arg: &Arg) -> TokenStream {
 
 enum FieldKind {
     Primitive,
+    SmallUnsigned,
     Str,
     Debug,
 }
@@ -159,8 +163,9 @@ fn classify(ty: &Type) -> FieldKind {
             };
             let name = last.ident.to_string();
             match name.as_str() {
-                "i8" | "i16" | "i32" | "i64" | "isize" | "u8" | "u16" | "u32" | "u64" | "usize"
-                | "f32" | "f64" | "bool"
+                "u8" | "u16" | "u32" if p.path.segments.len() == 1 => FieldKind::SmallUnsigned,
+                "i8" | "i16" | "i32" | "i64" | "isize" | "u64" | "usize" | "f32" | "f64"
+                | "bool"
                     if p.path.segments.len() == 1 =>
                 {
                     FieldKind::Primitive
@@ -214,7 +219,10 @@ mod tests {
             out.contains("tier = :: core :: convert :: AsRef :: < str > :: as_ref (& tier)"),
             "{out}"
         );
-        assert!(out.contains("n = n"), "{out}");
+        assert!(
+            out.contains("n = :: core :: primitive :: i64 :: from (n)"),
+            "{out}"
+        );
         assert!(out.contains("order = :: cell_runtime :: __private :: telemetry :: tracing :: field :: debug (& order)"), "{out}");
         assert!(out.contains(": Result < u32 , E > = {"), "{out}");
     }

@@ -225,20 +225,31 @@ impl Plan {
         }
         out.push_str("telemetry:\n");
         for step in &self.steps {
-            let line = match step {
-                Step::AddMetric(m) => format!("  + metric {}", metric(m)),
-                Step::RemoveMetric(m) => format!("  - metric {}", metric(m)),
-                Step::ChangeMetric { from, to } => {
-                    format!("  ~ metric {} -> {}", metric(from), metric(to))
-                }
-                Step::AddSpan(s) => format!("  + span {}", span(s)),
-                Step::RemoveSpan(s) => format!("  - span {}", span(s)),
-                Step::ChangeSpan { from, to } => format!("  ~ span {} -> {}", span(from), span(to)),
-            };
-            out.push_str(&line);
-            out.push('\n');
+            out.push_str(&format!("  {} {}\n", step.sign(), step.description()));
         }
         out
+    }
+}
+
+impl Step {
+    /// `+` added, `-` removed, `~` changed.
+    pub fn sign(&self) -> &'static str {
+        match self {
+            Step::AddMetric(_) | Step::AddSpan(_) => "+",
+            Step::RemoveMetric(_) | Step::RemoveSpan(_) => "-",
+            Step::ChangeMetric { .. } | Step::ChangeSpan { .. } => "~",
+        }
+    }
+
+    /// The step as the plan shows it after its sign:
+    /// `metric checkouts_total (counter, labels: tier)`.
+    pub fn description(&self) -> String {
+        match self {
+            Step::AddMetric(m) | Step::RemoveMetric(m) => format!("metric {}", metric(m)),
+            Step::ChangeMetric { from, to } => format!("metric {} -> {}", metric(from), metric(to)),
+            Step::AddSpan(s) | Step::RemoveSpan(s) => format!("span {}", span(s)),
+            Step::ChangeSpan { from, to } => format!("span {} -> {}", span(from), span(to)),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! A checkout service with spans and metrics. `telemetry N` serves /metrics on
-//! CELL_METRICS_ADDR (default 127.0.0.1:9464), checks out N orders, prints `ready N`, and
-//! keeps serving until its standard input closes.
+//! CELL_METRICS_ADDR (default 127.0.0.1:9464), checks out N orders at once, prints `ready N`,
+//! and keeps serving until its standard input closes. With OTEL_EXPORTER_OTLP_ENDPOINT set,
+//! the spans are exported there (sent at the latest when it exits).
 
 use std::io::BufRead;
 
@@ -37,10 +38,17 @@ async fn main() -> Result<(), cell_runtime::Error> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
+    // Kept to the end of `main`: dropping it exports the spans still buffered.
+    let _spans = cell_runtime::telemetry::otlp::init_from_env()?;
     let addr = cell_runtime::telemetry::serve_metrics_from_env()?;
+    // Concurrent tasks on the runtime's threads: each span must still find its own parent.
+    let mut orders = tokio::task::JoinSet::new();
     for i in 0..n {
         let tier = if i % 2 == 0 { "gold" } else { "silver" };
-        checkout(tier, i + 1, "4242").await.expect("checkout");
+        orders.spawn(checkout(tier, i + 1, "4242"));
+    }
+    while let Some(done) = orders.join_next().await {
+        done.expect("the checkout task").expect("checkout");
     }
     println!("ready {n} on {addr}");
     // Serve until stdin closes, so Prometheus can scrape.
