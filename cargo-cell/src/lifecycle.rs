@@ -269,6 +269,9 @@ impl std::fmt::Display for LockState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockState::Absent => f.write_str("no lock yet"),
+            LockState::Present { count: 1, unit } => {
+                write!(f, "locked (1 {})", unit.strip_suffix('s').unwrap_or(unit))
+            }
             LockState::Present { count, unit } => write!(f, "locked ({count} {unit})"),
             LockState::TooNew => f.write_str("lock from a newer cargo-cell"),
             LockState::Invalid => f.write_str("lock unreadable"),
@@ -744,6 +747,30 @@ mod tests {
              postgres  running, ready  cargo-cell/postgres:15  127.0.0.1:49153  0123456789ab  locked (2 tables)\n\
              redis     absent          -                       -                -             locked (2 tables)\n"
         );
+    }
+
+    #[test]
+    fn lock_state_counts_in_words() {
+        assert_eq!(
+            LockState::present(1, "tables").to_string(),
+            "locked (1 table)"
+        );
+        assert_eq!(
+            LockState::present(3, "guards").to_string(),
+            "locked (3 guards)"
+        );
+        assert_eq!(
+            LockState::present(0, "metrics").to_string(),
+            "locked (0 metrics)"
+        );
+    }
+
+    #[test]
+    fn every_cell_has_its_own_endpoint_variable() {
+        let mut envs: Vec<&str> = Cell::ALL.iter().map(|c| c.url_env()).collect();
+        envs.sort();
+        envs.dedup();
+        assert_eq!(envs.len(), Cell::ALL.len());
     }
 
     #[test]
