@@ -688,7 +688,12 @@ pub async fn cargo_with_cells(
     }
     record::feature_args(&mut cmd, &args.cargo);
     cmd.args(&args.cargo.rest);
-    ui.verbose(&format!("running {cmd:?}"));
+    // Not `{cmd:?}`: that would print the endpoints' passwords (shown redacted above).
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    ui.verbose(&format!("running {}", line.join(" ")));
     let status = ui
         .suspend(|| cmd.stdin(Stdio::inherit()).status())
         .map_err(|source| Error::CargoSpawn {
