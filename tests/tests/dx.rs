@@ -54,6 +54,15 @@ fn docker_port_of(container: &str, port: u16) -> u16 {
         .unwrap_or_else(|| panic!("no 127.0.0.1 port in `{out}`"))
 }
 
+/// Whether the demo binary holds the Redis key namespace of its cached table (the cached
+/// finders' expansion embeds it).
+fn binary_has_cache_keys() -> bool {
+    let bin = cell_e2e::apps_target_dir().join("debug").join("demo");
+    let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let needle = b"cell:demo:t:notes:";
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
 fn status_json(app: &App, dir: &str) -> serde_json::Value {
     let run = ok(app.cargo_cell_in(dir, &["status", "--format", "json"], &[], QUICK));
     serde_json::from_str(&run.stdout)
@@ -130,6 +139,10 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
         let lock = format!("demo/.cell/{cell}.lock.json");
         assert!(app.path().join(&lock).is_file(), "{lock} written");
     }
+    assert!(
+        binary_has_cache_keys(),
+        "the cached finders are compiled in"
+    );
     // The template's own tests: a guarded route is 401 without a token and 201 with a
     // minted one, a read comes from Redis the second time, /metrics counts, Prometheus runs.
     let test = ok(app.cargo_cell_in("demo", &["test"], &[], BUILD));
@@ -252,6 +265,10 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
         let st = cell_of(&status, cell);
         assert_eq!(st["state"], "absent", "{st}");
     }
+    assert!(
+        !binary_has_cache_keys(),
+        "without Redis the finders read Postgres only"
+    );
     let run = ok(app.cargo_cell_in(
         "demo",
         &[
