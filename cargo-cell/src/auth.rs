@@ -370,6 +370,63 @@ async fn wait_ready(url: &str, engine: &Engine, container_id: &str) -> Result<()
     })
 }
 
+/// The token service as Docker sees it now, without starting anything: the port is read from
+/// the engine and the state file rewritten when stale. `None` when it does not run or this
+/// workspace has no state for it (its admin secret lives only there and in the container).
+pub async fn refresh(ws: &Workspace, engine: &Engine) -> Result<Option<State>> {
+    let Some(running) = engine.find_cell(&ws.id, CELL_NAME).await? else {
+        return Ok(None);
+    };
+    if running.host_port == 0 {
+        return Ok(None);
+    }
+    let Ok(old) = read_state(ws) else {
+        return Ok(None);
+    };
+    let url = format!("http://127.0.0.1:{}", running.host_port);
+    let state = State {
+        jwks_url: format!("{url}{}", cell::JWKS_PATH),
+        url,
+        container_id: running.container_id,
+        ..old
+    };
+    write_state(ws, &state)?;
+    Ok(Some(state))
+}
+
+/// Whether the token service at `url` answers its health check within `timeout`.
+pub async fn is_ready(url: &str, timeout: Duration) -> bool {
+    let Ok(client) = reqwest::Client::builder().timeout(timeout).build() else {
+        return false;
+    };
+    client
+        .get(format!("{url}{}", cell::HEALTH_PATH))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// The variables the runtime's verifier reads (`Verifier::from_env`), and the token
+/// service's URL (for tests that mint tokens), for a running dev Cell.
+pub fn runtime_env(state: &State) -> Vec<(String, String)> {
+    vec![
+        (URL_ENV.into(), state.url.clone()),
+        (cell::ENV_ISSUER.into(), state.issuer.clone()),
+        (cell::ENV_AUDIENCE.into(), state.audience.clone()),
+        ("CELL_AUTH_ALGORITHMS".into(), state.algorithms.join(",")),
+        ("CELL_AUTH_JWKS_URL".into(), state.jwks_url.clone()),
+    ]
+}
+
+/// The variable `cargo cell run` / `test` put the token service's URL in.
+pub const URL_ENV: &str = "CELL_AUTH_URL";
+
+/// Whether `[workspace.metadata.cell.auth] issuer` names a real issuer: then no dev token
+/// service runs.
+pub fn external_issuer(ws: &Workspace) -> bool {
+    ws.cell_setting(CELL_NAME, "issuer").is_some()
+}
+
 fn write_state(ws: &Workspace, state: &State) -> Result<()> {
     // The state holds the admin secret: `state::write` keeps it out of version control.
     crate::state::write(ws, CELL_NAME, state)

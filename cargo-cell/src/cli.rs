@@ -346,6 +346,46 @@ mod tests {
         assert_eq!(cli.global.without, ["postgres"]);
     }
 
+    /// Every Cell name is accepted wherever a Cell is named, and parses to that name.
+    #[test]
+    fn every_cell_name_is_accepted_where_a_cell_is_named() {
+        for &cell in crate::lifecycle::CELL_NAMES {
+            for (line, named) in [
+                (format!("cargo cell up {cell}"), "up"),
+                (format!("cargo cell down {cell} --volumes"), "down"),
+                (format!("cargo cell logs {cell} -f"), "logs"),
+                (format!("cargo cell reset {cell} --yes"), "reset"),
+                (format!("cargo cell build --without {cell}"), "without"),
+                (format!("cargo cell test --without {cell}"), "without"),
+            ] {
+                let Cargo::Cell(cli) = parse(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+                let got: Vec<String> = match (named, cli.command) {
+                    ("up", Command::Up(a)) => a.cells,
+                    ("down", Command::Down(a)) => a.cells,
+                    ("logs", Command::Logs(a)) => vec![a.cell],
+                    ("reset", Command::Reset(a)) => vec![a.cell],
+                    ("without", _) => cli.global.without,
+                    (_, other) => panic!("{line}: parsed as {other:?}"),
+                };
+                assert_eq!(got, [cell], "{line}");
+            }
+        }
+        let Cargo::Cell(cli) =
+            parse("cargo cell up postgres redis auth telemetry --without telemetry").unwrap();
+        let Command::Up(up) = cli.command else {
+            panic!()
+        };
+        assert_eq!(up.cells, ["postgres", "redis", "auth", "telemetry"]);
+        assert_eq!(cli.global.without, ["telemetry"]);
+        for line in [
+            "cargo cell up prometheus",
+            "cargo cell logs jwt",
+            "cargo cell build --without tracing",
+        ] {
+            assert!(parse(line).is_err(), "{line} should not parse");
+        }
+    }
+
     #[test]
     fn trailing_args_go_to_cargo() {
         let Cargo::Cell(cli) = parse("cargo cell build -- --locked --offline").unwrap();

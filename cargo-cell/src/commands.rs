@@ -211,7 +211,12 @@ async fn build(
             (Some(record_manifest(ws, &args.cargo, ui, &mut t)?), None)
         }
         (None, false) => {
-            redis_early = redis::start_early(ws, ui);
+            // A disabled Cell is not started, not even ahead of time.
+            redis_early = if off("redis") {
+                None
+            } else {
+                redis::start_early(ws, ui)
+            };
             let (r, l) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
             (Some(r), l)
         }

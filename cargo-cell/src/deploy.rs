@@ -354,8 +354,15 @@ pub async fn apply(
     let target = Target::new(ws, &args.env.env);
     let prepared = prepare(ws, &target, &args.env, &args.cargo, true, ui, &mut t).await?;
     if target == Target::Dev {
-        crate::auth::converge(ws, &prepared.manifest.auth, ui).await?;
-        crate::telemetry::converge(ws, &prepared.manifest.telemetry, ui).await?;
+        // `--without` (and `disabled`) Cells are neither started nor locked, as in `build`.
+        let off = crate::lifecycle::disabled(ws, g);
+        let on = |cell: &str| !off.iter().any(|d| d == cell);
+        if on(cell_auth::CELL_NAME) {
+            crate::auth::converge(ws, &prepared.manifest.auth, ui).await?;
+        }
+        if on(cell_telemetry::CELL_NAME) {
+            crate::telemetry::converge(ws, &prepared.manifest.telemetry, ui).await?;
+        }
     }
     let Some(mut client) = prepared.client.filter(|_| !prepared.manifest.is_empty()) else {
         if crate::telemetry::wanted(ws, &prepared.manifest.telemetry) {

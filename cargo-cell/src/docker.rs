@@ -228,7 +228,9 @@ pub enum DockerError {
         code(cell::docker::permission_denied),
         help(
             "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in \
-             again or run `newgrp docker`), or point DOCKER_HOST at a socket you may use"
+             again or run `newgrp docker`), or run it with `sudo`, or use rootless Docker: \
+             `dockerd-rootless-setuptool.sh install`, then \
+             `export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/docker.sock`"
         )
     )]
     PermissionDenied {

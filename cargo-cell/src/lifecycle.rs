@@ -25,7 +25,7 @@ use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
 
 /// Every Cell cargo-cell knows, by name (for the command line).
-pub const CELL_NAMES: &[&str] = &["postgres", "redis"];
+pub const CELL_NAMES: &[&str] = &["postgres", "redis", "auth", "telemetry"];
 
 /// Environment variable naming Cells built without their real expansion (comma-separated);
 /// `cargo cell` sets it from `--without` and `[workspace.metadata.cell] disabled`.
@@ -41,15 +41,21 @@ pub fn cell_parser() -> clap::builder::PossibleValuesParser {
 pub enum Cell {
     Postgres,
     Redis,
+    /// The dev token service (`cargo-cell cell auth serve` in a container).
+    Auth,
+    /// Prometheus, scraping the application.
+    Telemetry,
 }
 
 impl Cell {
-    pub const ALL: &'static [Cell] = &[Cell::Postgres, Cell::Redis];
+    pub const ALL: &'static [Cell] = &[Cell::Postgres, Cell::Redis, Cell::Auth, Cell::Telemetry];
 
     pub fn name(self) -> &'static str {
         match self {
             Cell::Postgres => "postgres",
-            Cell::Redis => "redis",
+            Cell::Redis => cell_redis::CELL_NAME,
+            Cell::Auth => cell_auth::CELL_NAME,
+            Cell::Telemetry => cell_telemetry::CELL_NAME,
         }
     }
 
@@ -57,11 +63,14 @@ impl Cell {
         Cell::ALL.iter().copied().find(|c| c.name() == name)
     }
 
-    /// The environment variable a program reads this Cell's endpoint from.
+    /// The environment variable a program reads this Cell's endpoint from (`run` and `test`
+    /// set more for some Cells: see [`Endpoint::env`]).
     pub fn url_env(self) -> &'static str {
         match self {
             Cell::Postgres => "CELL_POSTGRES_URL",
             Cell::Redis => cell_redis::cell::URL_ENV,
+            Cell::Auth => crate::auth::URL_ENV,
+            Cell::Telemetry => crate::telemetry::URL_ENV,
         }
     }
 
@@ -69,13 +78,19 @@ impl Cell {
         match self {
             Cell::Postgres => postgres::lock_path(ws),
             Cell::Redis => crate::redis::lock_path(ws),
+            Cell::Auth => crate::auth::lock_path(ws),
+            Cell::Telemetry => crate::telemetry::lock_path(ws),
         }
     }
 
-    pub fn state_path(self, ws: &Workspace) -> PathBuf {
+    /// The git-ignored file holding the Cell's endpoint and secrets, for those that have one.
+    pub fn state_path(self, ws: &Workspace) -> Option<PathBuf> {
         match self {
-            Cell::Postgres => postgres::state_path(ws),
-            Cell::Redis => crate::redis::state_path(ws),
+            Cell::Postgres => Some(postgres::state_path(ws)),
+            Cell::Redis => Some(crate::redis::state_path(ws)),
+            Cell::Auth => Some(crate::auth::state_path(ws)),
+            // Prometheus has no secret, and its port is read from Docker.
+            Cell::Telemetry => None,
         }
     }
 
@@ -84,19 +99,16 @@ impl Cell {
         match self {
             Cell::Postgres => {
                 let s = postgres::up(ws, engine, ui).await?;
-                Ok(Endpoint {
-                    url: s.url,
-                    port: s.host_port,
-                    container_id: s.container_id,
-                })
+                Ok(Endpoint::single(self, s.url, s.host_port, s.container_id))
             }
             Cell::Redis => {
                 let s = crate::redis::up(ws, ui).await?;
-                Ok(Endpoint {
-                    url: s.url,
-                    port: s.host_port,
-                    container_id: s.container_id,
-                })
+                Ok(Endpoint::single(self, s.url, s.host_port, s.container_id))
+            }
+            Cell::Auth => Ok(Endpoint::auth(crate::auth::up(ws, engine, ui).await?)),
+            Cell::Telemetry => {
+                let running = crate::telemetry::up_configured(ws, engine, ui).await?;
+                Ok(Endpoint::telemetry(ws, &running))
             }
         }
     }
@@ -104,43 +116,55 @@ impl Cell {
     /// The running Cell as Docker sees it now (the state file is refreshed); `None` when it
     /// does not run.
     pub async fn current(self, ws: &Workspace, engine: &Engine) -> Result<Option<Endpoint>, Error> {
-        match self {
-            Cell::Postgres => Ok(postgres::refresh(ws, engine).await?.map(|s| Endpoint {
-                url: s.url,
-                port: s.host_port,
-                container_id: s.container_id,
-            })),
-            Cell::Redis => Ok(crate::redis::refresh(ws, engine).await?.map(|s| Endpoint {
-                url: s.url,
-                port: s.host_port,
-                container_id: s.container_id,
-            })),
-        }
+        Ok(match self {
+            Cell::Postgres => postgres::refresh(ws, engine)
+                .await?
+                .map(|s| Endpoint::single(self, s.url, s.host_port, s.container_id)),
+            Cell::Redis => crate::redis::refresh(ws, engine)
+                .await?
+                .map(|s| Endpoint::single(self, s.url, s.host_port, s.container_id)),
+            Cell::Auth => crate::auth::refresh(ws, engine).await?.map(Endpoint::auth),
+            Cell::Telemetry => engine
+                .find_cell(&ws.id, self.name())
+                .await?
+                .filter(|r| r.host_port != 0)
+                .map(|r| Endpoint::telemetry(ws, &r)),
+        })
     }
 
-    /// Whether the service answers its own protocol at `url`.
-    pub async fn is_ready(self, url: &str) -> bool {
+    /// Whether the service answers its own protocol at `endpoint`.
+    pub async fn is_ready(self, endpoint: &Endpoint) -> bool {
+        let timeout = Duration::from_secs(3);
         match self {
-            Cell::Postgres => postgres::is_ready(url, Duration::from_secs(3)).await,
-            Cell::Redis => crate::redis::is_ready(url, Duration::from_secs(3)).await,
+            Cell::Postgres => postgres::is_ready(&endpoint.url, timeout).await,
+            Cell::Redis => crate::redis::is_ready(&endpoint.url, timeout).await,
+            Cell::Auth => crate::auth::is_ready(&endpoint.url, timeout).await,
+            Cell::Telemetry => crate::telemetry::is_ready(endpoint.port).await,
         }
     }
 
     pub fn lock_state(self, ws: &Workspace) -> LockState {
+        let path = self.lock_path(ws);
         match self {
-            Cell::Postgres => match cell_postgres::lock::Lock::read(&self.lock_path(ws)) {
+            Cell::Postgres => match cell_postgres::lock::Lock::read(&path) {
                 Ok(None) => LockState::Absent,
-                Ok(Some(lock)) => LockState::Present {
-                    tables: lock.tables.len(),
-                },
+                Ok(Some(lock)) => LockState::present(lock.tables.len(), "tables"),
                 Err(cell_postgres::lock::LockError::TooNew { .. }) => LockState::TooNew,
                 Err(_) => LockState::Invalid,
             },
-            Cell::Redis => match cell_redis::lock::Lock::read(&self.lock_path(ws)) {
+            Cell::Redis => match cell_redis::lock::Lock::read(&path) {
                 Ok(None) => LockState::Absent,
-                Ok(Some(lock)) => LockState::Present {
-                    tables: lock.tables.len(),
-                },
+                Ok(Some(lock)) => LockState::present(lock.tables.len(), "tables"),
+                Err(_) => LockState::Invalid,
+            },
+            Cell::Auth => match cell_auth::lock::Lock::read(&path) {
+                Ok(None) => LockState::Absent,
+                Ok(Some(lock)) => LockState::present(lock.guards.len(), "guards"),
+                Err(_) => LockState::Invalid,
+            },
+            Cell::Telemetry => match cell_telemetry::lock::Lock::read(&path) {
+                Ok(None) => LockState::Absent,
+                Ok(Some(lock)) => LockState::present(lock.metrics.len(), "metrics"),
                 Err(_) => LockState::Invalid,
             },
         }
@@ -151,13 +175,23 @@ impl Cell {
         match self {
             Cell::Postgres => !manifest.postgres.is_empty(),
             Cell::Redis => !manifest.redis.is_empty(),
+            Cell::Auth => !manifest.auth.is_empty(),
+            Cell::Telemetry => !manifest.telemetry.is_empty(),
         }
+    }
+
+    /// Whether a workspace that uses this Cell runs it in Docker (an Auth Cell whose tokens
+    /// come from a configured issuer does not).
+    pub fn runs_locally(self, ws: &Workspace) -> bool {
+        !(self == Cell::Auth && crate::auth::external_issuer(ws))
     }
 
     pub fn redact(self, url: &str) -> String {
         match self {
             Cell::Postgres => cell_postgres::cell::redact(url),
             Cell::Redis => cell_redis::cell::redact(url),
+            // Plain HTTP endpoints without credentials.
+            Cell::Auth | Cell::Telemetry => url.to_string(),
         }
     }
 }
@@ -165,9 +199,51 @@ impl Cell {
 /// A running Cell's address, read from Docker.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
+    /// The URL [`Cell::url_env`] names.
     pub url: String,
     pub port: u16,
     pub container_id: String,
+    /// Every variable `run` and `test` set for this Cell (the URL's among them).
+    pub env: Vec<(String, String)>,
+}
+
+impl Endpoint {
+    fn single(cell: Cell, url: String, port: u16, container_id: String) -> Endpoint {
+        Endpoint {
+            env: vec![(cell.url_env().to_string(), url.clone())],
+            url,
+            port,
+            container_id,
+        }
+    }
+
+    fn auth(state: cell_auth::cell::State) -> Endpoint {
+        let port = state
+            .url
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(0);
+        Endpoint {
+            env: crate::auth::runtime_env(&state),
+            url: state.url,
+            port,
+            container_id: state.container_id,
+        }
+    }
+
+    fn telemetry(ws: &Workspace, running: &crate::docker::RunningCell) -> Endpoint {
+        let url = format!("http://127.0.0.1:{}", running.host_port);
+        let mut env = vec![(crate::telemetry::URL_ENV.to_string(), url.clone())];
+        if let Some(addr) = crate::telemetry::metrics_addr(ws) {
+            env.push(("CELL_METRICS_ADDR".to_string(), addr));
+        }
+        Endpoint {
+            url,
+            port: running.host_port,
+            container_id: running.container_id.clone(),
+            env,
+        }
+    }
 }
 
 /// What a Cell's lock file says.
@@ -175,16 +251,29 @@ pub struct Endpoint {
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum LockState {
     Absent,
-    Present { tables: usize },
+    /// `count` of what the Cell locks (`unit`: tables, guards, metrics).
+    Present {
+        count: usize,
+        unit: &'static str,
+    },
     TooNew,
     Invalid,
+}
+
+impl LockState {
+    fn present(count: usize, unit: &'static str) -> LockState {
+        LockState::Present { count, unit }
+    }
 }
 
 impl std::fmt::Display for LockState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockState::Absent => f.write_str("no lock yet"),
-            LockState::Present { tables } => write!(f, "locked ({tables} tables)"),
+            LockState::Present { count: 1, unit } => {
+                write!(f, "locked (1 {})", unit.strip_suffix('s').unwrap_or(unit))
+            }
+            LockState::Present { count, unit } => write!(f, "locked ({count} {unit})"),
             LockState::TooNew => f.write_str("lock from a newer cargo-cell"),
             LockState::Invalid => f.write_str("lock unreadable"),
         }
@@ -211,7 +300,7 @@ async fn used_cells(
     let off = disabled(ws, g);
     let mut used = Vec::new();
     for &cell in Cell::ALL {
-        if off.iter().any(|d| d == cell.name()) {
+        if off.iter().any(|d| d == cell.name()) || !cell.runs_locally(ws) {
             continue;
         }
         if cell.lock_path(ws).exists() || engine.find_cell(&ws.id, cell.name()).await?.is_some() {
@@ -229,7 +318,11 @@ async fn used_cells(
         used = Cell::ALL
             .iter()
             .copied()
-            .filter(|c| !off.iter().any(|d| d == c.name()) && c.is_declared(&recording.manifest))
+            .filter(|c| {
+                !off.iter().any(|d| d == c.name())
+                    && c.runs_locally(ws)
+                    && c.is_declared(&recording.manifest)
+            })
             .collect();
     }
     Ok(used)
@@ -303,8 +396,8 @@ pub async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, E
         } else {
             named(&args.cells)
         };
-        for cell in cells {
-            let _ = std::fs::remove_file(cell.state_path(ws));
+        for path in cells.iter().filter_map(|c| c.state_path(ws)) {
+            let _ = std::fs::remove_file(path);
         }
     }
     if removed.is_empty() {
@@ -402,10 +495,10 @@ pub async fn status(
                 st.state = "stopped".into();
             } else {
                 st.state = "running".into();
+                st.host = Some("127.0.0.1");
+                st.port = Some(found.host_port);
                 if let Some(endpoint) = cell.current(ws, engine).await? {
-                    st.host = Some("127.0.0.1");
-                    st.port = Some(endpoint.port);
-                    st.health = Some(if cell.is_ready(&endpoint.url).await {
+                    st.health = Some(if cell.is_ready(&endpoint).await {
                         "ready"
                     } else {
                         "unreachable"
@@ -544,8 +637,8 @@ pub async fn reset_data(ws: &Workspace, args: &ResetArgs, ui: &Ui) -> Result<boo
     let removed = engine
         .remove_cells(&ws.id, std::slice::from_ref(&args.cell), true)
         .await?;
-    if let Some(cell) = Cell::parse(&args.cell) {
-        let _ = std::fs::remove_file(cell.state_path(ws));
+    if let Some(path) = Cell::parse(&args.cell).and_then(|c| c.state_path(ws)) {
+        let _ = std::fs::remove_file(path);
     }
     for r in removed {
         ui.info(&format!("removed {r}"));
@@ -579,12 +672,10 @@ pub async fn cargo_with_cells(
         let engine = connect(ui).await?;
         let cells = used_cells(ws, &engine, g, ui).await?;
         for (cell, endpoint) in up_all(ws, &engine, &cells, ui).await? {
-            ui.verbose(&format!(
-                "{}={}",
-                cell.url_env(),
-                cell.redact(&endpoint.url)
-            ));
-            cmd.env(cell.url_env(), &endpoint.url);
+            for (key, value) in &endpoint.env {
+                ui.verbose(&format!("{key}={}", cell.redact(value)));
+                cmd.env(key, value);
+            }
         }
     }
     for p in &args.cargo.package {
@@ -598,7 +689,12 @@ pub async fn cargo_with_cells(
     }
     record::feature_args(&mut cmd, &args.cargo);
     cmd.args(&args.cargo.rest);
-    ui.verbose(&format!("running {cmd:?}"));
+    // Not `{cmd:?}`: that would print the endpoints' passwords (shown redacted above).
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    ui.verbose(&format!("running {}", line.join(" ")));
     let status = ui
         .suspend(|| cmd.stdin(Stdio::inherit()).status())
         .map_err(|source| Error::CargoSpawn {
@@ -628,7 +724,7 @@ mod tests {
             port,
             env: "CELL_POSTGRES_URL",
             url: None,
-            lock: LockState::Present { tables: 2 },
+            lock: LockState::present(2, "tables"),
             lock_path: PathBuf::from(".cell/postgres.lock.json"),
             disabled: false,
         }
@@ -660,10 +756,34 @@ mod tests {
     }
 
     #[test]
+    fn lock_state_counts_in_words() {
+        assert_eq!(
+            LockState::present(1, "tables").to_string(),
+            "locked (1 table)"
+        );
+        assert_eq!(
+            LockState::present(3, "guards").to_string(),
+            "locked (3 guards)"
+        );
+        assert_eq!(
+            LockState::present(0, "metrics").to_string(),
+            "locked (0 metrics)"
+        );
+    }
+
+    #[test]
+    fn every_cell_has_its_own_endpoint_variable() {
+        let mut envs: Vec<&str> = Cell::ALL.iter().map(|c| c.url_env()).collect();
+        envs.sort();
+        envs.dedup();
+        assert_eq!(envs.len(), Cell::ALL.len());
+    }
+
+    #[test]
     fn lock_state_serialises_with_a_state_tag() {
         assert_eq!(
-            serde_json::to_value(LockState::Present { tables: 3 }).unwrap(),
-            serde_json::json!({"state": "present", "tables": 3})
+            serde_json::to_value(LockState::present(3, "guards")).unwrap(),
+            serde_json::json!({"state": "present", "count": 3, "unit": "guards"})
         );
         assert_eq!(
             serde_json::to_value(LockState::TooNew).unwrap(),

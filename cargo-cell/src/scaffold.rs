@@ -56,7 +56,7 @@ impl Template {
                 files!("minimal": "Cargo.toml.tmpl", "README.md.tmpl", "gitignore.tmpl", "src/main.rs")
             }
             Template::Api => files!("api": "Cargo.toml.tmpl", "README.md.tmpl", "gitignore.tmpl",
-                "src/main.rs", "src/cells.rs", "src/model.rs", "src/routes.rs"),
+                "src/main.rs", "src/cells.rs", "src/model.rs", "src/notes.rs", "src/routes.rs"),
         }
     }
 }

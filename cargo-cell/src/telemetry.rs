@@ -249,3 +249,30 @@ pub async fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, 
         .await
         .unwrap_or_else(|_| Err(std::io::Error::other("timed out")))
 }
+
+/// The variable `cargo cell run` / `test` put Prometheus's URL in.
+pub const URL_ENV: &str = "CELL_PROMETHEUS_URL";
+
+/// `cargo cell up telemetry`: Prometheus running and ready and, when the workspace has a
+/// lock, scraping the application as the lock says (a new container starts with the
+/// image's own configuration).
+pub async fn up_configured(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<RunningCell, Error> {
+    let running = up(ws, engine, ui).await?;
+    let lock = Lock::read(&lock_path(ws))
+        .map_err(|m| fail(m, "restore it from version control, or delete it"))?;
+    if let Some(lock) = lock {
+        write_config(ws, engine, &running, &lock, ui).await?;
+    }
+    Ok(running)
+}
+
+/// Whether Prometheus on 127.0.0.1:`port` says it is ready.
+pub async fn is_ready(port: u16) -> bool {
+    matches!(http(port, "GET", "/-/ready").await, Ok((200, _)))
+}
+
+/// The runtime's `CELL_METRICS_ADDR` (where the application serves /metrics) when the
+/// workspace configures it, so the program listens where Prometheus scrapes.
+pub fn metrics_addr(ws: &Workspace) -> Option<String> {
+    ws.cell_setting(CELL_NAME, "metrics")
+}

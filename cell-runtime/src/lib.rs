@@ -89,7 +89,7 @@ pub mod Postgres {
 #[cfg(feature = "auth")]
 #[allow(non_snake_case)]
 pub mod Auth {
-    pub use crate::auth::{AuthContext, AuthError, Verifier};
+    pub use crate::auth::{AuthContext, AuthError, Verifier, dev_token};
     pub use cell_stub_macros::auth_protected as protected;
     pub use cell_stub_macros::auth_require as require;
 }

@@ -14,7 +14,14 @@ use cell_redis::expand::{
 };
 use cell_redis::parse::{is_postgres_table, parse_memoize, take_table_cache};
 
-use crate::record;
+use crate::{locks, record};
+
+/// `cargo cell build --without redis` (or `[workspace.metadata.cell] disabled = ["redis"]`):
+/// outside the record step, caches expand to nothing (finders read Postgres, memoized
+/// functions run), so the program needs no Redis. Recording is unaffected.
+fn disabled() -> bool {
+    locks::disabled(CELL_NAME) && !record::is_recording()
+}
 
 /// The package declaring the cache: the `{app}` of its keys.
 fn app() -> String {
@@ -46,6 +53,8 @@ pub fn table(
     };
     let cache = match take_table_cache(&mut item) {
         Ok(None) => return table(args, input),
+        // The table's expansion tracks CELL_DISABLED, so switching recompiles the crate.
+        Ok(Some(_)) if disabled() => return table(args, item.into_token_stream()),
         Ok(Some(cache)) => cache,
         Err(e) => {
             let out = table(args, item.into_token_stream());
@@ -120,6 +129,11 @@ pub fn memoize(args: TokenStream, input: TokenStream, attr: &str) -> TokenStream
             return quote!(#item #err);
         }
     };
+    if disabled() {
+        // No tracking const here (methods are expanded too, as for telemetry): after
+        // switching, `cargo clean -p <crate>` recompiles what used it.
+        return item.into_token_stream();
+    }
     let app = app();
     let decl = memoize_decl(&item, &memo, &app);
     let recorded = record_value(

@@ -134,3 +134,151 @@ fn build_fails_fast_with_a_fix_when_infrastructure_is_missing() {
     );
     s3.bind(|| insta::assert_snapshot!("cell_never_ready", out));
 }
+
+/// The user `nobody` runs `cargo-cell` with.
+const UNPRIVILEGED: &str = "65534";
+
+/// A Unix socket this test binds itself, owned by root with mode 0600, for machines whose
+/// Docker socket other users may use: connecting to it as `nobody` is refused the same way.
+struct PrivateSocket {
+    _listener: std::os::unix::net::UnixListener,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+fn private_socket() -> PrivateSocket {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The folder is open, so what refuses the connection is the socket's own mode.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    PrivateSocket {
+        _listener: listener,
+        _dir: dir,
+        path,
+    }
+}
+
+/// The Docker socket exists but refuses this user: the report says so and names the fixes
+/// (the `docker` group, `sudo`, rootless Docker). The tests run as root, so `cargo-cell` runs
+/// as `nobody` (setpriv, from util-linux) against the real socket when it is closed to other
+/// users, else against a root-only socket of the test's own.
+#[test]
+fn permission_denied_on_the_docker_socket_names_the_fix() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !docker_available() {
+        return;
+    }
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        eprintln!("skipped: running as another user needs root");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let real = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(std::path::PathBuf::from))
+        .unwrap_or_else(|| "/var/run/docker.sock".into());
+    let real_mode = std::fs::metadata(&real)
+        .unwrap_or_else(|e| panic!("{}: {e}", real.display()))
+        .mode();
+    let own;
+    let socket = if real_mode & 0o006 == 0 {
+        real
+    } else {
+        eprintln!(
+            "{} is open to other users (mode {:o}): using a root-only socket",
+            real.display(),
+            real_mode & 0o777
+        );
+        own = private_socket();
+        own.path.clone()
+    };
+    eprintln!("refusing socket: {}", socket.display());
+
+    // A workspace `nobody` may read, with the executable copied in (the build's own target
+    // folder may be closed to other users).
+    let app = App::empty("socket-permission");
+    let root = app.path();
+    app.write(
+        "Cargo.toml",
+        "[package]\nname = \"socket-permission\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    app.write("src/lib.rs", "");
+    std::fs::create_dir_all(root.join(".cell/state")).unwrap();
+    let bin = root.join("cargo-cell");
+    std::fs::copy(cell_e2e::cargo_cell_bin(), &bin).unwrap();
+
+    let command = |as_nobody: bool| {
+        let mut cmd = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={UNPRIVILEGED}"),
+                &format!("--regid={UNPRIVILEGED}"),
+                "--clear-groups",
+            ])
+            .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        cmd.current_dir(root)
+            .args(["cell", "status"])
+            .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    };
+    // `nobody` cannot run cargo (the toolchain is root's): the workspace's metadata is
+    // cached first, as root, offline. The cache is keyed by the same environment.
+    let first = command(false).arg("--offline").output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for entry in walk(root) {
+        let mode = if entry.is_dir() || entry == bin {
+            0o755
+        } else {
+            0o644
+        };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    let out = command(true).output().unwrap();
+    let run = Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: Duration::ZERO,
+    };
+    run.assert_failure();
+    let out = report(&run);
+    assert!(out.starts_with("cell::docker::permission_denied"), "{out}");
+    for fix in ["usermod -aG docker", "sudo", "DOCKER_HOST"] {
+        assert!(out.contains(fix), "the help names `{fix}`:\n{out}");
+    }
+    let mut s = settings(&app);
+    s.add_filter(&regex::escape(&socket.display().to_string()), "[SOCKET]");
+    s.bind(|| insta::assert_snapshot!("docker_socket_permission_denied", out));
+}
+
+/// `dir` and everything below it.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -32,13 +32,35 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Every Cell, with the port its service listens on inside its container.
+const CELLS: [(&str, u16); 4] = [
+    ("postgres", 5432),
+    ("redis", 6379),
+    ("auth", 8080),
+    ("telemetry", 9090),
+];
+
 /// The host port Docker publishes the container's 5432 on, asked of Docker itself.
 fn docker_port(container: &str) -> u16 {
-    let out = docker(&["port", container, "5432/tcp"]);
+    docker_port_of(container, 5432)
+}
+
+/// The host port Docker publishes the container's `port` on.
+fn docker_port_of(container: &str, port: u16) -> u16 {
+    let out = docker(&["port", container, &format!("{port}/tcp")]);
     out.lines()
         .find_map(|l| l.strip_prefix("127.0.0.1:"))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no 127.0.0.1 port in `{out}`"))
+}
+
+/// Whether the demo binary holds the Redis key namespace of its cached table (the cached
+/// finders' expansion embeds it).
+fn binary_has_cache_keys() -> bool {
+    let bin = cell_e2e::apps_target_dir().join("debug").join("demo");
+    let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let needle = b"cell:demo:t:notes:";
+    bytes.windows(needle.len()).any(|w| w == needle)
 }
 
 fn status_json(app: &App, dir: &str) -> serde_json::Value {
@@ -48,19 +70,44 @@ fn status_json(app: &App, dir: &str) -> serde_json::Value {
 }
 
 fn postgres_of(status: &serde_json::Value) -> serde_json::Value {
+    cell_of(status, "postgres")
+}
+
+fn cell_of(status: &serde_json::Value, cell: &str) -> serde_json::Value {
     status["cells"]
         .as_array()
         .expect("cells")
         .iter()
-        .find(|c| c["cell"] == "postgres")
-        .expect("postgres is listed")
+        .find(|c| c["cell"] == cell)
+        .unwrap_or_else(|| panic!("{cell} is listed in {status}"))
         .clone()
 }
 
+/// Each Cell of `status` runs, answers its protocol, and is published on the 127.0.0.1 port
+/// Docker says.
+#[track_caller]
+fn assert_running(app: &App, status: &serde_json::Value, cells: &[(&str, u16)]) {
+    for &(cell, container_port) in cells {
+        let st = cell_of(status, cell);
+        assert_eq!(st["state"], "running", "{st}");
+        assert_eq!(st["health"], "ready", "{st}");
+        assert_eq!(st["host"], "127.0.0.1", "{st}");
+        assert_eq!(st["lock"]["state"], "present", "{st}");
+        let container = app.cell_container(cell);
+        assert_eq!(st["container"], container.as_str(), "{st}");
+        assert_eq!(
+            st["port"].as_u64(),
+            Some(u64::from(docker_port_of(&container, container_port))),
+            "{st}"
+        );
+    }
+}
+
 /// The acceptance: `cargo cell new demo --template api && cd demo && cargo cell build &&
-/// cargo cell test`; then status as JSON, a `docker restart` that moves the port, and
-/// `status` and `run` following it; logs; reset (refused without a terminal, then --yes);
-/// down.
+/// cargo cell test` against the four Cells (a table, a cached read, guarded routes, metrics);
+/// then status as JSON, a `docker restart` that moves the port, and `status` and `run`
+/// following it; logs; reset (refused without a terminal, then --yes); down and up of some
+/// Cells; `--without` every Cell but Postgres; down.
 #[test]
 fn api_template_builds_and_tests_then_follows_a_docker_restart() {
     if !docker_available() {
@@ -72,6 +119,7 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
         "demo/Cargo.toml",
         "demo/src/main.rs",
         "demo/src/routes.rs",
+        "demo/src/notes.rs",
         "demo/.gitignore",
     ] {
         assert!(app.path().join(file).is_file(), "{file} generated");
@@ -87,33 +135,37 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
         "{}",
         build.output()
     );
-    assert!(app.path().join("demo/.cell/postgres.lock.json").is_file());
+    for (cell, _) in CELLS {
+        let lock = format!("demo/.cell/{cell}.lock.json");
+        assert!(app.path().join(&lock).is_file(), "{lock} written");
+    }
+    assert!(
+        binary_has_cache_keys(),
+        "the cached finders are compiled in"
+    );
+    // The template's own tests: a guarded route is 401 without a token and 201 with a
+    // minted one, a read comes from Redis the second time, /metrics counts, Prometheus runs.
     let test = ok(app.cargo_cell_in("demo", &["test"], &[], BUILD));
     assert!(
-        test.output().contains("test result: ok. 2 passed"),
+        test.output().contains("test result: ok. 4 passed"),
         "{}",
         test.output()
     );
 
     // Status: each Cell with its port, which is the one Docker publishes.
     let status = status_json(&app, "demo");
-    let pg = postgres_of(&status);
-    assert_eq!(pg["state"], "running", "{pg}");
-    assert_eq!(pg["health"], "ready", "{pg}");
-    assert_eq!(pg["host"], "127.0.0.1", "{pg}");
-    assert_eq!(pg["lock"]["state"], "present", "{pg}");
-    let container = app.container();
-    assert_eq!(pg["container"], container.as_str());
-    assert_eq!(
-        pg["port"].as_u64(),
-        Some(u64::from(docker_port(&container)))
-    );
+    assert_running(&app, &status, &CELLS);
+    let container = app.cell_container("postgres");
     let text = ok(app.cargo_cell_in("demo", &["status"], &[], QUICK));
-    assert!(
-        text.stdout.contains("postgres") && text.stdout.contains("running, ready"),
-        "{}",
-        text.stdout
-    );
+    for (cell, _) in CELLS {
+        assert!(
+            text.stdout
+                .lines()
+                .any(|l| l.starts_with(cell) && l.contains("running, ready")),
+            "{cell} in\n{}",
+            text.stdout
+        );
+    }
 
     // Restart the container: Docker gives it a new ephemeral port. `status` and `run` use it
     // and the state file the runtime reads is refreshed.
@@ -148,6 +200,8 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
     // Logs of the Cell.
     let logs = ok(app.cargo_cell_in("demo", &["logs", "postgres", "--tail", "20"], &[], QUICK));
     assert!(!logs.stdout.trim().is_empty(), "logs are shown");
+    let logs = ok(app.cargo_cell_in("demo", &["logs", "auth", "--tail", "20"], &[], QUICK));
+    assert!(logs.stdout.contains("token service"), "{}", logs.stdout);
 
     // Reset: never prompts without a terminal; with --yes, the data is dropped and the
     // schema created again.
@@ -159,7 +213,9 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
         "{}",
         refused.stderr
     );
-    app.psql("INSERT INTO notes (id, title, body) VALUES (gen_random_uuid(), 'keep?', 'x')");
+    app.psql(
+        "INSERT INTO notes (id, title, body, author) VALUES (gen_random_uuid(), 'keep?', 'x', 'y')",
+    );
     ok(app.cargo_cell_in("demo", &["reset", "postgres", "--yes"], &[], BUILD));
     assert_eq!(
         app.psql("SELECT count(*) FROM notes"),
@@ -167,6 +223,74 @@ fn api_template_builds_and_tests_then_follows_a_docker_restart() {
         "the data is gone"
     );
     ok(app.cargo_cell_in("demo", &["run", "--", "health"], &[], BUILD));
+
+    // Down and up of the Auth and Telemetry Cells alone: the others keep running.
+    let down = ok(app.cargo_cell_in("demo", &["down", "auth", "telemetry"], &[], QUICK));
+    assert!(down.stderr.contains("removed"), "{}", down.stderr);
+    let status = status_json(&app, "demo");
+    for cell in ["auth", "telemetry"] {
+        assert_eq!(cell_of(&status, cell)["state"], "absent", "{status}");
+    }
+    assert_running(&app, &status, &CELLS[..2]);
+    let up = ok(app.cargo_cell_in("demo", &["up", "auth", "telemetry"], &[], QUICK));
+    assert!(
+        up.stdout.contains("auth: CELL_AUTH_URL=http://127.0.0.1:")
+            && up
+                .stdout
+                .contains("telemetry: CELL_PROMETHEUS_URL=http://127.0.0.1:"),
+        "{}",
+        up.output()
+    );
+    assert_running(&app, &status_json(&app, "demo"), &CELLS);
+
+    // Without every Cell but Postgres: the caches expand to nothing, the guards check roles
+    // by name, the functions are not instrumented, and none of those Cells is needed.
+    ok(app.cargo_cell_in("demo", &["down", "redis", "auth", "telemetry"], &[], QUICK));
+    ok(app.cargo_cell_in(
+        "demo",
+        &[
+            "build",
+            "--without",
+            "redis",
+            "--without",
+            "auth",
+            "--without",
+            "telemetry",
+        ],
+        &[],
+        BUILD,
+    ));
+    let status = status_json(&app, "demo");
+    for cell in ["redis", "auth", "telemetry"] {
+        let st = cell_of(&status, cell);
+        assert_eq!(st["state"], "absent", "{st}");
+    }
+    assert!(
+        !binary_has_cache_keys(),
+        "without Redis the finders read Postgres only"
+    );
+    let run = ok(app.cargo_cell_in(
+        "demo",
+        &[
+            "run",
+            "--without",
+            "redis",
+            "--without",
+            "telemetry",
+            "--without",
+            "auth",
+            "--",
+            "health",
+        ],
+        &[],
+        BUILD,
+    ));
+    assert!(
+        run.stdout.contains("ok: postgres answers"),
+        "{}",
+        run.output()
+    );
+    assert_eq!(app.containers().len(), 1, "only Postgres was started");
 
     ok(app.cargo_cell_in("demo", &["down", "--volumes"], &[], QUICK));
     assert!(app.containers().is_empty());

@@ -11,6 +11,7 @@
 //! `.cell/state/auth.json` that `cargo cell build` wrote.
 
 mod context;
+mod dev;
 mod error;
 mod jwks;
 mod table;
@@ -20,6 +21,7 @@ mod verify;
 mod axum;
 
 pub use context::AuthContext;
+pub use dev::dev_token;
 pub use error::{AuthError, TokenRejection};
 pub use verify::{Claims, ConfigError, Verifier, VerifierConfig};
 

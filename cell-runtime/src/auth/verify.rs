@@ -231,7 +231,7 @@ impl Verifier {
                 None => Verifier::with_oidc_discovery(config),
             };
         }
-        let state = find_dev_state()?;
+        let state: DevState = find_dev_state()?;
         let config = VerifierConfig {
             issuer: state.issuer,
             audience: vec![state.audience],
@@ -389,7 +389,9 @@ struct DevState {
     algorithms: Vec<String>,
 }
 
-fn find_dev_state() -> Result<DevState, ConfigError> {
+/// The dev Cell's `.cell/state/auth.json` (as `T`), searched above the program and the
+/// working directory.
+pub(super) fn find_dev_state<T: serde::de::DeserializeOwned>() -> Result<T, ConfigError> {
     let mut searched = Vec::new();
     let starts = [std::env::current_exe().ok(), std::env::current_dir().ok()];
     for start in starts.iter().flatten() {
@@ -409,7 +411,7 @@ fn find_dev_state() -> Result<DevState, ConfigError> {
     })
 }
 
-fn read_state(path: &Path) -> Option<DevState> {
+fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 

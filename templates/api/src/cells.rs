@@ -1,12 +1,15 @@
 //! The Cells the service talks to, and the state every handler gets.
+//!
+//! Postgres is a connection here; the other Cells need no field: the Redis cache is reached
+//! by the table's generated finders, tokens are checked by the `AuthContext` extractor, and
+//! metrics go to the process's recorder.
 
 use std::sync::Arc;
 
 use cell_runtime::prelude::*;
 
-/// One field per Cell: `Cells::connect()` fills them from the environment `cargo cell run`
-/// and `cargo cell test` set (or `.cell/state/` after `cargo cell build`). A cache, auth or
-/// telemetry Cell becomes one more field here.
+/// `Cells::connect()` fills the fields from the environment `cargo cell run` and
+/// `cargo cell test` set (or `.cell/state/` after `cargo cell build`).
 #[service]
 pub struct Cells {
     pub db: PostgresConnection,

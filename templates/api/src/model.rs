@@ -1,10 +1,13 @@
-//! The tables. `cargo cell build` creates and migrates them; the generated API (`insert`,
+//! The table. `cargo cell build` creates and migrates it; the generated API (`insert`,
 //! `find_by_id`, `all`, `count`, ...) is checked against `.cell/postgres.lock.json`.
+//! `#[Redis::cache]` makes `find_by_id` read through the Redis Cell (`update` and `delete`
+//! invalidate the entry).
 
 use cell_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[Postgres::table(name = "notes")]
+#[Redis::cache(ttl = "10m")]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Note {
     #[Postgres::primary_key]
@@ -12,6 +15,8 @@ pub struct Note {
     #[Postgres::index]
     pub title: String,
     pub body: String,
+    /// Who wrote it (the token's subject).
+    pub author: String,
     #[Postgres::default("NOW()")]
     pub created_at: DateTime<Utc>,
 }
@@ -23,8 +28,14 @@ pub struct NewNote {
     pub body: String,
 }
 
-impl From<NewNote> for Note {
-    fn from(n: NewNote) -> Note {
-        Note { id: Uuid::new_v4(), title: n.title, body: n.body, created_at: Utc::now() }
+impl Note {
+    pub fn new(new: NewNote, author: &str) -> Note {
+        Note {
+            id: Uuid::new_v4(),
+            title: new.title,
+            body: new.body,
+            author: author.to_string(),
+            created_at: Utc::now(),
+        }
     }
 }
