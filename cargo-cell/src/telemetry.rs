@@ -258,9 +258,7 @@ pub const URL_ENV: &str = "CELL_PROMETHEUS_URL";
 /// image's own configuration).
 pub async fn up_configured(ws: &Workspace, engine: &Engine, ui: &Ui) -> Result<RunningCell, Error> {
     let running = up(ws, engine, ui).await?;
-    let lock = Lock::read(&lock_path(ws))
-        .map_err(|m| fail(m, "restore it from version control, or delete it"))?;
-    if let Some(lock) = lock {
+    if let Some(lock) = Lock::read(&lock_path(ws))? {
         write_config(ws, engine, &running, &lock, ui).await?;
     }
     Ok(running)
