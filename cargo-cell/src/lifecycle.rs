@@ -6,7 +6,7 @@
 //! engine or a container restarts, so nothing here trusts a cached value, and the state file
 //! the runtime reads is rewritten whenever it is stale.
 
-use cell_lockfile::LockFile as _;
+use cell_lockfile::LockFile;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -146,27 +146,18 @@ impl Cell {
     pub fn lock_state(self, ws: &Workspace) -> LockState {
         let path = self.lock_path(ws);
         match self {
-            Cell::Postgres => match cell_postgres::lock::Lock::read(&path) {
-                Ok(None) => LockState::Absent,
-                Ok(Some(lock)) => LockState::present(lock.tables.len(), "tables"),
-                Err(cell_postgres::lock::LockError::TooNew { .. }) => LockState::TooNew,
-                Err(_) => LockState::Invalid,
-            },
-            Cell::Redis => match cell_redis::lock::Lock::read(&path) {
-                Ok(None) => LockState::Absent,
-                Ok(Some(lock)) => LockState::present(lock.tables.len(), "tables"),
-                Err(_) => LockState::Invalid,
-            },
-            Cell::Auth => match cell_auth::lock::Lock::read(&path) {
-                Ok(None) => LockState::Absent,
-                Ok(Some(lock)) => LockState::present(lock.guards.len(), "guards"),
-                Err(_) => LockState::Invalid,
-            },
-            Cell::Telemetry => match cell_telemetry::lock::Lock::read(&path) {
-                Ok(None) => LockState::Absent,
-                Ok(Some(lock)) => LockState::present(lock.metrics.len(), "metrics"),
-                Err(_) => LockState::Invalid,
-            },
+            Cell::Postgres => {
+                lock_state::<cell_postgres::lock::Lock>(&path, |l| (l.tables.len(), "tables"))
+            }
+            Cell::Redis => lock_state::<cell_redis::lock::Lock>(&path, |l| {
+                (l.tables.len() + l.functions.len(), "caches")
+            }),
+            Cell::Auth => {
+                lock_state::<cell_auth::lock::Lock>(&path, |l| (l.guards.len(), "guards"))
+            }
+            Cell::Telemetry => {
+                lock_state::<cell_telemetry::lock::Lock>(&path, |l| (l.metrics.len(), "metrics"))
+            }
         }
     }
 
@@ -243,6 +234,22 @@ impl Endpoint {
             container_id: running.container_id.clone(),
             env,
         }
+    }
+}
+
+/// The state of the lock at `path`, with what it counts (`(3, "tables")`).
+fn lock_state<L: LockFile>(
+    path: &std::path::Path,
+    count: impl Fn(&L) -> (usize, &'static str),
+) -> LockState {
+    match L::read(path) {
+        Ok(None) => LockState::Absent,
+        Ok(Some(lock)) => {
+            let (n, unit) = count(&lock);
+            LockState::present(n, unit)
+        }
+        Err(cell_lockfile::LockError::TooNew { .. }) => LockState::TooNew,
+        Err(_) => LockState::Invalid,
     }
 }
 
