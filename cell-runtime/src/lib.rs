@@ -230,3 +230,9 @@ pub struct RedisReference;
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../docs/auth.md")]
 pub struct AuthReference;
+
+/// The Telemetry Cell's attribute reference (`docs/telemetry.md`): its examples are
+/// doctests, built with the `telemetry` feature (turned on by the dev-dependency on itself).
+#[cfg(all(doctest, feature = "telemetry"))]
+#[doc = include_str!("../../docs/telemetry.md")]
+pub struct TelemetryReference;
