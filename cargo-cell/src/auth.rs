@@ -268,11 +268,12 @@ pub async fn converge(ws: &Workspace, guards: &[GuardDecl], ui: &Ui) -> Result<b
 }
 
 fn base_image(ws: &Workspace) -> String {
-    std::env::var(cell::BASE_IMAGE_ENV)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| ws.cell_setting(CELL_NAME, "base_image"))
-        .unwrap_or_else(|| cell::DEFAULT_BASE_IMAGE.to_string())
+    ws.cell_image(
+        CELL_NAME,
+        "base_image",
+        cell::BASE_IMAGE_ENV,
+        cell::DEFAULT_BASE_IMAGE,
+    )
 }
 
 fn audience(ws: &Workspace) -> String {

@@ -66,11 +66,7 @@ fn write_state(ws: &Workspace, state: &State) -> Result<(), Error> {
 }
 
 pub fn image(ws: &Workspace) -> String {
-    std::env::var(cell::IMAGE_ENV)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| ws.cell_setting(CELL_NAME, "image"))
-        .unwrap_or_else(|| cell::DEFAULT_IMAGE.to_string())
+    ws.cell_image(CELL_NAME, "image", cell::IMAGE_ENV, cell::DEFAULT_IMAGE)
 }
 
 /// The container of the dev Cell, as data.

@@ -52,11 +52,7 @@ fn write_state(ws: &Workspace, state: &State) -> Result<(), Error> {
 }
 
 pub fn image(ws: &Workspace) -> String {
-    std::env::var(cell::IMAGE_ENV)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| ws.cell_setting(CELL_NAME, "image"))
-        .unwrap_or_else(|| cell::DEFAULT_IMAGE.to_string())
+    ws.cell_image(CELL_NAME, "image", cell::IMAGE_ENV, cell::DEFAULT_IMAGE)
 }
 
 /// The settings to apply: the defaults, overridden by `[workspace.metadata.cell.redis]`.
@@ -123,15 +119,12 @@ pub async fn up(ws: &Workspace, ui: &Ui) -> Result<State, Error> {
         let mut conn = connect(&url)
             .await
             .map_err(|e| redis_error("connecting", e))?;
-        for (name, value) in &lock.settings {
-            redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(name)
-                .arg(value)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(|e| redis_error(&format!("CONFIG SET {name} {value}"), e))?;
-        }
+        let settings: Vec<_> = lock
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        config_set(&mut conn, &settings).await?;
     }
     let state = State {
         url,
@@ -226,15 +219,7 @@ pub async fn converge(
     })?;
     let plan = plan::diff(previous.as_ref(), &desired, &live);
     if apply {
-        for (name, value) in plan.settings() {
-            redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(name)
-                .arg(value)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(|e| redis_error(&format!("CONFIG SET {name} {value}"), e))?;
-        }
+        config_set(&mut conn, &plan.settings().collect::<Vec<_>>()).await?;
         if plan.is_empty() {
             ui.info("redis: no changes");
         } else {
@@ -322,4 +307,21 @@ pub fn check(ws: &Workspace, manifest: &Manifest) -> Result<Plan, Error> {
         .map(|l| l.settings.clone())
         .unwrap_or_default();
     Ok(plan::diff(previous.as_ref(), &desired, &live))
+}
+
+/// `CONFIG SET` of each setting (they do not survive a restart of the server).
+async fn config_set(
+    conn: &mut redis::aio::MultiplexedConnection,
+    settings: &[(&str, &str)],
+) -> Result<(), Error> {
+    for (name, value) in settings {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query_async::<()>(conn)
+            .await
+            .map_err(|e| redis_error(&format!("CONFIG SET {name} {value}"), e))?;
+    }
+    Ok(())
 }

@@ -39,11 +39,7 @@ pub fn wanted(ws: &Workspace, decls: &[FnDecl]) -> bool {
 }
 
 fn image(ws: &Workspace) -> String {
-    std::env::var(scrape::IMAGE_ENV)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| ws.cell_setting(CELL_NAME, "image"))
-        .unwrap_or_else(|| scrape::DEFAULT_IMAGE.to_string())
+    ws.cell_image(CELL_NAME, "image", scrape::IMAGE_ENV, scrape::DEFAULT_IMAGE)
 }
 
 fn fail(message: impl Into<String>, help: impl Into<String>) -> Error {

@@ -104,6 +104,16 @@ impl Workspace {
             .map(str::to_string)
     }
 
+    /// A Cell's image: the variable `env` (such as `CELL_POSTGRES_IMAGE`), else
+    /// `[workspace.metadata.cell.<cell>] <key>` (`image`), else `default` (the official one).
+    pub fn cell_image(&self, cell: &str, key: &str, env: &str, default: &str) -> String {
+        std::env::var(env)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.cell_setting(cell, key))
+            .unwrap_or_else(|| default.to_string())
+    }
+
     /// The Cells `[workspace.metadata.cell] disabled = [...]` names.
     pub fn disabled_cells(&self) -> Vec<String> {
         self.config

@@ -402,31 +402,7 @@ impl App {
     /// returns unaligned rows, `|`-separated.
     #[track_caller]
     pub fn psql(&self, sql: &str) -> String {
-        let out = Command::new("docker")
-            .args([
-                "exec",
-                &self.cell_container("postgres"),
-                "psql",
-                "-X",
-                "-q",
-                "-At",
-                "-U",
-                "cell",
-                "-d",
-                "cell",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("docker exec psql");
-        assert!(
-            out.status.success(),
-            "psql failed for `{sql}`: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+        self.psql_in(&self.cell_container("postgres"), "cell", sql)
     }
 }
 
