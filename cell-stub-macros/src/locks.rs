@@ -12,7 +12,14 @@ use std::time::SystemTime;
 
 use cell_postgres::lock::Lock;
 
-type Cached = (Option<SystemTime>, Arc<Lock>);
+type Enums = BTreeMap<String, Vec<String>>;
+
+/// One version of a lock file, read and parsed once: its tables and its enum types.
+struct Cached {
+    mtime: Option<SystemTime>,
+    lock: Arc<Lock>,
+    enums: Result<Arc<Enums>, String>,
+}
 static CACHE: Mutex<Option<HashMap<PathBuf, Cached>>> = Mutex::new(None);
 
 pub fn workspace_root() -> Option<PathBuf> {
@@ -53,6 +60,24 @@ pub fn lock_path(file: &str) -> Option<PathBuf> {
 
 /// The lock at `path`: `Ok(None)` when there is none.
 pub fn read(path: &Path) -> Result<Option<Arc<Lock>>, String> {
+    Ok(cached(path)?.map(|(lock, _)| lock))
+}
+
+/// The enum types of the Postgres lock at `path` (its `enums` object; empty when it has none).
+///
+/// Parsed beside [`read`], from the same bytes, because `Lock` carries tables only: this is
+/// the same file's `enums` key, the lock's side of `Schema::enums`.
+pub fn read_postgres_enums(path: &Path) -> Result<Arc<Enums>, String> {
+    match cached(path)? {
+        Some((_, enums)) => enums,
+        None => Err(format!("cannot read {}: it does not exist", path.display())),
+    }
+}
+
+/// The file at `path` read once per version (path + modification time) and parsed both
+/// ways; `None` when there is none.
+#[allow(clippy::type_complexity)]
+fn cached(path: &Path) -> Result<Option<(Arc<Lock>, Result<Arc<Enums>, String>)>, String> {
     let mtime = match std::fs::metadata(path) {
         Ok(m) => m.modified().ok(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -60,44 +85,33 @@ pub fn read(path: &Path) -> Result<Option<Arc<Lock>>, String> {
     };
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some((seen, lock)) = cache.get(path)
-        && *seen == mtime
+    if let Some(c) = cache.get(path)
+        && c.mtime == mtime
         && mtime.is_some()
     {
-        return Ok(Some(lock.clone()));
+        return Ok(Some((c.lock.clone(), c.enums.clone())));
     }
-    let lock = Lock::read(path).map_err(|e| e.to_string())?;
-    let Some(lock) = lock else { return Ok(None) };
-    let lock = Arc::new(lock);
-    cache.insert(path.to_path_buf(), (mtime, lock.clone()));
-    Ok(Some(lock))
-}
-
-/// The enum types of the Postgres lock at `path` (its `enums` object; empty when it has none).
-///
-/// Read beside [`read`] because `Lock` carries tables only: this reads the same file's
-/// `enums` key, the lock's side of `Schema::enums`.
-pub fn read_postgres_enums(path: &Path) -> Result<Arc<BTreeMap<String, Vec<String>>>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let lock = Arc::new(Lock::parse(&bytes, path).map_err(|e| e.to_string())?);
     #[derive(serde::Deserialize)]
-    struct Enums {
+    struct EnumsOnly {
         #[serde(default)]
-        enums: BTreeMap<String, Vec<String>>,
+        enums: Enums,
     }
-    type CachedEnums = (Option<SystemTime>, Arc<BTreeMap<String, Vec<String>>>);
-    static ENUMS: Mutex<Option<HashMap<PathBuf, CachedEnums>>> = Mutex::new(None);
-    let mtime = std::fs::metadata(path).ok().and_then(|m| m.modified().ok());
-    let mut cache = ENUMS.lock().unwrap_or_else(|p| p.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some((seen, enums)) = cache.get(path)
-        && *seen == mtime
-        && mtime.is_some()
-    {
-        return Ok(enums.clone());
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let parsed: Enums = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is not a valid lock file: {e}", path.display()))?;
-    let enums = Arc::new(parsed.enums);
-    cache.insert(path.to_path_buf(), (mtime, enums.clone()));
-    Ok(enums)
+    let enums = serde_json::from_slice::<EnumsOnly>(&bytes)
+        .map(|e| Arc::new(e.enums))
+        .map_err(|e| format!("{} is not a valid lock file: {e}", path.display()));
+    cache.insert(
+        path.to_path_buf(),
+        Cached {
+            mtime,
+            lock: lock.clone(),
+            enums: enums.clone(),
+        },
+    );
+    Ok(Some((lock, enums)))
 }
