@@ -61,21 +61,11 @@ fn expand_against_lock(item: ItemStruct, parsed: cell_postgres::parse::ParsedTab
         Ok(None) => expand(&item, &parsed, LockView::Absent),
         Ok(Some(lock)) => {
             let table = lock.tables.get(&parsed.decl.name);
-            let enums = match locks::read_postgres_enums(&path) {
-                Ok(enums) => enums,
-                Err(e) => {
-                    return lock_error(
-                        &parsed.struct_ident,
-                        &e,
-                        expand(&item, &parsed, LockView::Absent),
-                    );
-                }
-            };
             let mismatches = check::against_lock(
                 &parsed.decl,
                 check::Locked {
                     tables: &lock.tables,
-                    enums: &enums,
+                    enums: &lock.enums,
                 },
             );
             expand(

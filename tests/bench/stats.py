@@ -96,6 +96,22 @@ def ratio_row(figure, ours, base, goal, how, base_label=None):
     )
 
 
+def jsonl(name):
+    try:
+        with open(path(name)) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def fmt_ns(x):
+    if x < 1e3:
+        return f"{x:.1f} ns" if x < 100 else f"{x:.0f} ns"
+    if x < 1e6:
+        return f"{x / 1e3:.1f} µs"
+    return f"{x / 1e6:.2f} ms"
+
+
 def git(*args):
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
@@ -187,13 +203,17 @@ try:
         crud = [json.loads(line) for line in f if line.strip()]
 except OSError:
     pass
+client_path = [c for c in crud if c.get("op") == "client_path"]
+crud = [c for c in crud if c.get("op") != "client_path"]
 if not crud:
     p(NOT_YET)
 else:
     n = crud[0]["n"]
     rounds = len({c["round"] for c in crud})
     p(f"The same Postgres Cell, one connection per implementation, one operation at a time, "
-      f"{n} rows per operation and round, {rounds} rounds (implementations in rotating order). "
+      f"{n} rows per operation and round, {rounds} rounds; each round runs the rows in chunks of "
+      "100, chunk k of every implementation (in a rotating order) before chunk k + 1, so load "
+      "bursts on the shared machine and autovacuum hit all implementations alike. "
       "*generated*: the `#[Postgres::table]` API (pooled connection, statement prepared once per "
       "connection); *tokio-postgres*: statements prepared once by hand; *sqlx*: `query!` / "
       "`query_as!` on a `PgConnection`. Release builds; the Cell runs with `synchronous_commit = "
@@ -232,6 +252,13 @@ else:
           f"**{r:.2f}x** | ≥ 0.95x {verdict(r, '≥ 0.95x', 'CRUD ' + op + ': generated vs best hand-written throughput')} | "
           f"{r50:.2f}x | {rounds} rounds, range {runs_txt} | "
           "`scripts/bench --only crud` (tests/bench/crud) |")
+    if client_path:
+        c = client_path[0]
+        p("")
+        p(f"What the generated path adds before a query is sent, measured in-process over "
+          f"{c['n']:,} calls without the server: a pool checkout (deadpool) and the statement "
+          f"cache lookup (`prepare_cached`, hashing the SQL): **{c['ns_per_call']:,.0f} ns per call**, "
+          "against operations of 60–110 µs.")
 p("")
 
 # ---------------------------------------------------------------- Cell start
@@ -246,12 +273,22 @@ p("| Figure | Ours | Baseline | Ratio | Goal | Runs | Reproduce |")
 p("|---|---|---|---|---|---|---|")
 p(ratio_row("Postgres: cold `cargo cell up`", "start-postgres-cold", "start-postgres-raw", "≤ 1.1x",
             "cargo cell down --volumes; cargo cell up  vs  docker run … until ready"))
-p(ratio_row("Redis: cold `cargo cell up`", "start-redis-cold", "start-redis-raw", "≤ 1.1x",
-            "Redis Cell: another branch; the raw docker run baseline is measured"))
-p(ratio_row("Postgres + Redis in parallel vs one after the other", "start-both-cold", "start-both-serial",
-            "≤ 1.1x of the slowest raw", "needs the Redis Cell"))
-p(ratio_row("Postgres: warm `cargo cell up` (running container)", "start-postgres-warm", "none", "—",
-            "cargo cell up"))
+p(ratio_row("Redis: cold `cargo cell up redis`", "start-redis-cold", "start-redis-raw", "≤ 1.1x",
+            "cargo cell down --volumes; cargo cell up redis  vs  docker run … until ready"))
+raws = {c: times(f"start-{c}-raw") for c in ["postgres", "redis"]}
+raws = {c: statistics.median(t) for c, t in raws.items() if t}
+slowest = max(raws, key=raws.get) if raws else "postgres"
+p(ratio_row("Postgres + Redis: cold `cargo cell up postgres redis` (side by side) vs the slowest raw `docker run`",
+            "start-both-cold", f"start-{slowest}-raw", "≤ 1.1x",
+            "cargo cell down --volumes; cargo cell up postgres redis  vs  docker run … until ready",
+            base_label=f"raw {slowest}, the slower of the two"))
+p(ratio_row("Postgres + Redis: side by side vs one after the other", "start-both-cold", "start-both-serial",
+            "—", "cargo cell up postgres redis  vs  cargo cell up postgres && cargo cell up redis",
+            base_label="one after the other"))
+p(ratio_row("Postgres: warm `cargo cell up postgres` (running container)", "start-postgres-warm", "none", "—",
+            "cargo cell up postgres"))
+p(ratio_row("Redis: warm `cargo cell up redis` (running container)", "start-redis-warm", "none", "—",
+            "cargo cell up redis"))
 o, b = times("build-users-noop"), times("build-users-noop-base")
 if o and b:
     d = statistics.median(o) - statistics.median(b)
@@ -336,14 +373,148 @@ p("The expansion runs inside rustc on every compilation of a crate that uses the
   "the page cache).")
 p("")
 
-# ---------------------------------------------------------------- other Cells
-p("## The other Cells")
+# ---------------------------------------------------------------- Auth
+p("## 6. Auth: the guard against verifying a JWT per request")
 p("")
-p("The Auth and Telemetry Cells are measured by their own harnesses, not by this script yet: "
-  "criterion (`cargo bench -p cell-runtime --bench auth`) and callgrind "
-  "(`scripts/callgrind-telemetry`). Their numbers, from one run each, are in the sections "
-  "`Auth` and `Telemetry` at the end of this file. A cache hit against a direct Redis GET is "
-  "not measured yet.")
+auth = {a["id"]: a for a in jsonl("auth.jsonl")}
+SEED = {}
+
+
+def per_element(a):
+    """Criterion's median per iteration, per element when the benchmark has a throughput."""
+    t = a.get("throughput") or {}
+    n = t.get("Elements") or 1
+    return a["median"] / n, a["lo"] / n, a["hi"] / n
+
+
+if not auth:
+    p(NOT_YET)
+else:
+    p("Criterion (`cell-runtime/benches/auth.rs`), release profile. `#[Auth::require]` compiled "
+      "against a lock expands to a bit test on the `AuthContext` the request's extractor built "
+      "(`require_mask`, inlined); without a lock it compares role names. Verification is what "
+      "the axum extractor does once per request: signature, `exp`/`nbf`, `iss`, `aud`, the "
+      "claims, the role bits. A single-call figure includes criterion's own loop around the "
+      "closure (`harness_floor`: an opaque pointer in, a value out); the batched figure runs "
+      "1,024 guards in a row on callers the optimiser cannot see, as guards run inlined in "
+      "code, and is the guard's own cost per call.")
+    p("")
+    p("| Figure | Ours | Baseline | Ratio | Goal | Runs | Reproduce |")
+    p("|---|---|---|---|---|---|---|")
+    how = "`cargo bench -p cell-runtime --bench auth`"
+
+    def ci(a):
+        m, lo, hi = per_element(a)
+        return f"criterion median, 95% CI {fmt_ns(lo)}–{fmt_ns(hi)}"
+
+    guard = auth.get("guard_batched/bit_test")
+    single = auth.get("guard/bit_test/allowed")
+    floor = auth.get("guard/harness_floor")
+    for alg in ["HS256", "RS256", "ES256"]:
+        v = auth.get(f"verify_per_request/{alg}")
+        if v and guard:
+            g = per_element(guard)[0]
+            r = v["median"] / g
+            p(f"| guard (batched, per call) vs verifying an {alg} token | {fmt_ns(g)} | {fmt_ns(v['median'])} | "
+              f"**{r:,.0f}x** cheaper | — | guard: {ci(guard)}; verification: {ci(v)} | {how} |")
+            SEED.setdefault("verify", {})[alg] = v["median"]
+    if guard:
+        g = per_element(guard)[0]
+        v = goal_note("auth guard per call (batched)", fmt_ns(g), "≤ 2 ns", g <= 2.0)
+        p(f"| `#[Auth::require]` guard per call, batched (bit test, allowed) | {fmt_ns(g)} | — | — | ≤ 2 ns {v} | {ci(guard)} | {how} |")
+        SEED["guard"] = g
+    if single:
+        extra = ""
+        if floor:
+            extra = f"; harness floor {fmt_ns(floor['median'])}, so the guard adds {fmt_ns(max(single['median'] - floor['median'], 0))}"
+        p(f"| guard, one call per criterion iteration (bit test, allowed) | {fmt_ns(single['median'])} | — | — | — | {ci(single)}{extra} | {how} |")
+    for bid, what in [("guard/bit_test/forbidden", "guard refusing (builds `AuthError::Forbidden`), one call per iteration"),
+                      ("guard/by_name/allowed", "guard without a lock (role names compared), one call per iteration")]:
+        a = auth.get(bid)
+        if a:
+            p(f"| {what} | {fmt_ns(a['median'])} | — | — | — | {ci(a)} | {how} |")
+    p("")
+    p("Verification happens once per request, however many guarded functions the request goes "
+      "through; the JWKS fetch is not in these numbers (keys are cached; a fetch happens on "
+      "first use and on an unknown `kid`).")
+p("")
+
+# ---------------------------------------------------------------- Telemetry
+p("## 7. Telemetry: off, on, and hand-written")
+p("")
+tel = read("telemetry.txt", "")
+counts = dict(re.findall(r"^(plain|off|on|hand)\s+(\d+)\s", tel, re.M))
+calls = re.search(r"^calls: (\d+)", tel, re.M)
+if not counts or not calls:
+    p(NOT_YET)
+else:
+    n = int(calls.group(1))
+    c = {k: int(v) for k, v in counts.items()}
+    p(f"`scripts/callgrind-telemetry {n}` builds `benches/telemetry` (release) four ways and counts, "
+      "under callgrind (`--toggle-collect=checkout`), the instructions executed inside `checkout` "
+      f"(callees included) over {n:,} calls, with a `tracing` subscriber and the Prometheus recorder "
+      "installed. The function has a span with one field, a labelled counter and a labelled latency "
+      f"histogram. Instruction counts do not depend on the machine's load ({read('valgrind-version', 'valgrind')}).")
+    p("")
+    p("| Figure | Ours | Baseline | Ratio | Goal | Runs | Reproduce |")
+    p("|---|---|---|---|---|---|---|")
+    how = f"`scripts/callgrind-telemetry {n}`"
+    d = c["off"] - c["plain"]
+    v = goal_note("telemetry off vs no attribute (instructions)", f"{d:+d}", "0", d == 0)
+    p(f"| `#[Telemetry::span]` + `#[Telemetry::metrics]` with `telemetry-off` vs the function without attributes | "
+      f"{c['off'] / n:,.1f} instructions/call | {c['plain'] / n:,.1f} | difference **{d:+d}** instructions in {n:,} calls | "
+      f"0 instructions {v} | one callgrind run each (exact counts) | {how} |")
+    r = c["on"] / c["hand"]
+    v = verdict(r, "≤ 1.05x", "telemetry on vs hand-written tracing + metrics (instructions)")
+    p(f"| the same attributes, telemetry on, vs the same span and metrics written by hand with `tracing` + `metrics` | "
+      f"{c['on'] / n:,.1f} instructions/call | {c['hand'] / n:,.1f} | **{r:.3f}x** | ≤ 1.05x {v} | one callgrind run each | {how} |")
+    SEED["telemetry"] = (d, r, c["on"] / n, c["hand"] / n)
+p("")
+
+# ---------------------------------------------------------------- Cache
+p("## 8. Cache hit against a direct Redis GET")
+p("")
+cache = jsonl("cache.jsonl")
+if not cache:
+    p(NOT_YET)
+else:
+    n = cache[0]["n"]
+    rounds = len({c["round"] for c in cache})
+    p(f"The same Redis Cell, {n:,} reads per implementation and round over 100 cached rows, {rounds} "
+      "rounds (implementations in rotating order), every generated read a hit (the benchmark "
+      "checks the cache's counters). *table*: `find_by_sku` of a `#[Redis::cache]` "
+      "`#[Postgres::table]` with `#[Redis::cache_key] sku`; *memoize*: a `#[Cache::memoize]` "
+      "function returning the same struct; *redis GET*: a hand-written `GET` on one "
+      "`MultiplexedConnection` of the `redis` crate plus `rmp_serde::from_slice` of the same "
+      "MessagePack bytes. Release build (`tests/bench/crud/src/bin/cell-bench-cache.rs`).")
+    p("")
+    p("| Figure | Ours | Baseline (redis GET) | Ratio (throughput) | Goal | p50 ratio (GET p50 / ours) | Runs | Reproduce |")
+    p("|---|---|---|---|---|---|---|---|")
+
+    def summary(imp):
+        rs = [c for c in cache if c["impl"] == imp]
+        if not rs:
+            return None
+        thr = [c["ops_per_s"] for c in rs]
+        return (statistics.median(thr), statistics.median(c["p50_us"] for c in rs),
+                statistics.median(c["p99_us"] for c in rs), min(thr), max(thr))
+
+    base = summary("redis")
+    for imp, label in [("generated-table", "`#[Redis::cache]` table, `find_by_<cache_key>` hit"),
+                       ("generated-memoize", "`#[Cache::memoize]` function hit")]:
+        o = summary(imp)
+        if not o or not base:
+            continue
+        r = o[0] / base[0]
+        v = verdict(r, "≥ 0.95x", f"cache hit ({imp}) vs direct Redis GET, throughput")
+        p(f"| {label} | {o[0]:,.0f}/s (p50 {o[1]:.0f} µs, p99 {o[2]:.0f} µs) | "
+          f"{base[0]:,.0f}/s (p50 {base[1]:.0f} µs, p99 {base[2]:.0f} µs) | **{r:.2f}x** | ≥ 0.95x {v} | "
+          f"{base[1] / o[1]:.2f}x | {rounds} rounds; range ours {o[3]:,.0f}–{o[4]:,.0f}/s, GET {base[3]:,.0f}–{base[4]:,.0f}/s | "
+          "`scripts/bench --only cache` |")
+        SEED.setdefault("cache", {})[imp] = (o[1], base[1])
+    p("")
+    p("The goal (≥ 0.95x of the hand-written GET) is ours: the issue asks for the comparison, and "
+      "the seed claims a cache lookup costs the same with or without the Cell.")
 p("")
 
 # ---------------------------------------------------------------- the seed's table
@@ -371,11 +542,40 @@ p("| Seed's claim | Seed's number | Ours |")
 p("|---|---|---|")
 p(f"| Macros have zero runtime overhead | 0 | {gen_ratio or NOT_YET} |")
 p("| Route dispatch | 200 ns → 1 ns (200x) | not applicable: no routing Cell exists |")
-p("| Auth middleware | 60,000 ns → 3 ns (20,000x) | guard 2.5 ns (goal 2 ns: missed); JWT verification once per request 2.6 µs HS256, 24.5 µs RS256 (see Auth; a separate run) |")
-p("| Logging | 1,000 ns → 0 ns (compiled out) | telemetry off: 0 instructions more than no attribute (see Telemetry; callgrind) |")
-p("| Metrics | 500 ns → 10 ns (50x) | telemetry on: 0.999x the instructions of hand-written tracing + metrics (see Telemetry) |")
-p(f"| Cache lookup | 100 ns → 100 ns (1x) | {NOT_YET} |")
-p(f"| Total per request | 62,000 ns → 114 ns (544x) | {NOT_YET}: needs the rows above |")
+if "guard" in SEED and SEED.get("verify"):
+    vf = SEED["verify"]
+    auth_txt = (f"guard {fmt_ns(SEED['guard'])} per call (section 6); but the JWT is still verified once "
+                f"per request by the extractor: {fmt_ns(vf.get('HS256', 0))} HS256, {fmt_ns(vf.get('RS256', 0))} RS256. "
+                f"Per request: {fmt_ns(vf.get('HS256', 0) + SEED['guard'])} (HS256) against the seed's 3 ns; "
+                "the speed-up is over checking the token again in each guarded function, not over a middleware "
+                "that verifies once")
+else:
+    auth_txt = NOT_YET
+p(f"| Auth middleware | 60,000 ns → 3 ns (20,000x) | {auth_txt} |")
+if "telemetry" in SEED:
+    d, r, on, hand = SEED["telemetry"]
+    p(f"| Logging | 1,000 ns → 0 ns (compiled out) | telemetry off: {d:+d} instructions against no attribute (section 7, callgrind): compiled out, as claimed |")
+    p(f"| Metrics | 500 ns → 10 ns (50x) | telemetry on: {on:,.0f} instructions per call, {r:.3f}x the hand-written tracing + metrics ({hand:,.0f}): "
+      "the same work as hand-written code, no 50x; the seed's 10 ns would be about 30–40 instructions |")
+else:
+    p(f"| Logging | 1,000 ns → 0 ns (compiled out) | {NOT_YET} |")
+    p(f"| Metrics | 500 ns → 10 ns (50x) | {NOT_YET} |")
+if SEED.get("cache"):
+    parts = [f"{'table' if k == 'generated-table' else 'memoize'} hit p50 {o:.0f} µs vs GET {b:.0f} µs ({b / o:.2f}x)"
+             for k, (o, b) in SEED["cache"].items()]
+    p(f"| Cache lookup | 100 ns → 100 ns (1x) | {'; '.join(parts)} (section 8): about 1x as claimed, but a lookup "
+      "in a Redis container is a network round trip of tens of µs, not 100 ns |")
+else:
+    p(f"| Cache lookup | 100 ns → 100 ns (1x) | {NOT_YET} |")
+if "guard" in SEED and SEED.get("verify") and "telemetry" in SEED and SEED.get("cache"):
+    hit = min(o for o, _ in SEED["cache"].values())
+    total = SEED["verify"].get("HS256", 0) + SEED["guard"] + hit * 1e3
+    p(f"| Total per request | 62,000 ns → 114 ns (544x) | not reproduced. A request through our Cells (HS256 "
+      f"verification + guard + one cache hit, telemetry instructions not converted to time) costs about "
+      f"{fmt_ns(total)}, and hand-written code doing the same work costs about the same (sections 6–8: "
+      "ratios near 1x). The Cells remove boilerplate, not work: there is no 544x |")
+else:
+    p(f"| Total per request | 62,000 ns → 114 ns (544x) | {NOT_YET}: needs the rows above |")
 p(f"| Compilation sets up the infrastructure (no separate step) | no number | "
   + (f"a no-op `cargo cell build` costs {noop:.2f}x a no-op `cargo build` (section 1)" if noop else NOT_YET) + " |")
 p("")
@@ -385,12 +585,12 @@ p("")
 p("```sh")
 p("scripts/bench            # everything; rewrites this file")
 p("scripts/bench --smoke    # a quick check of the script (target/bench/BENCHMARKS.smoke.md)")
-p("scripts/bench --only build,crud,start,plan,macro")
+p("scripts/bench --only build,crud,cache,start,plan,macro,auth,telemetry")
 p("```")
 p("")
 p("Raw results (hyperfine JSON, --timings lines, CRUD JSON lines, criterion estimates) are in "
   "`target/bench/results/`. Needs Docker and the local images (`scripts/build-images`); "
-  "installs hyperfine with apt-get when missing.")
+  "installs hyperfine and valgrind with apt-get when missing.")
 summary = ["## Goals at a glance", "", "| Figure | Measured | Goal | |", "|---|---|---|---|"]
 for fig, val, goal, ok in SUMMARY:
     summary.append(f"| {fig} | {val} | {goal} | {'met' if ok else '**missed**'} |")
@@ -402,9 +602,4 @@ if os.path.exists(notes):
     with open(notes) as f:
         summary += [f.read().rstrip(), ""]
 out[HEADER_END:HEADER_END] = summary
-# The Auth and Telemetry sections come from their own harnesses (criterion, callgrind).
-other = os.path.join(os.path.dirname(os.path.abspath(__file__)), "other-cells.md")
-if os.path.exists(other):
-    with open(other) as f:
-        out += ["", f.read().rstrip()]
 print("\n".join(out))

@@ -2,10 +2,15 @@
 //! prepared once) and sqlx `query_as!`, on the same Postgres Cell, one connection each,
 //! one operation at a time.
 //!
-//! `cell-bench-crud ROUNDS N`: each round runs every implementation (in a rotating order, so
-//! a busy machine hurts all alike) through N inserts, N find_by_id, N find_by_email, N
-//! updates and N deletes of its own rows. Prints one JSON object per (implementation, op,
-//! round) with the latencies' p50/p99 and the throughput.
+//! `cell-bench-crud ROUNDS N`: each round runs every implementation through N inserts, N
+//! find_by_id, N find_by_email, N updates and N deletes of its own rows, in chunks of
+//! CHUNK rows: chunk k of every implementation (in a rotating order) before chunk k + 1, so
+//! a burst of load on the busy machine, or autovacuum, hurts all implementations alike.
+//! Prints one JSON object per (implementation, op, round) with the latencies' p50/p99 and
+//! the throughput (rows over the summed time of its chunks).
+//!
+//! Then it measures, in-process and without the server, what the generated path adds per
+//! call before the query is sent: a pool checkout and the statement cache lookup.
 
 use std::time::Instant;
 
@@ -228,6 +233,35 @@ mod with_sqlx {
     }
 }
 
+/// Rows per chunk: every implementation runs one chunk in turn.
+const CHUNK: usize = 100;
+
+/// Appends a chunk's timings to the round's.
+fn merge(into: &mut Vec<Timed>, chunk: Vec<Timed>) {
+    if into.is_empty() {
+        *into = chunk;
+        return;
+    }
+    for (Timed(lat, total), Timed(more, t)) in into.iter_mut().zip(chunk) {
+        lat.extend(more);
+        *total += t;
+    }
+}
+
+/// Nanoseconds per call of the generated path's client-side work (pool checkout, statement
+/// cache lookup), over `n` calls: the statement is cached after the first call, so nothing
+/// reaches the server.
+async fn client_path_ns(db: &PostgresConnection, n: usize) -> f64 {
+    const SQL: &str =
+        "SELECT \"id\", \"email\", \"name\", \"age\" FROM \"bench_users\" WHERE \"id\" = $1";
+    let t = Instant::now();
+    for _ in 0..n {
+        let client = db.client().await.unwrap();
+        std::hint::black_box(client.prepare_cached(SQL).await.unwrap());
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
 fn report(imp: &str, round: usize, timed: Vec<Timed>) {
     for (op, Timed(mut lat, total)) in OPS.iter().zip(timed) {
         lat.sort_unstable();
@@ -266,18 +300,35 @@ async fn main() -> Result<(), Error> {
         imps.push("sqlx");
     }
     for round in 0..rounds {
-        imps.rotate_left(1);
-        for imp in imps.clone() {
-            let mut data = rows(n, imp);
-            let timed = match imp {
-                "generated" => generated(&db, &mut data).await,
-                "tokio-postgres" => hand_written(&hand, &mut data).await,
-                #[cfg(feature = "sqlx")]
-                "sqlx" => with_sqlx::run(&mut sqlx_conn, &mut data).await,
-                _ => unreachable!(),
-            };
-            report(imp, round, timed);
+        let mut data: Vec<Vec<BenchUser>> = imps.iter().map(|imp| rows(n, imp)).collect();
+        let mut timed: Vec<Vec<Timed>> = imps.iter().map(|_| Vec::new()).collect();
+        let mut order: Vec<usize> = (0..imps.len()).collect();
+        for start in (0..n).step_by(CHUNK) {
+            order.rotate_left(1);
+            for &i in &order {
+                let end = (start + CHUNK).min(n);
+                let chunk = &mut data[i][start..end];
+                let t = match imps[i] {
+                    "generated" => generated(&db, chunk).await,
+                    "tokio-postgres" => hand_written(&hand, chunk).await,
+                    #[cfg(feature = "sqlx")]
+                    "sqlx" => with_sqlx::run(&mut sqlx_conn, chunk).await,
+                    _ => unreachable!(),
+                };
+                merge(&mut timed[i], t);
+            }
+        }
+        for (imp, t) in imps.iter().zip(timed) {
+            report(imp, round, t);
         }
     }
+    let calls = 100_000;
+    println!(
+        "{}",
+        serde_json::json!({
+            "impl": "generated", "op": "client_path", "n": calls,
+            "ns_per_call": client_path_ns(&db, calls).await,
+        })
+    );
     Ok(())
 }
