@@ -5,7 +5,8 @@
 //! The Cell is found like Postgres: `CELL_REDIS_URL`, else the dev state `cargo cell build`
 //! wrote in `.cell/state/redis.json` (searched above the program and the working
 //! directory). It is connected lazily, on the first cached call, and reconnected after a
-//! failure (at most once a second), reading the endpoint again each time.
+//! failure (at most once a second), reading the endpoint again each time, and when the Tokio
+//! runtime that made the connection has shut down (tests with one runtime each).
 //!
 //! # Degradation and the stale window
 //!
@@ -106,8 +107,29 @@ struct Counters {
 
 enum Conn {
     Unknown,
-    Up(MultiplexedConnection),
-    Down { retry_at: Instant },
+    Up {
+        conn: MultiplexedConnection,
+        /// Alive while the Tokio runtime that drives `conn` is: a connection's driver is a
+        /// task of the runtime it was made on, and dies with it. A process that runs one
+        /// runtime after another (`#[tokio::test]` makes one per test) must reconnect on the
+        /// next one instead of finding Redis "down" for a second.
+        runtime: std::sync::Weak<()>,
+    },
+    Down {
+        retry_at: Instant,
+    },
+}
+
+/// A token that lives as long as the current Tokio runtime: a task holding it is dropped
+/// when the runtime shuts down.
+fn runtime_token() -> std::sync::Weak<()> {
+    let token = Arc::new(());
+    let weak = Arc::downgrade(&token);
+    tokio::spawn(async move {
+        let _alive = token;
+        std::future::pending::<()>().await
+    });
+    weak
 }
 
 enum Queued {
@@ -163,7 +185,7 @@ impl CacheHandle {
     async fn conn(&self) -> Option<MultiplexedConnection> {
         let mut state = self.inner.conn.lock().await;
         match &*state {
-            Conn::Up(c) => return Some(c.clone()),
+            Conn::Up { conn, runtime } if runtime.strong_count() > 0 => return Some(conn.clone()),
             Conn::Down { retry_at } if Instant::now() < *retry_at => return None,
             _ => {}
         }
@@ -182,7 +204,10 @@ impl CacheHandle {
         .await;
         match result {
             Ok(conn) => {
-                *state = Conn::Up(conn.clone());
+                *state = Conn::Up {
+                    conn: conn.clone(),
+                    runtime: runtime_token(),
+                };
                 if self.inner.down.swap(false, Ordering::SeqCst) {
                     eprintln!("cell-runtime: the Redis Cell is reachable again; caching resumes");
                 }

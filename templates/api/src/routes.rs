@@ -137,9 +137,9 @@ mod tests {
 
     use super::*;
 
-    /// One runtime for every test, as in the server: the connections the Cells keep (the
-    /// Redis cache's, the JWKS client's) run on the runtime that opened them, so a runtime
-    /// per test would leave the next test a dead connection.
+    /// One runtime for every test, as in the server. The Redis cache reconnects when the
+    /// runtime that opened its connection ends, but pooled HTTP connections (the JWKS
+    /// client's) belong to the runtime that opened them: one runtime keeps them all alive.
     fn block_on<F: std::future::Future>(test: F) -> F::Output {
         static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
         RUNTIME.get_or_init(|| tokio::runtime::Runtime::new().unwrap()).block_on(test)
