@@ -41,7 +41,11 @@ fn one_runtime_after_another_keeps_the_cache() {
             .enable_all()
             .build()
             .unwrap();
-        assert_eq!(runtime.block_on(square(run.clone(), 7)), 49, "round {round}");
+        assert_eq!(
+            runtime.block_on(square(run.clone(), 7)),
+            49,
+            "round {round}"
+        );
         drop(runtime);
     }
     let stats = cell_runtime::cache::stats();
