@@ -114,65 +114,52 @@ pub struct FromTo<T> {
     pub to: Option<T>,
 }
 
+impl<T> FromTo<T> {
+    /// Create (nothing locked), delete (nothing declared) or update (both).
+    fn action(&self) -> Action {
+        match (&self.from, &self.to) {
+            (None, _) => Action::Create,
+            (_, None) => Action::Delete,
+            _ => Action::Update,
+        }
+    }
+}
+
+impl Summary {
+    fn of(actions: impl IntoIterator<Item = Action>) -> Summary {
+        let mut s = Summary {
+            add: 0,
+            change: 0,
+            destroy: 0,
+        };
+        for action in actions {
+            match action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.destroy += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+            }
+        }
+        s
+    }
+}
+
 pub fn telemetry_report(plan: &TelemetryPlan) -> TelemetryReport {
-    let mut summary = Summary {
-        add: 0,
-        change: 0,
-        destroy: 0,
-    };
-    let changes = plan
+    let changes: Vec<TelemetryChange> = plan
         .steps
         .iter()
         .map(|step| {
-            let (action, item) = match step.clone() {
-                TelemetryStep::AddMetric(m) => (
-                    Action::Create,
-                    TelemetryItem::Metric(FromTo {
-                        from: None,
-                        to: Some(m),
-                    }),
-                ),
-                TelemetryStep::RemoveMetric(m) => (
-                    Action::Delete,
-                    TelemetryItem::Metric(FromTo {
-                        from: Some(m),
-                        to: None,
-                    }),
-                ),
-                TelemetryStep::ChangeMetric { from, to } => (
-                    Action::Update,
-                    TelemetryItem::Metric(FromTo {
-                        from: Some(from),
-                        to: Some(to),
-                    }),
-                ),
-                TelemetryStep::AddSpan(s) => (
-                    Action::Create,
-                    TelemetryItem::Span(FromTo {
-                        from: None,
-                        to: Some(s),
-                    }),
-                ),
-                TelemetryStep::RemoveSpan(s) => (
-                    Action::Delete,
-                    TelemetryItem::Span(FromTo {
-                        from: Some(s),
-                        to: None,
-                    }),
-                ),
-                TelemetryStep::ChangeSpan { from, to } => (
-                    Action::Update,
-                    TelemetryItem::Span(FromTo {
-                        from: Some(from),
-                        to: Some(to),
-                    }),
-                ),
+            let (item, action) = match step.clone() {
+                TelemetryStep::AddMetric(m) => metric(None, Some(m)),
+                TelemetryStep::RemoveMetric(m) => metric(Some(m), None),
+                TelemetryStep::ChangeMetric { from, to } => metric(Some(from), Some(to)),
+                TelemetryStep::AddSpan(s) => span(None, Some(s)),
+                TelemetryStep::RemoveSpan(s) => span(Some(s), None),
+                TelemetryStep::ChangeSpan { from, to } => span(Some(from), Some(to)),
             };
-            match action {
-                Action::Create => summary.add += 1,
-                Action::Delete => summary.destroy += 1,
-                _ => summary.change += 1,
-            }
             TelemetryChange {
                 action,
                 description: step.description(),
@@ -180,27 +167,26 @@ pub fn telemetry_report(plan: &TelemetryPlan) -> TelemetryReport {
             }
         })
         .collect();
-    TelemetryReport { summary, changes }
+    TelemetryReport {
+        summary: Summary::of(changes.iter().map(|c| c.action)),
+        changes,
+    }
+}
+
+fn metric(from: Option<LockedMetric>, to: Option<LockedMetric>) -> (TelemetryItem, Action) {
+    let change = FromTo { from, to };
+    let action = change.action();
+    (TelemetryItem::Metric(change), action)
+}
+
+fn span(from: Option<LockedSpan>, to: Option<LockedSpan>) -> (TelemetryItem, Action) {
+    let change = FromTo { from, to };
+    let action = change.action();
+    (TelemetryItem::Span(change), action)
 }
 
 fn summary(plan: &Plan) -> Summary {
-    let mut s = Summary {
-        add: 0,
-        change: 0,
-        destroy: 0,
-    };
-    for c in plan.changes() {
-        match c.action {
-            Action::Create => s.add += 1,
-            Action::Update => s.change += 1,
-            Action::Delete => s.destroy += 1,
-            Action::Replace => {
-                s.add += 1;
-                s.destroy += 1;
-            }
-        }
-    }
-    s
+    Summary::of(plan.changes().into_iter().map(|c| c.action))
 }
 
 fn changes(plan: &Plan, counts: &BTreeMap<usize, i64>) -> Vec<ChangeReport> {
