@@ -174,11 +174,7 @@ fn prometheus_scrapes_the_app_and_plan_shows_metrics() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the app runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with(&format!("ready {N}")), "{line}");
+    wait_ready(&mut child, N);
 
     // Prometheus scrapes every second; wait (bounded) for the scraped values.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -264,11 +260,7 @@ fn spans_reach_an_otlp_receiver_with_their_fields_and_parents() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the app runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with(&format!("ready {N}")), "{line}");
+    wait_ready(&mut child, N);
     // Closing stdin ends the app; its span exporter sends what it buffered on the way out.
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
@@ -339,4 +331,14 @@ fn spans_reach_an_otlp_receiver_with_their_fields_and_parents() {
         assert_eq!(price.trace_id, flow.trace_id);
         assert_eq!(price.attributes.get("items"), flow.attributes.get("items"));
     }
+}
+
+/// Waits for the example's first line: `ready N` once its N checkouts are done.
+#[track_caller]
+fn wait_ready(child: &mut std::process::Child, n: u32) {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with(&format!("ready {n}")), "{line}");
 }

@@ -199,6 +199,7 @@ mod tests {
             let (status, body) = send(&app, post_note(Some(&writer))).await;
             assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
             let created: Note = cell_runtime::serde_json::from_slice(&body).unwrap();
+            assert_eq!(created.title, "hello");
             assert_eq!(created.author, "alice");
 
             // Deleting is for admins.
