@@ -130,11 +130,11 @@ fn tls_connector() -> Result<NoTls, Error> {
 
 fn connect_error(url: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
     #[cfg(feature = "tls")]
-    if cell_postgres::tls::is_certificate_error(&e) {
+    if let Some(why) = cell_postgres::tls::certificate_error(&e).map(|c| c.to_string()) {
         return Error::Certificate {
             endpoint: cell_postgres::cell::redact(url),
             env: URL_ENV,
-            why: root_cause(&e),
+            why,
             source: Box::new(e),
         };
     }
@@ -209,22 +209,5 @@ async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::SchemaMismatch { tables: wrong })
-    }
-}
-
-/// The innermost message of `e`'s causes (for a TLS failure: what rustls said).
-#[cfg(feature = "tls")]
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    // io::Error's `source()` skips the error it wraps.
-    match last
-        .downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-    {
-        Some(inner) => inner.to_string(),
-        None => last.to_string(),
     }
 }

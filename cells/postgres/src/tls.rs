@@ -89,29 +89,33 @@ fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 /// Whether `error` (or a cause of it) is the server's certificate failing verification: an
 /// unknown CA, another host name, expired. The fix is the trust, not the network.
 pub fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    certificate_error(error).is_some()
+}
+
+/// The verification failure inside `error`, as rustls reports it (`invalid peer certificate:
+/// UnknownIssuer`), if that is what `error` is.
+pub fn certificate_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
     let mut next = Some(error);
     while let Some(e) = next {
-        if is_invalid_certificate(e) {
-            return true;
-        }
-        // io::Error's `source()` skips the error it wraps: look inside it.
-        if let Some(inner) = e
+        // io::Error's `source()` skips the error it wraps: look inside it too.
+        let inner = e
             .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            && is_invalid_certificate(inner)
-        {
-            return true;
+            .and_then(|io| io.get_ref());
+        for candidate in [
+            Some(e),
+            inner.map(|i| i as &(dyn std::error::Error + 'static)),
+        ] {
+            if let Some(found @ rustls::Error::InvalidCertificate(_)) =
+                candidate.and_then(|c| c.downcast_ref::<rustls::Error>())
+            {
+                return Some(found);
+            }
         }
         next = e.source();
     }
-    false
-}
-
-fn is_invalid_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
-    matches!(
-        e.downcast_ref::<rustls::Error>(),
-        Some(rustls::Error::InvalidCertificate(_))
-    )
+    None
 }
 
 #[cfg(test)]
@@ -148,6 +152,10 @@ mod tests {
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_error);
         assert!(is_certificate_error(&io));
+        assert_eq!(
+            certificate_error(&io).unwrap().to_string(),
+            "invalid peer certificate: UnknownIssuer"
+        );
         let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         assert!(!is_certificate_error(&other));
     }
