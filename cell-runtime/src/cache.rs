@@ -29,7 +29,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -411,23 +410,11 @@ fn endpoint() -> Result<String, String> {
     {
         return Ok(url);
     }
-    let starts = [std::env::current_exe().ok(), std::env::current_dir().ok()];
-    for start in starts.iter().flatten() {
-        for dir in start.ancestors() {
-            if let Some(url) = read_state(&dir.join(".cell").join("state").join("redis.json")) {
-                return Ok(url);
-            }
-        }
-    }
-    Err(format!(
-        "{URL_ENV} is not set and no .cell/state/redis.json was found; run `cargo cell build` or set {URL_ENV}"
-    ))
-}
-
-fn read_state(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value.get("url")?.as_str().map(str::to_string)
+    crate::dev_state::find_url("redis").map_err(|_| {
+        format!(
+            "{URL_ENV} is not set and no .cell/state/redis.json was found; run `cargo cell build` or set {URL_ENV}"
+        )
+    })
 }
 
 fn now_ms() -> u64 {

@@ -18,6 +18,7 @@
 //! [`__private`] by absolute path.
 
 pub mod cache;
+mod dev_state;
 mod error;
 mod postgres;
 mod postgres_types;

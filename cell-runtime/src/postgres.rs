@@ -1,8 +1,6 @@
 //! `PostgresConnection`: a pool to the Postgres Cell with statements prepared once per
 //! connection, and the check that the live schema is the one the program was compiled for.
 
-use std::path::Path;
-
 use deadpool_postgres::{Pool, Runtime};
 #[cfg(not(feature = "tls"))]
 use tokio_postgres::NoTls;
@@ -154,31 +152,13 @@ fn endpoint() -> Result<String, Error> {
             return Ok(url);
         }
     }
-    let mut searched = Vec::new();
-    let starts = [std::env::current_exe().ok(), std::env::current_dir().ok()];
-    for start in starts.iter().flatten() {
-        for dir in start.ancestors() {
-            let state = dir.join(".cell").join("state").join("postgres.json");
-            if let Some(url) = read_state(&state) {
-                return Ok(url);
-            }
-        }
-        searched.push(start.display().to_string());
-    }
-    Err(Error::CellNotFound {
+    crate::dev_state::find_url("postgres").map_err(|searched| Error::CellNotFound {
         cell: CELL,
         env: URL_ENV,
         why: format!(
-            "{URL_ENV} and DATABASE_URL are not set, and no .cell/state/postgres.json was found above {}",
-            searched.join(" or ")
+            "{URL_ENV} and DATABASE_URL are not set, and no .cell/state/postgres.json was found above {searched}"
         ),
     })
-}
-
-fn read_state(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value.get("url")?.as_str().map(str::to_string)
 }
 
 async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {

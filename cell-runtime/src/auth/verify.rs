@@ -4,7 +4,6 @@
 //! algorithms must all be of the key's family, so an HMAC signature made with an RSA public
 //! key as its secret (HS/RS confusion) cannot verify.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
@@ -392,27 +391,11 @@ struct DevState {
 /// The dev Cell's `.cell/state/auth.json` (as `T`), searched above the program and the
 /// working directory.
 pub(super) fn find_dev_state<T: serde::de::DeserializeOwned>() -> Result<T, ConfigError> {
-    let mut searched = Vec::new();
-    let starts = [std::env::current_exe().ok(), std::env::current_dir().ok()];
-    for start in starts.iter().flatten() {
-        for dir in start.ancestors() {
-            let path = dir.join(".cell").join("state").join("auth.json");
-            if let Some(state) = read_state(&path) {
-                return Ok(state);
-            }
-        }
-        searched.push(start.display().to_string());
-    }
-    Err(ConfigError::NotConfigured {
+    crate::dev_state::find("auth").map_err(|searched| ConfigError::NotConfigured {
         why: format!(
-            "CELL_AUTH_ISSUER is not set, and no .cell/state/auth.json was found above {}",
-            searched.join(" or ")
+            "CELL_AUTH_ISSUER is not set, and no .cell/state/auth.json was found above {searched}"
         ),
     })
-}
-
-fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 #[cfg(test)]
