@@ -43,7 +43,7 @@ pub struct GlobalArgs {
     pub offline: bool,
     /// Build without this Cell's real expansion and without starting it (repeatable); adds to
     /// `[workspace.metadata.cell] disabled = [...]`.
-    #[arg(long, global = true, value_name = "CELL", value_parser = crate::lifecycle::cell_parser())]
+    #[arg(long, global = true, value_name = "CELL", value_parser = crate::registry::cell_parser())]
     pub without: Vec<String>,
 }
 
@@ -77,8 +77,62 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Check, without any database, that the code and the committed locks agree (for CI).
     Check(CheckArgs),
-    /// The Auth Cell: `cargo cell auth token --role admin --sub alice` mints a dev token.
-    Auth(crate::auth::AuthArgs),
+}
+
+/// A parsed command line: one of cargo-cell's own commands, or a Cell's (`cargo cell auth
+/// token`), which the Cell parses and runs.
+pub enum Parsed {
+    Core(CellCli),
+    Cell {
+        cell: &'static dyn cell_core::LiveCell,
+        command: String,
+        matches: clap::ArgMatches,
+        global: GlobalArgs,
+    },
+}
+
+/// The whole command line: cargo-cell's commands and every Cell's.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cargo = Cargo::command();
+    for cell in crate::registry::CELLS {
+        for sub in cell.commands() {
+            cargo = cargo.mut_subcommand("cell", |c| c.subcommand(sub));
+        }
+    }
+    cargo
+}
+
+/// Parses `args` (the whole command line, `cargo cell ...`).
+pub fn try_parse_from<I, T>(args: I) -> Result<Parsed, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches_from(args)?;
+    let Some(("cell", cell_matches)) = matches.subcommand() else {
+        // `bin_name = "cargo"` with one subcommand: clap has refused anything else.
+        return Cargo::from_arg_matches(&matches).map(|Cargo::Cell(cli)| Parsed::Core(cli));
+    };
+    if let Some((name, sub)) = cell_matches.subcommand()
+        && let Some(cell) = crate::registry::CELLS
+            .iter()
+            .find(|c| c.commands().iter().any(|c| c.get_name() == name))
+    {
+        return Ok(Parsed::Cell {
+            cell: *cell,
+            command: name.to_string(),
+            matches: sub.clone(),
+            global: GlobalArgs::from_arg_matches(cell_matches)?,
+        });
+    }
+    Cargo::from_arg_matches(&matches).map(|Cargo::Cell(cli)| Parsed::Core(cli))
+}
+
+/// Parses the process's command line, exiting as clap does on `--help` or an error.
+pub fn parse() -> Parsed {
+    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
 }
 
 #[derive(Debug, Args)]
@@ -202,7 +256,7 @@ pub struct DownArgs {
     #[arg(long)]
     pub volumes: bool,
     /// Only these Cells (all of the workspace's when none is named).
-    #[arg(value_name = "CELL", value_parser = crate::lifecycle::cell_parser())]
+    #[arg(value_name = "CELL", value_parser = crate::registry::cell_parser())]
     pub cells: Vec<String>,
 }
 
@@ -212,12 +266,23 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(line: &str) -> Result<Cargo, clap::Error> {
-        Cargo::try_parse_from(line.split_whitespace())
+        match try_parse_from(line.split_whitespace())? {
+            Parsed::Core(cli) => Ok(Cargo::Cell(cli)),
+            Parsed::Cell { .. } => Cargo::try_parse_from(["cargo", "cell", "--a-cell-command"]),
+        }
+    }
+
+    fn parses_as_cell_command(line: &str) -> bool {
+        matches!(
+            try_parse_from(line.split_whitespace()),
+            Ok(Parsed::Cell { .. })
+        )
     }
 
     #[test]
     fn definition_is_consistent() {
         Cargo::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
@@ -265,10 +330,16 @@ mod tests {
             "cargo cell --offline build",
             "cargo cell build --without postgres",
             "cargo cell build --without postgres --without postgres",
-            "cargo cell auth token --role admin --role support --sub alice",
-            "cargo cell auth token --ttl -60 --aud other",
         ] {
             parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+        // A Cell's own commands are parsed by the Cell.
+        for line in [
+            "cargo cell auth token --role admin --role support --sub alice",
+            "cargo cell auth token --ttl -60 --aud other",
+            "cargo cell --manifest-path x/Cargo.toml auth token",
+        ] {
+            assert!(parses_as_cell_command(line), "{line}");
         }
     }
 
@@ -349,7 +420,7 @@ mod tests {
     /// Every Cell name is accepted wherever a Cell is named, and parses to that name.
     #[test]
     fn every_cell_name_is_accepted_where_a_cell_is_named() {
-        for &cell in crate::lifecycle::CELL_NAMES {
+        for cell in crate::registry::names() {
             for (line, named) in [
                 (format!("cargo cell up {cell}"), "up"),
                 (format!("cargo cell down {cell} --volumes"), "down"),

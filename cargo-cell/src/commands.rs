@@ -1,59 +1,49 @@
-//! The subcommands, each a straight line through the stages.
+//! The subcommands, each a straight line through the stages, looping over the registry of
+//! Cells ([`crate::registry::CELLS`]).
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use crate::cli::{BuildArgs, CargoArgs, CellCli, Command as Cmd, GlobalArgs, ManifestArgs};
+use cell_core::live::Timings;
+use cell_core::ui::Ui;
+use cell_core::{ApplyOptions, Context, LiveCell, Manifest, Target};
+
+use crate::cli::{BuildArgs, CargoArgs, CellCli, Command as Cmd, GlobalArgs, ManifestArgs, Parsed};
 use crate::deploy;
-use crate::docker::Engine;
 use crate::error::Error;
 use crate::lifecycle;
-use crate::manifest::Manifest;
-use crate::postgres;
 use crate::record::{self, Recording};
-use crate::redis;
-use crate::ui::Ui;
-use crate::workspace::{Workspace, cargo};
+use crate::workspace::{self, Workspace, cargo};
 
-/// How long each stage took, for `--timings`.
-pub(crate) struct Timings(Vec<(&'static str, f64)>, Instant);
-
-impl Default for Timings {
-    fn default() -> Self {
-        Timings(Vec::new(), Instant::now())
-    }
-}
-
-impl Timings {
-    pub(crate) fn stage<T>(&mut self, name: &'static str, start: Instant, value: T) -> T {
-        self.0.push((name, start.elapsed().as_secs_f64()));
-        value
-    }
-
-    pub(crate) fn print(&self, ui: &Ui, enabled: bool) {
-        if enabled {
-            // Wall time: some stages overlap.
-            let total = self.1.elapsed().as_secs_f64();
-            let parts: Vec<String> = self.0.iter().map(|(n, s)| format!("{n} {s:.3}s")).collect();
-            ui.info(&format!(
-                "timings: {} (total {total:.3}s)",
-                parts.join(", ")
-            ));
+pub async fn run(parsed: Parsed) -> Result<ExitCode, Error> {
+    match parsed {
+        Parsed::Core(cli) => run_core(cli).await,
+        Parsed::Cell {
+            cell,
+            command,
+            matches,
+            global,
+        } => {
+            let ui = Ui::new(global.quiet, global.verbose);
+            let manifest_path = global.manifest_path.clone();
+            let load = move || {
+                workspace::load(manifest_path.as_deref()).map_err(cell_core::CellError::new)
+            };
+            Ok(cell.run_command(&command, &matches, &load, &ui).await?)
         }
     }
 }
 
-pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
+async fn run_core(cli: CellCli) -> Result<ExitCode, Error> {
     let g = &cli.global;
     let ui = Ui::new(g.quiet, g.verbose);
-    // These need no workspace (`auth serve` runs inside the Auth Cell's container).
+    // These need no workspace.
     let command = match cli.command {
         Cmd::New(args) => return crate::scaffold::new(args, &ui),
         Cmd::Completions(args) => return Ok(crate::completions::print(args)),
-        Cmd::Auth(args) => return crate::auth::command(args, g, &ui).await,
         command => command,
     };
-    let ws = Workspace::load(g.manifest_path.as_deref())?;
+    let ws = workspace::load(g.manifest_path.as_deref())?;
     if g.offline && matches!(command, Cmd::Plan(_) | Cmd::Apply(_)) {
         return Err(Error::Offline {
             command: if matches!(command, Cmd::Plan(_)) {
@@ -74,7 +64,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Logs(args) => lifecycle::logs(&ws, args, &ui).await,
         Cmd::Reset(args) => {
             if lifecycle::reset_data(&ws, &args, &ui).await? {
-                // The dev data is created again: an empty database with the declared schema.
+                // The dev data is created again: an empty Cell with the declared schema.
                 let mut apply = default_args::<crate::cli::ApplyArgs>();
                 apply.yes = true;
                 deploy::apply(&ws, apply, g, &ui).await
@@ -85,7 +75,7 @@ pub async fn run(cli: CellCli) -> Result<ExitCode, Error> {
         Cmd::Run(args) => lifecycle::cargo_with_cells(&ws, "run", args, g, &ui).await,
         Cmd::Test(args) => lifecycle::cargo_with_cells(&ws, "test", args, g, &ui).await,
         Cmd::Manifest(args) => manifest(&ws, args, g, &ui),
-        Cmd::New(_) | Cmd::Completions(_) | Cmd::Auth(_) => unreachable!("handled above"),
+        Cmd::New(_) | Cmd::Completions(_) => unreachable!("handled above"),
     }
 }
 
@@ -95,18 +85,41 @@ fn default_args<T: clap::Args + clap::FromArgMatches>() -> T {
     T::from_arg_matches(&cmd.get_matches_from(["cargo-cell"])).expect("defaults parse")
 }
 
+/// The Cells a command works with: every registered Cell but those `--without` and
+/// `[workspace.metadata.cell] disabled` turn off.
+pub(crate) fn enabled(ws: &Workspace, g: &GlobalArgs) -> Vec<&'static dyn LiveCell> {
+    let off = lifecycle::disabled(ws, g);
+    crate::registry::CELLS
+        .iter()
+        .copied()
+        .filter(|c| !off.iter().any(|d| d == c.name()))
+        .collect()
+}
+
 pub(crate) fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
     let path = ws.work_dir().join("manifest.json");
-    cell_lockfile::write_if_changed(&path, &manifest.to_bytes())
+    cell_core::lockfile::write_if_changed(&path, &manifest.to_bytes())
         .map_err(|source| Error::Write { path, source })?;
     Ok(())
+}
+
+/// The record step on a blocking thread.
+pub(crate) async fn record_blocking(
+    ws: &Workspace,
+    args: &CargoArgs,
+    ui: &Ui,
+) -> Result<Recording, Error> {
+    let (ws, args, ui) = (ws.clone(), args.clone(), ui.clone());
+    tokio::task::spawn_blocking(move || record::record(&ws, &args, &ui))
+        .await
+        .expect("record task")
 }
 
 fn record_manifest(
     ws: &Workspace,
     args: &CargoArgs,
     ui: &Ui,
-    t: &mut Timings,
+    t: &Timings,
 ) -> Result<Recording, Error> {
     let start = Instant::now();
     let recording = record::record(ws, args, ui)?;
@@ -114,69 +127,52 @@ fn record_manifest(
     Ok(t.stage("record", start, recording))
 }
 
-/// A live Cell: its state and an open client.
-pub(crate) struct Live {
-    pub(crate) client: tokio_postgres::Client,
-}
-
-pub(crate) async fn bring_up(ws: &Workspace, ui: &Ui) -> Result<Live, Error> {
-    let engine = Engine::connect().await?;
-    let state = postgres::up(ws, &engine, ui).await?;
-    let client = postgres::connect(&state.url)
-        .await
-        .map_err(|source| Error::Postgres {
-            cell: "postgres".into(),
-            source,
-        })?;
-    Ok(Live { client })
-}
-
-/// Records and, when the workspace already has Cells (a lock exists), brings them up at
-/// the same time: the no-op build then costs the longer of the two, not their sum.
+/// Records and, on the dev target, brings up at the same time every Cell that has a lock
+/// (the workspace had it before): the no-op build then costs the longer of the two, not
+/// their sum. A failed record returns at once.
 pub(crate) async fn record_and_up(
-    ws: &Workspace,
+    cx: &Context<'_>,
     args: &CargoArgs,
-    ui: &Ui,
-    t: &mut Timings,
-) -> Result<(Recording, Option<Live>), Error> {
+    cells: &[&'static dyn LiveCell],
+) -> Result<Recording, Error> {
     let start = Instant::now();
-    let early_up = postgres::lock_path(ws).exists().then(|| {
-        let (ws, ui) = (ws.clone(), ui.clone());
-        tokio::spawn(async move {
-            let start = Instant::now();
-            (bring_up(&ws, &ui).await, start.elapsed())
-        })
-    });
-    let recording = {
-        let (ws, args, ui) = (ws.clone(), args.clone(), ui.clone());
-        tokio::task::spawn_blocking(move || record::record(&ws, &args, &ui))
-            .await
-            .expect("record task")
+    let early: Vec<&'static dyn LiveCell> = match cx.target {
+        Target::Dev => cells
+            .iter()
+            .copied()
+            .filter(|c| c.runs_locally(cx.ws) && c.is_used(cx.ws, None))
+            .collect(),
+        Target::Env(_) => Vec::new(),
     };
-    let recording = match recording {
-        Ok(r) => t.stage("record", start, r),
-        Err(e) => {
-            if let Some(task) = early_up {
-                task.abort();
-            }
-            return Err(e);
+    let ups = async {
+        let start = Instant::now();
+        let results = futures_util::future::join_all(early.iter().map(|c| cx.up(*c))).await;
+        (results, start.elapsed())
+    };
+    tokio::pin!(ups);
+    let record = record_blocking(cx.ws, args, cx.ui);
+    tokio::pin!(record);
+    let mut ups_done = None;
+    let recording = loop {
+        tokio::select! {
+            r = &mut record => break r,
+            u = &mut ups, if ups_done.is_none() => ups_done = Some(u),
         }
     };
-    write_manifest(ws, &recording.manifest)?;
-    let live = match early_up {
-        Some(task) => {
-            let (live, took) = task.await.expect("up task");
-            t.0.push(("up (overlapped)", took.as_secs_f64()));
-            Some(live?)
-        }
-        None if recording.manifest.is_empty() => None,
-        None => {
-            let start = Instant::now();
-            let live = bring_up(ws, ui).await?;
-            Some(t.stage("up", start, live))
-        }
+    // A failed record drops the ups still under way.
+    let recording = cx.timings.stage("record", start, recording?);
+    write_manifest(cx.ws, &recording.manifest)?;
+    let (results, took) = match ups_done {
+        Some(done) => done,
+        None => ups.await,
     };
-    Ok((recording, live))
+    if !early.is_empty() {
+        cx.timings.push("up (overlapped)", took);
+    }
+    for r in results {
+        r?;
+    }
+    Ok(recording)
 }
 
 async fn build(
@@ -185,41 +181,32 @@ async fn build(
     g: &GlobalArgs,
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
-    let mut t = Timings::default();
+    let t = Timings::default();
     let disabled = lifecycle::disabled(ws, g);
-    let off = |cell: &str| disabled.iter().any(|d| d == cell);
-    // --offline, or the only Cell disabled: build against the committed locks alone.
-    let skip_cells = g.offline || off("postgres");
+    let cells = enabled(ws, g);
+    let cx = Context::new(ws, ui, Target::Dev, &t);
+    // --offline, or every Cell disabled: build against the committed locks alone.
+    let skip_cells = g.offline || cells.is_empty();
     if skip_cells {
         ui.verbose("skipping record, up, plan and apply: building against the locks");
     }
-    // A Cell still running as the last converge left it needs no up (see `converged`).
+    // Cells still running as the last converge left them need no up (see `converged`).
     let unchanged = if skip_cells {
         None
     } else {
         let start = Instant::now();
-        let unchanged = crate::converged::container_unchanged(ws).await;
+        let unchanged = crate::converged::container_unchanged(&cx, &cells).await;
         t.stage("check cells", start, unchanged)
     };
-    // With the Cell unchanged, phase 2 runs beside the record step (see `speculate`).
+    // With the Cells unchanged, phase 2 runs beside the record step (see `speculate`).
     let mut ahead = None;
-    let mut redis_early = None;
-    let (recording, live) = match (&unchanged, skip_cells) {
-        (_, true) => (None, None),
+    let recording = match (&unchanged, skip_cells) {
+        (_, true) => None,
         (Some(_), false) => {
             ahead = crate::speculate::start(phase2_command(ws, &args.cargo, &disabled), ui);
-            (Some(record_manifest(ws, &args.cargo, ui, &mut t)?), None)
+            Some(record_manifest(ws, &args.cargo, ui, &t)?)
         }
-        (None, false) => {
-            // A disabled Cell is not started, not even ahead of time.
-            redis_early = if off("redis") {
-                None
-            } else {
-                redis::start_early(ws, ui)
-            };
-            let (r, l) = record_and_up(ws, &args.cargo, ui, &mut t).await?;
-            (Some(r), l)
-        }
+        (None, false) => Some(record_and_up(&cx, &args.cargo, &cells).await?),
     };
     if let (Some(path), Some(recording)) = (&args.emit_manifest, &recording) {
         std::fs::write(path, recording.manifest.to_bytes()).map_err(|source| Error::Write {
@@ -234,7 +221,11 @@ async fn build(
                 .as_ref()
                 .is_some_and(|c| c.covers(ws, &recording.manifest)) =>
         {
-            ui.info("postgres: no changes (the Cell is as the last build left it)");
+            for cell in unchanged.iter().flat_map(|c| c.cells()) {
+                ui.info(&format!(
+                    "{cell}: no changes (the Cell is as the last build left it)"
+                ));
+            }
             if let Some(ahead) = ahead.take() {
                 let started = ahead.started;
                 let ok = ahead.confirm(ui).map_err(|source| Error::CargoSpawn {
@@ -253,42 +244,26 @@ async fn build(
         Some(recording) => {
             // The manifest changed: a build running ahead is against the old locks.
             drop(ahead.take());
-            if !off("redis") {
-                redis::converge(ws, &recording.manifest, redis_early, true, ui).await?;
+            crate::converged::forget(ws);
+            let how = ApplyOptions {
+                build: true,
+                yes: true,
+                colour: false,
+                allow_destructive: args.safety.allow_destructive,
+                saved_plan: None,
+            };
+            let mut lock_created = false;
+            for cell in &cells {
+                lock_created |= cell
+                    .apply(&cx, &recording.manifest, &how)
+                    .await?
+                    .lock_created;
             }
-            let auth_lock_created =
-                !off("auth") && crate::auth::converge(ws, &recording.manifest.auth, ui).await?;
-            if !recording.manifest.is_empty() {
-                let mut live = match live {
-                    Some(live) => live,
-                    None => {
-                        let start = Instant::now();
-                        let live = bring_up(ws, ui).await?;
-                        t.stage("up", start, live)
-                    }
-                };
-                crate::converged::forget(ws);
-                let lock_created = deploy::converge(
-                    ws,
-                    &recording.manifest,
-                    &mut live.client,
-                    args.safety.allow_destructive,
-                    ui,
-                    &mut t,
-                )
-                .await?;
-                crate::converged::save(ws, &recording.manifest).await;
-                if lock_created && !auth_lock_created {
-                    // Crates compiled before the lock existed do not depend on it yet (the
-                    // stub expansion had no file to track): compile them once more.
-                    record::recompile(ws, &recording.packages, ui);
-                }
-            }
-            if auth_lock_created {
+            crate::converged::save(&cx, &cells, &recording.manifest).await;
+            if lock_created {
+                // Crates compiled before a lock existed do not depend on it yet (the stub
+                // expansion had no file to track): compile them once more.
                 record::recompile(ws, &recording.packages, ui);
-            }
-            if !off("telemetry") {
-                crate::telemetry::converge(ws, &recording.manifest.telemetry, ui).await?;
             }
         }
     }
@@ -348,8 +323,8 @@ fn manifest(
     g: &GlobalArgs,
     ui: &Ui,
 ) -> Result<ExitCode, Error> {
-    let mut t = Timings::default();
-    let recording = record_manifest(ws, &args.cargo, ui, &mut t)?;
+    let t = Timings::default();
+    let recording = record_manifest(ws, &args.cargo, ui, &t)?;
     print!(
         "{}",
         String::from_utf8_lossy(&recording.manifest.to_bytes())

@@ -9,10 +9,8 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
-
-use crate::cli::Cargo;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -23,7 +21,7 @@ pub struct CompletionsArgs {
 
 /// Writes the script for `shell` to `out`.
 pub fn write(shell: Shell, out: &mut dyn std::io::Write) {
-    let mut cmd = Cargo::command();
+    let mut cmd = crate::cli::command();
     clap_complete::generate(shell, &mut cmd, "cargo", out);
 }
 
@@ -48,6 +46,7 @@ mod tests {
             "reset",
             "completions",
             "--template",
+            "token",
         ] {
             assert!(script.contains(word), "{word} missing");
         }

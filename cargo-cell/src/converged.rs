@@ -1,43 +1,48 @@
-//! Skipping up, plan and apply in `cargo cell build` when the Cell is as the last converge
+//! Skipping up, plan and apply in `cargo cell build` when every Cell is as the last converge
 //! left it.
 //!
-//! After every successful converge, `.cell/state/postgres.converged.json` (git-ignored, with
-//! the rest of the dev state) records the container it ran against, when that container was
-//! started (Docker's `StartedAt`, which changes on every start, engine restarts included),
-//! its configuration label, and hashes of the manifest and of the lock written. A later
-//! build whose manifest and lock hash the same, and whose container is still running since
-//! that same start with the same configuration, has nothing to bring up and nothing to
-//! apply: one `inspect` of the container replaces the login, the catalog queries and the
-//! lock rewrite.
+//! After every successful converge, `.cell/state/converged.json` (git-ignored, with the
+//! rest of the dev state) records, for each Cell that runs a container, the container it
+//! ran against, when that container was started (Docker's `StartedAt`, which changes on
+//! every start, engine restarts included) and its configuration label; and hashes of the
+//! manifest and of every lock. A later build whose manifest and locks hash the same, and
+//! whose containers are still running since those same starts with the configuration the
+//! workspace asks for now, has nothing to bring up and nothing to apply: one `inspect` per
+//! container replaces the logins, the catalog queries and the lock rewrites.
 //!
-//! What this does not see is a schema changed behind the tool's back while the container
-//! kept running (`psql ... ALTER TABLE`). The binary still refuses such a database at
-//! connect (the schema fingerprints), and `cargo cell plan` / `cargo cell apply`, which
-//! never take this shortcut, show and repair it.
+//! What this does not see is a Cell changed behind the tool's back while its container kept
+//! running (`psql ... ALTER TABLE`). The binary still refuses such a database at connect
+//! (the schema fingerprints), and `cargo cell plan` / `cargo cell apply`, which never take
+//! this shortcut, show and repair it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::docker::{Engine, LABEL_CONFIG, LABEL_WORKSPACE};
-use crate::manifest::Manifest;
-use crate::postgres;
-use crate::workspace::Workspace;
+use cell_core::docker::{LABEL_CONFIG, LABEL_WORKSPACE};
+use cell_core::{Context, LiveCell, Manifest, Workspace};
+
+const FILE: &str = "converged.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
+struct Container {
     container_id: String,
     started_at: String,
     config: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
     manifest: String,
-    lock: String,
+    /// Each Cell's lock hash; a Cell without a lock is absent.
+    locks: BTreeMap<String, String>,
+    containers: BTreeMap<String, Container>,
 }
 
 fn path(ws: &Workspace) -> PathBuf {
-    ws.cell_dir()
-        .join("state")
-        .join(format!("{}.converged.json", cell_postgres::CELL_NAME))
+    cell_core::state::dir(ws).join(FILE)
 }
 
 fn hash(bytes: &[u8]) -> String {
@@ -47,67 +52,96 @@ fn hash(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn lock_hash(ws: &Workspace) -> Option<String> {
-    std::fs::read(postgres::lock_path(ws))
-        .ok()
-        .map(|b| hash(&b))
+fn lock_hashes(ws: &Workspace) -> BTreeMap<String, String> {
+    crate::registry::CELLS
+        .iter()
+        .filter_map(|c| {
+            let bytes = std::fs::read(ws.lock_path(c.lock_file())).ok()?;
+            Some((c.name().to_string(), hash(&bytes)))
+        })
+        .collect()
 }
 
-/// The container the dev state names, if it runs, is labelled for this workspace and has the
-/// configuration this workspace asks for now: (id, started at, configuration hash).
-async fn current(ws: &Workspace) -> Option<(String, String, String)> {
-    let state = postgres::read_state(ws)?;
-    let config = postgres::spec(ws, &state.password).config_hash();
-    let engine = Engine::connect().await.ok()?;
-    let status = engine.container_status(&state.container_id).await.ok()??;
+/// `cell`'s container, if it runs since `id` started, is labelled for this workspace and
+/// has the configuration the workspace asks for now.
+async fn current(cx: &Context<'_>, cell: &dyn LiveCell, id: &str) -> Option<Container> {
+    let engine = cx.engine().await.ok()?;
+    let status = engine.container_status(id).await.ok()??;
+    let config = cell.container(cx, None).await.ok()?.config_hash();
     let ours = status.running
         && status.labels.get(LABEL_CONFIG) == Some(&config)
-        && status.labels.get(LABEL_WORKSPACE) == Some(&ws.id.id);
-    ours.then_some((state.container_id, status.started_at, config))
+        && status.labels.get(LABEL_WORKSPACE) == Some(&cx.ws.id.id);
+    ours.then(|| Container {
+        container_id: id.to_string(),
+        started_at: status.started_at,
+        config,
+    })
 }
 
-/// Before recording: the last converge's stamp, if its container is still running since
-/// then, unchanged. Costs one Docker `inspect`; no login.
-pub async fn container_unchanged(ws: &Workspace) -> Option<Converged> {
-    let stamp: Stamp = serde_json::from_slice(&std::fs::read(path(ws)).ok()?).ok()?;
-    let (id, started_at, config) = current(ws).await?;
-    (stamp.container_id == id && stamp.started_at == started_at && stamp.config == config)
-        .then_some(Converged(stamp))
+/// Before recording: the last converge's stamp, if every container it names is still
+/// running since then, unchanged, and every Cell the workspace uses is among them.
+pub async fn container_unchanged(
+    cx: &Context<'_>,
+    cells: &[&'static dyn LiveCell],
+) -> Option<Converged> {
+    let stamp: Stamp = serde_json::from_slice(&std::fs::read(path(cx.ws)).ok()?).ok()?;
+    let used = cells
+        .iter()
+        .filter(|c| c.runs_locally(cx.ws) && c.is_used(cx.ws, None));
+    for cell in used {
+        stamp.containers.get(cell.name())?;
+    }
+    let checks = stamp.containers.iter().map(|(name, saved)| async move {
+        let cell = cells.iter().find(|c| c.name() == name)?;
+        (current(cx, *cell, &saved.container_id).await.as_ref() == Some(saved)).then_some(())
+    });
+    futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .collect::<Option<Vec<()>>>()?;
+    Some(Converged(stamp))
 }
 
-/// A converge that is still valid for its container; see [`Converged::covers`].
+/// A converge that is still valid for its containers; see [`Converged::covers`].
 #[derive(Debug)]
 pub struct Converged(Stamp);
 
 impl Converged {
-    /// Whether the last converge applied exactly this manifest and wrote the lock that is
+    /// Whether the last converge applied exactly this manifest and wrote the locks that are
     /// on disk now: then there is nothing to plan.
     pub fn covers(&self, ws: &Workspace, manifest: &Manifest) -> bool {
-        hash(&manifest.to_bytes()) == self.0.manifest
-            && lock_hash(ws).as_ref() == Some(&self.0.lock)
+        hash(&manifest.to_bytes()) == self.0.manifest && lock_hashes(ws) == self.0.locks
+    }
+
+    /// The Cells it stamped, for the message.
+    pub fn cells(&self) -> impl Iterator<Item = &str> {
+        self.0.containers.keys().map(String::as_str)
     }
 }
 
 /// After a successful converge of `manifest`: remember it. Failing to is not an error (the
 /// next build just takes the long way).
-pub async fn save(ws: &Workspace, manifest: &Manifest) {
-    let Some(lock) = lock_hash(ws) else {
-        forget(ws);
-        return;
-    };
-    let Some((container_id, started_at, config)) = current(ws).await else {
-        forget(ws);
-        return;
-    };
+pub async fn save(cx: &Context<'_>, cells: &[&'static dyn LiveCell], manifest: &Manifest) {
+    let mut containers = BTreeMap::new();
+    for cell in cells {
+        if !cell.runs_locally(cx.ws) || !cell.is_used(cx.ws, Some(manifest)) {
+            continue;
+        }
+        let Some(endpoint) = cx.endpoint_of(*cell) else {
+            return forget(cx.ws);
+        };
+        let Some(container) = current(cx, *cell, &endpoint.container_id).await else {
+            return forget(cx.ws);
+        };
+        containers.insert(cell.name().to_string(), container);
+    }
     let stamp = Stamp {
-        container_id,
-        started_at,
-        config,
         manifest: hash(&manifest.to_bytes()),
-        lock,
+        locks: lock_hashes(cx.ws),
+        containers,
     };
     let bytes = serde_json::to_vec_pretty(&stamp).expect("stamp serialises");
-    let _ = cell_lockfile::write_if_changed(&path(ws), &bytes);
+    let _ = cell_core::state::write_bytes(cx.ws, FILE, &bytes);
 }
 
 /// Before a converge: a failed or partial one must not leave a stamp behind.

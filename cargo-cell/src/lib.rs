@@ -1,28 +1,25 @@
 //! cargo-cell as a library: the `cargo cell` binary is a thin shell over [`commands::run`].
 //!
-//! Data flows in one direction, one module per stage:
-//! [`record`] (phase 1) → [`manifest`] → up ([`docker`]) → plan → apply → lock ([`postgres`])
-//! → phase 2 `cargo build` ([`commands`]).
+//! Data flows in one direction, one module per stage: [`record`] (phase 1) → the manifest
+//! (`cell_core::Manifest`) → each Cell's up, plan, apply and lock (the Cells of
+//! [`registry::CELLS`], through `cell_core::LiveCell`) → phase 2 `cargo build`
+//! ([`commands`]). cargo-cell knows no Cell by name: [`registry`] lists them.
 
-pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod completions;
 pub mod converged;
 pub mod deploy;
-pub mod docker;
 pub mod error;
 pub mod fingerprint;
 pub mod lifecycle;
-pub mod manifest;
 pub mod metadata_cache;
-pub mod postgres;
 pub mod record;
-pub mod redis;
+pub mod registry;
 pub mod report;
 pub mod scaffold;
 pub mod speculate;
-pub mod state;
-pub mod telemetry;
-pub mod ui;
 pub mod workspace;
+
+/// The Docker wrapper and the terminal, from the core (tests and tools use them).
+pub use cell_core::{docker, ui};

@@ -1,11 +1,7 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use cargo_cell::cli::Cargo;
-
 fn main() -> ExitCode {
-    let Cargo::Cell(cli) = Cargo::parse();
+    let cli = cargo_cell::cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

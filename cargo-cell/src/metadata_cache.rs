@@ -151,7 +151,7 @@ pub fn save(manifest_path: Option<&Path>, meta: &Metadata, json: &str) {
         json: json.to_string(),
     };
     if let Ok(bytes) = serde_json::to_vec(&cached) {
-        let _ = cell_lockfile::write_if_changed(&state.join(FILE), &bytes);
+        let _ = cell_core::lockfile::write_if_changed(&state.join(FILE), &bytes);
     }
 }
 

@@ -16,9 +16,10 @@ use cargo_metadata::Message;
 use crate::cli::CargoArgs;
 use crate::error::Error;
 use crate::fingerprint;
-use crate::manifest::{Fragment, Manifest};
-use crate::ui::Ui;
 use crate::workspace::{Workspace, cargo};
+use cell_core::CoreError;
+use cell_core::manifest::{Fragment, Manifest};
+use cell_core::ui::Ui;
 
 const RECORD_DIR_ENV: &str = "CELL_RECORD_DIR";
 const RUN_ID_ENV: &str = "CELL_RUN_ID";
@@ -173,13 +174,21 @@ pub(crate) fn feature_args(cmd: &mut Command, args: &CargoArgs) {
     }
 }
 
+fn fragment_error(path: &Path, source: Box<dyn std::error::Error + Send + Sync>) -> Error {
+    CoreError::Fragment {
+        path: path.display().to_string(),
+        source,
+    }
+    .into()
+}
+
 /// The union of the fragments of the units cargo reported in this run.
 fn reconcile(
     fragments: &Path,
     units: &HashMap<String, bool>,
     run_id: &str,
 ) -> Result<Recording, Error> {
-    let mut manifest = Manifest::default();
+    let mut manifest = crate::registry::empty_manifest();
     let mut packages = Vec::new();
     let Ok(dirs) = std::fs::read_dir(fragments) else {
         return Ok(Recording { manifest, packages });
@@ -218,10 +227,7 @@ fn reconcile(
             .map(|(c, _)| c.to_string())
             .unwrap_or(key.clone());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::Fragment {
-                path: dir.clone(),
-                source: Box::new(e),
-            })?
+            .map_err(|e| fragment_error(&dir, Box::new(e)))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| {
@@ -233,14 +239,8 @@ fn reconcile(
             .collect();
         files.sort();
         for path in files {
-            let bytes = std::fs::read(&path).map_err(|e| Error::Fragment {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            let fragment = Fragment::parse(&path, &bytes).map_err(|e| Error::Fragment {
-                path: path.clone(),
-                source: e,
-            })?;
+            let bytes = std::fs::read(&path).map_err(|e| fragment_error(&path, Box::new(e)))?;
+            let fragment = Fragment::parse(&path, &bytes).map_err(|e| fragment_error(&path, e))?;
             manifest.add(fragment, &crate_name)?;
             if !packages.contains(&crate_name) {
                 packages.push(crate_name.clone());
@@ -311,9 +311,8 @@ mod tests {
         ]
         .into();
         let rec = reconcile(root, &units, "now").unwrap();
-        let names: Vec<&str> = rec
-            .manifest
-            .postgres
+        let names: Vec<&str> = cell_postgres::section(&rec.manifest)
+            .tables
             .iter()
             .map(|d| d.name.as_str())
             .collect();

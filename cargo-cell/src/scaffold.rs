@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use crate::error::Error;
-use crate::ui::Ui;
+use cell_core::ui::Ui;
 
 /// Environment variable overriding where the generated project finds cell-runtime.
 pub const RUNTIME_PATH_ENV: &str = "CELL_RUNTIME_PATH";

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::ui::Ui;
+use cell_core::ui::Ui;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {

@@ -101,6 +101,8 @@ impl Harness {
             cmd: None,
             container_port: 5432,
             data_path: PG_DATA.into(),
+            image_env: "CELL_POSTGRES_IMAGE".into(),
+            image_hint: String::new(),
         }
     }
 

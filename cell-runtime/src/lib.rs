@@ -95,6 +95,15 @@ pub mod Auth {
     pub use cell_stub_macros::auth_require as require;
 }
 
+/// The Auth Cell's attributes, where the `auth` feature is off: each is a compile error that
+/// names the feature to turn on (`cell-runtime = { ..., features = ["auth"] }`).
+#[cfg(not(feature = "auth"))]
+#[allow(non_snake_case)]
+pub mod Auth {
+    pub use cell_stub_macros::auth_protected_without_feature as protected;
+    pub use cell_stub_macros::auth_require_without_feature as require;
+}
+
 /// The Redis Cell's attributes on a `#[Postgres::table]` struct.
 ///
 /// - `#[Redis::cache(ttl = "1h")]` beside `#[Postgres::table]` (either order): the generated
@@ -156,11 +165,12 @@ pub mod Telemetry {
 /// What an application needs in scope: the attribute namespaces, connections, and the value
 /// types the Cells map.
 pub mod prelude {
-    #[cfg(feature = "auth")]
-    pub use crate::{Auth, auth::AuthContext, auth::AuthError};
+    pub use crate::Auth;
     pub use crate::{
         Cache, Error, Performance, Postgres, PostgresConnection, Redis, Telemetry, service,
     };
+    #[cfg(feature = "auth")]
+    pub use crate::{auth::AuthContext, auth::AuthError};
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
     pub use rust_decimal::Decimal;
     pub use uuid::Uuid;

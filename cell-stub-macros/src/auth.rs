@@ -1,18 +1,18 @@
 //! `#[Auth::require(...)]` and `#[Auth::protected]`: record in phase 1, else expand against
 //! `.cell/auth.lock.json` (a bit test) or, without a lock, by role name.
 
-use cell_auth::lock::LockFile as _;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemFn;
 
-use cell_auth::expand::{Locked, check_against_lock, compile_error, expand};
+use cell_auth::expand::{Locked, check_against_lock, expand};
 use cell_auth::lock::Lock;
 use cell_auth::parse::{Kind, parse_fn, parse_rule};
 use cell_auth::rule::{GuardDecl, function_path};
 use cell_auth::{CELL_NAME, LOCK_FILE};
+use cell_core::macros::{Phase, compile_error, read_lock};
 
-use crate::{locks, record};
+use crate::record;
 
 pub fn guard(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
     let item: ItemFn = match syn::parse2(input.clone()) {
@@ -42,31 +42,29 @@ pub fn guard(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
     let file = proc_macro::Span::call_site().file();
     let path = function_path(&crate_name, &file, &item.sig.ident.to_string());
 
-    if record::is_recording() {
-        let decl = GuardDecl {
-            path: path.clone(),
-            rule: parsed.rule.clone(),
-        };
-        let value = serde_json::to_value(&decl).expect("guards serialise");
-        if let Err(e) = record::record(CELL_NAME, "guard", &path.replace("::", "-"), &value) {
-            let err = compile_error(
-                Span::call_site(),
-                &format!("cargo-cell could not record this guard: {e}"),
-            );
-            return quote!(#item #err);
+    let phase = Phase::of(CELL_NAME, LOCK_FILE, record::is_recording());
+    let lock_path = match phase {
+        Phase::Record => {
+            let decl = GuardDecl {
+                path: path.clone(),
+                rule: parsed.rule.clone(),
+            };
+            let value = serde_json::to_value(&decl).expect("guards serialise");
+            if let Err(e) = record::record(CELL_NAME, "guard", &path.replace("::", "-"), &value) {
+                let err = compile_error(
+                    Span::call_site(),
+                    &format!("cargo-cell could not record this guard: {e}"),
+                );
+                return quote!(#item #err);
+            }
+            return expand(item, &parsed, None);
         }
-        return expand(item, &parsed, None);
-    }
-    // `--without auth`: the guards still run, by role name, without the lock (there may be
-    // none, and no dev token service). Never unguarded.
-    if locks::disabled(CELL_NAME) {
-        return expand(item, &parsed, None);
-    }
-
-    let Some(lock_path) = locks::lock_path(LOCK_FILE) else {
-        return expand(item, &parsed, None);
+        // `--without auth`: the guards still run, by role name, without the lock (there may
+        // be none, and no dev token service). Never unguarded.
+        Phase::Disabled | Phase::Expand(None) => return expand(item, &parsed, None),
+        Phase::Expand(Some(lock_path)) => lock_path,
     };
-    match Lock::read(&lock_path) {
+    match read_lock::<Lock>(&lock_path) {
         Ok(None) => expand(item, &parsed, None),
         Ok(Some(lock)) => {
             let locked = Locked {
@@ -82,6 +80,7 @@ pub fn guard(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
                 }
             }
         }
+        // Every unusable lock, a too-new one included, says to regenerate it.
         Err(e) => {
             let err = compile_error(
                 item.sig.ident.span(),

@@ -83,6 +83,25 @@ pub fn auth_protected(args: TokenStream, item: TokenStream) -> TokenStream {
     auth::guard(cell_auth::parse::Kind::Protected, args.into(), item.into()).into()
 }
 
+/// `#[Auth::require]` where cell-runtime's `auth` feature is off: the namespace always
+/// exists, and says which feature to turn on. The item is kept as written.
+#[proc_macro_attribute]
+pub fn auth_require_without_feature(_args: TokenStream, item: TokenStream) -> TokenStream {
+    without_feature("Auth::require", "auth", item)
+}
+
+/// `#[Auth::protected]` where cell-runtime's `auth` feature is off.
+#[proc_macro_attribute]
+pub fn auth_protected_without_feature(_args: TokenStream, item: TokenStream) -> TokenStream {
+    without_feature("Auth::protected", "auth", item)
+}
+
+fn without_feature(attribute: &str, feature: &str, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let err = cell_core::macros::feature_off(attribute, feature);
+    quote::quote!(#item #err).into()
+}
+
 /// `#[Redis::cache(ttl = "1h")]` on a `#[Postgres::table]` struct. See `cell_runtime::Redis`.
 #[proc_macro_attribute]
 pub fn redis_cache(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -1,81 +1,22 @@
-//! Finding and reading the workspace's lock files from inside rustc.
-//!
-//! The workspace root is the nearest ancestor of `CARGO_MANIFEST_DIR` whose Cargo.toml has a
-//! `[workspace]` table (else the crate's own folder): the same root `cargo metadata` gives
-//! cargo-cell, which writes the locks there. A lock is read once per rustc process and file
-//! version (path + modification time), so a long-lived rust-analyzer sees new locks.
+//! The Postgres lock as the macros read it; the rest of the shared macro support (workspace
+//! root, `--without`, the cached read) is `cell_core::macros`.
 
-use cell_postgres::lock::LockFile as _;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
+use cell_core::lockfile::LockError;
 use cell_postgres::lock::Lock;
 
-type Cached = (Option<SystemTime>, Arc<Lock>);
-static CACHE: Mutex<Option<HashMap<PathBuf, Cached>>> = Mutex::new(None);
+pub use cell_core::macros::{disabled, lock_path, track_disabled};
 
-pub fn workspace_root() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
-    for candidate in dir.ancestors() {
-        let manifest = candidate.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&manifest)
-            && text.lines().any(|l| l.trim() == "[workspace]")
-        {
-            return Some(candidate.to_path_buf());
-        }
-    }
-    Some(dir)
-}
-
-/// Environment variable naming Cells to build without their real expansion (comma-separated),
-/// set by `cargo cell --without CELL` and `[workspace.metadata.cell] disabled = [...]`.
-pub const DISABLED_ENV: &str = "CELL_DISABLED";
-
-/// Whether `cell` is disabled: its attributes expand from the declaration alone.
-pub fn disabled(cell: &str) -> bool {
-    std::env::var(DISABLED_ENV)
-        .is_ok_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case(cell)))
-}
-
-/// Makes rustc track [`DISABLED_ENV`] for the crate this is emitted into, so changing it
-/// recompiles the crate (a macro's own `std::env::var` is not tracked).
-pub fn track_disabled() -> proc_macro2::TokenStream {
-    quote::quote! {
-        const _: ::core::option::Option<&str> = ::core::option_env!("CELL_DISABLED");
-    }
-}
-
-/// The path of a lock file of this workspace (it may not exist).
-pub fn lock_path(file: &str) -> Option<PathBuf> {
-    workspace_root().map(|root| root.join(".cell").join(file))
-}
-
-/// The lock at `path`: `Ok(None)` when there is none.
-pub fn read(path: &Path) -> Result<Option<Arc<Lock>>, String> {
-    let mtime = match std::fs::metadata(path) {
-        Ok(m) => m.modified().ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some((seen, lock)) = cache.get(path)
-        && *seen == mtime
-        && mtime.is_some()
-    {
-        return Ok(Some(lock.clone()));
-    }
-    let lock = Lock::read(path).map_err(|e| e.to_string())?;
-    let Some(lock) = lock else { return Ok(None) };
-    let lock = Arc::new(lock);
-    cache.insert(path.to_path_buf(), (mtime, lock.clone()));
-    Ok(Some(lock))
+/// The Postgres lock at `path`: `Ok(None)` when there is none.
+pub fn read(path: &Path) -> Result<Option<Arc<Lock>>, LockError> {
+    cell_core::macros::read_lock::<Lock>(path)
 }
 
 /// The enum types of the Postgres lock at `path` (empty when it has none, or no lock).
-pub fn read_postgres_enums(path: &Path) -> Result<Arc<BTreeMap<String, Vec<String>>>, String> {
+pub fn read_postgres_enums(path: &Path) -> Result<Arc<BTreeMap<String, Vec<String>>>, LockError> {
     Ok(read(path)?
         .map(|lock| Arc::new(lock.enums.clone()))
         .unwrap_or_default())

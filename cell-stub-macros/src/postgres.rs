@@ -11,6 +11,8 @@ use cell_postgres::expand::{LockView, compile_error, expand, expand_placeholder}
 use cell_postgres::parse::{NAMESPACE, namespaced_name, parse_table_lenient, validate};
 use cell_postgres::{CELL_NAME, LOCK_FILE};
 
+use cell_core::lockfile::LockError;
+
 use crate::{locks, record};
 
 pub fn table(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -87,20 +89,8 @@ fn expand_against_lock(item: ItemStruct, parsed: cell_postgres::parse::ParsedTab
 }
 
 /// `out` with an error about an unreadable lock at `ident`.
-fn lock_error(ident: &syn::Ident, e: &str, out: TokenStream) -> TokenStream {
-    let err = compile_error(
-        ident.span(),
-        &if e.contains("lock format version") {
-            // LockError::TooNew: the lock is fine, the tool is old.
-            format!(
-                "{e}\n\nhelp: update cargo-cell and cell-runtime to the version that wrote this lock; do not rewrite the lock with this one"
-            )
-        } else {
-            format!(
-                "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
-            )
-        },
-    );
+fn lock_error(ident: &syn::Ident, e: &LockError, out: TokenStream) -> TokenStream {
+    let err = compile_error(ident.span(), &cell_core::macros::lock_error_message(e));
     quote!(#out #err)
 }
 

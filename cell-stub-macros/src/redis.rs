@@ -6,21 +6,22 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::{ItemFn, ItemStruct};
 
+use cell_core::macros::compile_error;
 use cell_postgres::parse::{parse_table_lenient, validate};
 use cell_redis::CELL_NAME;
 use cell_redis::expand::{
-    cached_table, check_keys, compile_error, defer_to_table, memoize as expand_memoize,
-    memoize_decl, table_decl,
+    cached_table, check_keys, defer_to_table, memoize as expand_memoize, memoize_decl, table_decl,
 };
 use cell_redis::parse::{is_postgres_table, parse_memoize, take_table_cache};
 
-use crate::{locks, record};
+use crate::record;
 
 /// `cargo cell build --without redis` (or `[workspace.metadata.cell] disabled = ["redis"]`):
 /// outside the record step, caches expand to nothing (finders read Postgres, memoized
-/// functions run), so the program needs no Redis. Recording is unaffected.
+/// functions run), so the program needs no Redis. Recording is unaffected. (The phase
+/// without its lock path: no Redis expansion reads the Redis lock.)
 fn disabled() -> bool {
-    locks::disabled(CELL_NAME) && !record::is_recording()
+    !record::is_recording() && cell_core::macros::disabled(CELL_NAME)
 }
 
 /// The package declaring the cache: the `{app}` of its keys.

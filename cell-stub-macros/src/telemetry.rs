@@ -10,7 +10,7 @@ use cell_telemetry::CELL_NAME;
 use cell_telemetry::expand::{expand as expand_fn, unchanged};
 use cell_telemetry::parse::{parse, strip};
 
-use crate::{locks, record};
+use crate::record;
 
 pub fn expand(kind: &str, args: TokenStream, input: TokenStream) -> TokenStream {
     let mut item: ItemFn = match syn::parse2(input.clone()) {
@@ -54,11 +54,15 @@ pub fn expand(kind: &str, args: TokenStream, input: TokenStream) -> TokenStream 
 /// telemetry` sets `CELL_DISABLED`. (A function item cannot carry the tracking const the
 /// Postgres expansion uses, since methods are expanded here too: after switching
 /// `--without telemetry` on or off, `cargo clean -p <crate>` recompiles what used it.)
+///
+/// Checked before the record step (a disabled Telemetry Cell records nothing), so this is
+/// not `cell_core::macros::Phase::of`, which puts recording first; no expansion reads the
+/// Telemetry lock.
 pub fn disabled() -> bool {
-    if cfg!(feature = "telemetry-off") || locks::disabled(CELL_NAME) {
+    if cfg!(feature = "telemetry-off") || cell_core::macros::disabled(CELL_NAME) {
         return true;
     }
-    let Some(root) = locks::workspace_root() else {
+    let Some(root) = cell_core::macros::workspace_root() else {
         return false;
     };
     let Ok(text) = std::fs::read_to_string(root.join("Cargo.toml")) else {

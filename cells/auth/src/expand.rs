@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::{FnArg, ItemFn, Pat, PatIdent};
 
@@ -34,10 +34,6 @@ pub fn check_against_lock(fn_path: &str, rule: &Rule, locked: Locked<'_>) -> Res
             "`{fn_path}` is guarded, but {file} does not list it\n\nhelp: run `cargo cell plan` to review the new permission, then `cargo cell build` to lock it"
         )),
     }
-}
-
-pub fn compile_error(span: Span, message: &str) -> TokenStream {
-    syn::Error::new(span, message).to_compile_error()
 }
 
 /// The function with its guard. `locked` is `None` without a lock (and while recording).

@@ -11,13 +11,23 @@
 //! (a plain `cargo build` of a fresh checkout, rust-analyzer) the guard compares role names:
 //! slower, equally strict.
 //!
-//! Everything except [`server`] (the dev token service) is pure and unit-tested.
+//! Everything except [`server`] (the dev token service) and the live side is pure and
+//! unit-tested. [`AuthCell`] is the Cell as cargo-cell drives it: [`cell_core::Cell`] always
+//! ([`cell_impl`], with the manifest [`section`]), [`cell_core::LiveCell`] with the feature
+//! `live` ([`live_cell`]: the token service's image and container, plan and apply, and
+//! `cargo cell auth token|serve`).
 
 pub mod cell;
+pub mod cell_impl;
+pub mod error;
 pub mod lock;
 pub mod plan;
 pub mod roles;
 pub mod rule;
+pub mod section;
+
+#[cfg(feature = "live")]
+pub mod live_cell;
 
 #[cfg(feature = "macros")]
 pub mod expand;
@@ -32,3 +42,6 @@ pub const CELL_NAME: &str = "auth";
 
 /// The lock file's name inside the workspace's `.cell/` directory.
 pub const LOCK_FILE: &str = "auth.lock.json";
+
+pub use cell_impl::AuthCell;
+pub use error::AuthCellError;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use cell_lockfile::{LockError, LockFile};
+pub use cell_core::lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 
 use crate::roles::{MAX_ROLES, RoleTable};

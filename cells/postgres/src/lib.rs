@@ -8,14 +8,17 @@
 //! Everything except `live` is pure and unit-tested without a database.
 
 pub mod cell;
+mod cell_impl;
 pub mod check;
 pub mod declare;
 pub mod diff;
+pub mod error;
 pub mod ident;
 pub mod lock;
 pub mod plan;
 pub mod safety;
 pub mod schema;
+pub mod section;
 pub mod types;
 
 #[cfg(feature = "macros")]
@@ -29,6 +32,13 @@ pub mod parse;
 pub mod live;
 #[cfg(feature = "tls")]
 pub mod tls;
+
+#[cfg(feature = "driver")]
+pub mod driver;
+
+pub use cell_impl::{PostgresCell, URL_ENV, code_against_lock, resolve_enums, section};
+pub use error::PostgresError;
+pub use section::PostgresSection;
 
 /// The Cell's name as it appears in manifests, locks and container labels.
 pub const CELL_NAME: &str = "postgres";

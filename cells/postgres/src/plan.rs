@@ -140,42 +140,7 @@ pub enum Step {
     },
 }
 
-/// How much a step can hurt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Safety {
-    /// Never loses data, never fails because of data.
-    Safe,
-    /// Loses no data, but fails when existing rows violate it (NOT NULL, UNIQUE, FK, CHECK).
-    DataDependent,
-    /// Loses data (drops, narrowing type changes).
-    Destructive,
-}
-
-/// What a step does to its object, as Terraform shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// `+`
-    Create,
-    /// `~`
-    Update,
-    /// `-`
-    Delete,
-    /// `-/+`: dropped and created again (an index or constraint whose definition changed).
-    Replace,
-}
-
-impl Action {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::Create => "+",
-            Action::Update => "~",
-            Action::Delete => "-",
-            Action::Replace => "-/+",
-        }
-    }
-}
+pub use cell_core::plan::{Action, Plain, Safety, Style};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -816,28 +781,6 @@ impl Plan {
             }
         }
         out
-    }
-}
-
-/// How rendered text is decorated: colours on a terminal, nothing otherwise.
-pub trait Style {
-    fn action(&self, action: Action, text: &str) -> String;
-    fn warning(&self, safety: Safety, text: &str) -> String;
-    fn dim(&self, text: &str) -> String;
-}
-
-/// No decoration.
-pub struct Plain;
-
-impl Style for Plain {
-    fn action(&self, _: Action, text: &str) -> String {
-        text.to_string()
-    }
-    fn warning(&self, _: Safety, text: &str) -> String {
-        text.to_string()
-    }
-    fn dim(&self, text: &str) -> String {
-        text.to_string()
     }
 }
 

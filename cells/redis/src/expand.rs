@@ -10,12 +10,12 @@
 //!
 //! Generated code reaches the runtime through `::cell_runtime::__private::cache`.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
 use syn::{ImplItem, Item, ItemFn, ItemStruct};
 
 use cell_postgres::ident::quote as q;
-use cell_postgres::parse::ParsedTable;
+use cell_postgres::parse::{ParsedTable, error};
 
 use crate::declare::{MemoizeDecl, TableCacheDecl};
 use crate::key;
@@ -27,31 +27,29 @@ fn private() -> TokenStream {
 }
 
 /// `compile_error!` at `span`.
-pub fn compile_error(span: Span, message: &str) -> TokenStream {
-    quote_spanned!(span=> ::core::compile_error!{ #message })
-}
+pub use cell_core::macros::compile_error;
 
 /// The cached finders must exist and be unique: `#[Redis::cache_key]` goes on a field with
 /// a unique index.
 pub fn check_keys(parsed: &ParsedTable, cache: &TableCache) -> Result<(), syn::Error> {
-    let mut errors = cell_postgres::parse::Errors::default();
+    let mut errors = cell_core::macros::Errors::default();
     for f in &cache.key_fields {
         let Some(i) = parsed.field_idents.iter().position(|x| x == f) else {
             continue;
         };
         let c = &parsed.decl.columns[i];
         if c.primary_key {
-            errors.error(
+            errors.push(error(
                 f.span(),
                 "the primary key is always a cache key",
                 "remove #[Redis::cache_key] from the primary key",
-            );
+            ));
         } else if !c.index.is_some_and(|ix| ix.unique) {
-            errors.error(
+            errors.push(error(
                 f.span(),
                 &format!("#[Redis::cache_key] needs a unique field, and `{}` is not unique", c.name),
                 "add `#[Postgres::unique]` (a cached `find_by_` returns one row), or remove #[Redis::cache_key]",
-            );
+            ));
         }
     }
     errors.finish()

@@ -7,15 +7,33 @@
 //! → apply (cargo-cell: `CONFIG SET`) → [`lock::Lock`] → expansion ([`expand`]).
 //!
 //! Keys are laid out by [`key`]; durations and tag templates are checked at compile time
-//! ([`duration`], [`template`]). Everything here is pure and unit-tested without Redis.
+//! ([`duration`], [`template`]). Everything here is pure and unit-tested without Redis,
+//! except [`live_cell`] (feature `live`).
+//!
+//! cargo-cell drives the Cell through [`RedisCell`]: [`cell_core::Cell`] (its name, lock,
+//! manifest section [`section::RedisSection`], `cargo cell check`) and, with the feature
+//! `live`, [`cell_core::LiveCell`] (its container, readiness, plan [`cell_plan::RedisPlan`]
+//! and apply).
 
 pub mod cell;
+pub mod cell_impl;
+pub mod cell_plan;
 pub mod declare;
 pub mod duration;
+pub mod error;
 pub mod key;
 pub mod lock;
 pub mod plan;
+pub mod section;
 pub mod template;
+
+#[cfg(feature = "live")]
+pub mod live_cell;
+
+pub use cell_impl::RedisCell;
+pub use cell_plan::RedisPlan;
+pub use error::RedisCellError;
+pub use section::RedisSection;
 
 #[cfg(feature = "macros")]
 pub mod expand;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-pub use cell_lockfile::{LockError, LockFile};
+pub use cell_core::lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 
 use crate::declare::{MemoizeDecl, TableCacheDecl};

@@ -6,7 +6,8 @@ use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ItemFn, ItemStruct, LitStr, Meta, Pat};
 
-use cell_postgres::parse::{Errors, error, error_spanned, namespaced_name};
+use cell_core::macros::Errors;
+use cell_postgres::parse::{error, error_spanned, namespaced_name};
 
 use crate::{duration, template};
 

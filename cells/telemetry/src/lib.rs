@@ -1,22 +1,38 @@
 //! The Telemetry Cell.
 //!
 //! Data flows through one type per stage:
-//! attributes ([`parse`]) → declarations ([`declare::FnDecl`], recorded in the manifest)
-//! → [`lock::Lock`] (every metric and span, `.cell/telemetry.lock.json`) → [`lock::Plan`]
-//! (metrics and spans added and removed) → the Prometheus scrape configuration
-//! ([`scrape`]). The expansion ([`expand`]) generates `tracing` spans and `metrics` calls.
+//! attributes ([`parse`]) → declarations ([`declare::FnDecl`], recorded in the manifest's
+//! [`section::TelemetrySection`]) → [`lock::Lock`] (every metric and span,
+//! `.cell/telemetry.lock.json`) → [`lock::Plan`] (metrics and spans added and removed; for
+//! cargo-cell a [`plan::TelemetryPlan`], in JSON a [`report::TelemetryReport`]) → the
+//! Prometheus scrape configuration ([`scrape`]). The expansion ([`expand`]) generates
+//! `tracing` spans and `metrics` calls.
 //!
-//! Everything here is pure and unit-tested without rustc or Docker.
+//! [`TelemetryCell`] is the Cell as cargo-cell drives it: [`cell_core::Cell`] always, and
+//! with the `live` feature [`cell_core::LiveCell`] (the Prometheus container).
+//!
+//! Everything but the live side is pure and unit-tested without rustc or Docker.
 
+pub mod cell_impl;
 pub mod declare;
+pub mod error;
 pub mod lock;
 pub mod names;
+pub mod plan;
+pub mod report;
 pub mod scrape;
+pub mod section;
 
 #[cfg(feature = "macros")]
 pub mod expand;
 #[cfg(feature = "macros")]
 pub mod parse;
+
+#[cfg(feature = "live")]
+pub mod live_cell;
+
+pub use cell_impl::TelemetryCell;
+pub use error::TelemetryError;
 
 /// The Cell's name as it appears in manifests, locks, container labels and `disabled = [...]`.
 pub const CELL_NAME: &str = "telemetry";

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-pub use cell_lockfile::{LockError, LockFile};
+pub use cell_core::lockfile::{LockError, LockFile};
+use cell_core::plan::{Action, Summary};
 use serde::{Deserialize, Serialize};
 
 use crate::declare::{FnDecl, MetricKind};
@@ -216,6 +217,22 @@ impl Plan {
         self.steps.is_empty()
     }
 
+    /// How many metrics and spans it adds, changes and removes.
+    pub fn counts(&self) -> Summary {
+        Summary::of(self.steps.iter().map(Step::action))
+    }
+
+    /// `1 to add, 2 to change, 2 to destroy`: the counts of the JSON plan's `summary`, in the
+    /// words the Postgres plan uses.
+    pub fn summary(&self) -> String {
+        let Summary {
+            add,
+            change,
+            destroy,
+        } = self.counts();
+        format!("{add} to add, {change} to change, {destroy} to destroy")
+    }
+
     /// The plan as `cargo cell plan` prints it, one line per step.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -232,6 +249,15 @@ impl Plan {
 }
 
 impl Step {
+    /// Create (added), delete (removed) or update (changed).
+    pub fn action(&self) -> Action {
+        match self {
+            Step::AddMetric(_) | Step::AddSpan(_) => Action::Create,
+            Step::RemoveMetric(_) | Step::RemoveSpan(_) => Action::Delete,
+            Step::ChangeMetric { .. } | Step::ChangeSpan { .. } => Action::Update,
+        }
+    }
+
     /// `+` added, `-` removed, `~` changed.
     pub fn sign(&self) -> &'static str {
         match self {
@@ -359,5 +385,26 @@ mod tests {
         let plan = Plan::between(&one, &empty).render();
         assert!(plan.contains("- metric checkouts_total"), "{plan}");
         assert!(plan.contains("- span checkout_flow"), "{plan}");
+    }
+
+    #[test]
+    fn summary_counts_what_is_added_changed_and_removed() {
+        let one = Lock::from_decls([&checkout(&["tier"])]).unwrap();
+        let two = Lock::from_decls([&checkout(&["tier", "region"])]).unwrap();
+        assert_eq!(
+            Plan::between(&Lock::default(), &one).summary(),
+            "3 to add, 0 to change, 0 to destroy"
+        );
+        assert_eq!(
+            Plan::between(&one, &two).summary(),
+            "0 to add, 2 to change, 0 to destroy"
+        );
+        assert_eq!(
+            Plan::between(&one, &Lock::default()).summary(),
+            "0 to add, 0 to change, 3 to destroy"
+        );
+        for step in &Plan::between(&one, &two).steps {
+            assert_eq!(step.action().symbol(), step.sign());
+        }
     }
 }

@@ -32,31 +32,9 @@ pub struct Arg {
     pub ty: Type,
 }
 
-/// Collects errors so the user sees every mistake at once.
-#[derive(Default)]
-pub struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        let e = syn::Error::new(span, message);
-        match &mut self.0 {
-            Some(all) => all.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-    fn push_err(&mut self, e: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-    pub fn finish(self) -> Result<(), syn::Error> {
-        match self.0 {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
+/// Collects errors so the user sees every mistake at once (the collector every Cell's macros
+/// share; [`Errors::finish`] must be called).
+pub use cell_core::macros::Errors;
 
 /// Whether `attr` is one of this Cell's (`Telemetry::span`, `cell_runtime::Telemetry::span`).
 pub fn telemetry_kind(attr: &syn::Attribute) -> Option<String> {
@@ -128,7 +106,7 @@ pub fn parse(
     for (kind, tokens, attr_span) in &attrs {
         let kind = kind.as_str();
         if seen.contains(&kind) {
-            errors.push(
+            errors.at(
                 *attr_span,
                 format!("#[Telemetry::{kind}] appears twice on `{fn_name}`\n\nhelp: merge them into one attribute"),
             );
@@ -185,27 +163,27 @@ pub fn parse(
             Ok(())
         });
         if let Err(e) = parser.parse2(tokens.clone()) {
-            errors.push_err(e);
+            errors.push(e);
         }
         match kind {
             "span" | "traces" => wants_span = true,
             _ => {}
         }
     }
-    if seen.contains(&"traces") && sampled.is_none() && !errors_present(&errors) {
+    if seen.contains(&"traces") && sampled.is_none() && errors.is_empty() {
         let (_, _, s) = attrs.iter().find(|(k, _, _)| k == "traces").expect("seen");
-        errors.push(*s, "#[Telemetry::traces] needs a sample rate\n\nhelp: write `#[Telemetry::traces(sampled = \"0.1\")]`");
+        errors.at(*s, "#[Telemetry::traces] needs a sample rate\n\nhelp: write `#[Telemetry::traces(sampled = \"0.1\")]`");
     }
     if seen.contains(&"metrics") && counter.is_none() && histogram.is_none() {
         let (_, _, s) = attrs.iter().find(|(k, _, _)| k == "metrics").expect("seen");
-        errors.push(*s, "#[Telemetry::metrics] declares no metric\n\nhelp: write `#[Telemetry::metrics(counter = \"checkouts_total\", histogram = \"checkout_seconds\")]`");
+        errors.at(*s, "#[Telemetry::metrics] declares no metric\n\nhelp: write `#[Telemetry::metrics(counter = \"checkouts_total\", histogram = \"checkout_seconds\")]`");
     }
 
     let mut check_metric = |lit: &Option<LitStr>, kind: Kind| {
         if let Some(lit) = lit
             && let Err(m) = names::check_metric(&lit.value(), kind)
         {
-            errors.push(lit.span(), m);
+            errors.at(lit.span(), m);
         }
     };
     check_metric(&counter, Kind::Counter);
@@ -218,11 +196,11 @@ pub fn parse(
             if what == "labels"
                 && let Err(m) = names::check_label(&name)
             {
-                errors.push(lit.span(), m);
+                errors.at(lit.span(), m);
                 continue;
             }
             if out.iter().any(|a| a.ident == name) {
-                errors.push(lit.span(), format!("`{name}` is listed twice in `{what}`"));
+                errors.at(lit.span(), format!("`{name}` is listed twice in `{what}`"));
                 continue;
             }
             match arguments.iter().find(|a| a.ident == name) {
@@ -238,7 +216,7 @@ pub fn parse(
                             names.join(", ")
                         )
                     };
-                    errors.push(
+                    errors.at(
                         lit.span(),
                         format!("`{name}` is not an argument of `{fn_name}`\n\nhelp: {help}"),
                     );
@@ -284,10 +262,6 @@ pub fn parse(
         histogram: histogram.map(|l| l.value()),
     };
     (parsed, errors)
-}
-
-fn errors_present(e: &Errors) -> bool {
-    e.0.is_some()
 }
 
 /// `[tier, "user_id"]`: identifiers or string literals.

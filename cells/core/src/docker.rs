@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -28,9 +27,10 @@ use bollard::query_parameters::{
     RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 
 use crate::ui::Ui;
+pub use crate::workspace::WorkspaceId;
+use crate::workspace::short_hash;
 
 /// Label on everything cargo-cell creates; its value is [`MANAGED_BY`].
 pub const LABEL_MANAGED_BY: &str = "dev.cell.managed-by";
@@ -74,6 +74,12 @@ pub struct CellSpec {
     pub container_port: u16,
     /// Where the Cell's named volume is mounted.
     pub data_path: String,
+    /// The environment variable that chooses another image (`CELL_POSTGRES_IMAGE`), named
+    /// in the help when the image is missing. Not part of [`CellSpec::config_hash`].
+    pub image_env: String,
+    /// How to get the image where nothing can be pulled (`build the local test images with
+    /// `scripts/build-images``), for that help; empty for none.
+    pub image_hint: String,
 }
 
 impl CellSpec {
@@ -94,41 +100,6 @@ impl CellSpec {
             "data_path": self.data_path,
         });
         short_hash(canonical.to_string().as_bytes(), 16)
-    }
-}
-
-/// Which workspace owns a container: its labels carry [`WorkspaceId::id`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WorkspaceId {
-    /// The workspace folder's name, made safe for container names.
-    pub name: String,
-    /// A short stable hash of the workspace root's path.
-    pub id: String,
-}
-
-impl WorkspaceId {
-    /// The id of the workspace rooted at `root` (canonicalized when it exists,
-    /// so `./ws` and `/abs/ws` are the same workspace).
-    pub fn for_root(root: &Path) -> Self {
-        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let name = sanitize_name(
-            &root
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        let id = short_hash(root.as_os_str().as_encoded_bytes(), 10);
-        WorkspaceId { name, id }
-    }
-
-    /// The container name of `cell`: `cell-<name>-<id>-<cell>`.
-    pub fn container_name(&self, cell: &str) -> String {
-        format!("cell-{}-{}-{}", self.name, self.id, sanitize_name(cell))
-    }
-
-    /// The volume name of `cell`: `cell-<name>-<id>-<cell>-data`.
-    pub fn volume_name(&self, cell: &str) -> String {
-        format!("{}-data", self.container_name(cell))
     }
 }
 
@@ -284,15 +255,16 @@ pub enum DockerError {
         help(
             "run `docker pull {image}`; or choose another image with \
              `[workspace.metadata.cell.{cell}] image = \"...\"` in Cargo.toml or the \
-             environment variable {env_var}; without a registry, build the local test images \
-             with `scripts/build-images`"
+             environment variable {env_var}{hint}"
         )
     )]
     ImageUnavailable {
         cell: String,
         image: String,
-        /// `CELL_<CELL>_IMAGE`.
+        /// The variable that chooses the image (`CELL_POSTGRES_IMAGE`).
         env_var: String,
+        /// `; without a registry, ...`, or empty.
+        hint: String,
         #[source]
         source: Box<BollardError>,
     },
@@ -1112,10 +1084,12 @@ impl Engine {
         let unavailable = |source| DockerError::ImageUnavailable {
             cell: spec.cell.clone(),
             image: spec.image.clone(),
-            env_var: format!(
-                "CELL_{}_IMAGE",
-                spec.cell.to_uppercase().replace(['-', '.'], "_")
-            ),
+            env_var: spec.image_env.clone(),
+            hint: if spec.image_hint.is_empty() {
+                String::new()
+            } else {
+                format!("; without a registry, {}", spec.image_hint)
+            },
             source: Box::new(source),
         };
         let task = ui.task(&spec.cell, &format!("pulling {}", spec.image));
@@ -1400,38 +1374,11 @@ fn parse_label(value: &str) -> Option<(&str, &str)> {
     (!k.trim().is_empty()).then_some((k.trim(), v))
 }
 
-/// Lowercase `[a-z0-9_.-]`, starting with a letter or digit, at most 32
-/// characters; `workspace` when nothing is left.
-fn sanitize_name(raw: &str) -> String {
-    let mut out = String::new();
-    for c in raw.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() || ((c == '_' || c == '.' || c == '-') && !out.is_empty()) {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-        if out.len() >= 32 {
-            break;
-        }
-    }
-    let out = out.trim_end_matches(['-', '.', '_']).to_owned();
-    if out.is_empty() {
-        "workspace".to_owned()
-    } else {
-        out
-    }
-}
-
-fn short_hash(bytes: &[u8], hex_len: usize) -> String {
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..hex_len].to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace::sanitize_name;
+    use std::path::Path;
 
     fn spec() -> CellSpec {
         CellSpec {
@@ -1444,6 +1391,8 @@ mod tests {
             cmd: None,
             container_port: 5432,
             data_path: "/var/lib/postgresql/data".into(),
+            image_env: "CELL_POSTGRES_IMAGE".into(),
+            image_hint: "build the local test images with `scripts/build-images`".into(),
         }
     }
 
@@ -1537,6 +1486,8 @@ mod tests {
             cell: "postgres".into(),
             image: "postgres:17".into(),
             env_var: "CELL_POSTGRES_IMAGE".into(),
+            hint: "; without a registry, build the local test images with `scripts/build-images`"
+                .into(),
             source: Box::new(BollardError::RequestTimeoutError),
         };
         let help = err.help().unwrap().to_string();

@@ -308,6 +308,51 @@ impl Drop for Task {
     }
 }
 
+/// Colours for a terminal that wants them (stdout is a terminal, `NO_COLOR` unset): the
+/// [`crate::plan::Style`] every Cell's plan is rendered with there.
+pub struct Colours;
+
+impl Colours {
+    pub fn wanted() -> bool {
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    }
+}
+
+impl crate::plan::Style for Colours {
+    fn action(&self, action: crate::plan::Action, text: &str) -> String {
+        use crate::plan::Action;
+        let s = console::style(text);
+        match action {
+            Action::Create => s.green(),
+            Action::Update => s.yellow(),
+            Action::Delete => s.red(),
+            Action::Replace => s.magenta(),
+        }
+        .force_styling(true)
+        .to_string()
+    }
+
+    fn warning(&self, safety: crate::plan::Safety, text: &str) -> String {
+        use crate::plan::Safety;
+        match safety {
+            Safety::Safe => text.to_string(),
+            Safety::DataDependent => console::style(text)
+                .yellow()
+                .force_styling(true)
+                .to_string(),
+            Safety::Destructive => console::style(text)
+                .red()
+                .bold()
+                .force_styling(true)
+                .to_string(),
+        }
+    }
+
+    fn dim(&self, text: &str) -> String {
+        console::style(text).dim().force_styling(true).to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,150 @@
+//! [`CellError`]: what a Cell's code returns to cargo-cell. Each Cell has its own error enum
+//! (thiserror + miette, `#[non_exhaustive]`); cargo-cell sees them through this one box, so
+//! it renders every Cell's code, help and cause chain without knowing the Cell.
+
+use std::fmt;
+
+use miette::Diagnostic;
+
+/// Any Cell's error, with its diagnostic (code, help) intact.
+pub struct CellError(Box<dyn Diagnostic + Send + Sync + 'static>);
+
+impl CellError {
+    pub fn new<E: Diagnostic + Send + Sync + 'static>(error: E) -> CellError {
+        CellError(Box::new(error))
+    }
+
+    /// The Cell's own error, when it is an `E`.
+    pub fn downcast_ref<E: Diagnostic + 'static>(&self) -> Option<&E> {
+        let inner: &(dyn std::error::Error + 'static) = &*self.0;
+        inner.downcast_ref::<E>()
+    }
+
+    pub fn into_inner(self) -> Box<dyn Diagnostic + Send + Sync + 'static> {
+        self.0
+    }
+}
+
+impl fmt::Debug for CellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for CellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for CellError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl Diagnostic for CellError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.help()
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        self.0.related()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
+        self.0.diagnostic_source()
+    }
+}
+
+/// The errors the core itself reports for any Cell.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// A recorded item could not be read back.
+    #[error("cannot read the recorded attributes in {path}")]
+    #[diagnostic(
+        code(cell::manifest::read),
+        help("delete {path} and run `cargo cell build` again: it records everything anew")
+    )]
+    Fragment {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A lock of a newer format than this tool reads.
+    #[error("the lock {path} was written by a newer cargo-cell (lock format {found})")]
+    #[diagnostic(
+        code(cell::lock::too_new),
+        help(
+            "update cargo-cell (`cargo install --path cargo-cell` in its checkout, or `cargo install cargo-cell`) so it understands this lock; do not rewrite the lock with the older tool"
+        )
+    )]
+    LockTooNew { path: String, found: u32 },
+
+    /// Any other unreadable lock.
+    #[error(transparent)]
+    #[diagnostic(
+        code(cell::lock),
+        help("regenerate it with `cargo cell build`, or restore it from version control")
+    )]
+    Lock(crate::lockfile::LockError),
+
+    #[error("cannot write {path}")]
+    #[diagnostic(
+        code(cell::io),
+        help(
+            "check that its folder exists and is writable (`ls -ld`), and that the disk is not full (`df -h`)"
+        )
+    )]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<crate::lockfile::LockError> for CoreError {
+    /// A too-new lock is its own error (update the tool); any other says to regenerate.
+    fn from(e: crate::lockfile::LockError) -> Self {
+        match e {
+            crate::lockfile::LockError::TooNew { path, found, .. } => {
+                CoreError::LockTooNew { path, found }
+            }
+            e => CoreError::Lock(e),
+        }
+    }
+}
+
+impl From<CoreError> for CellError {
+    fn from(e: CoreError) -> Self {
+        CellError::new(e)
+    }
+}
+
+impl From<crate::lockfile::LockError> for CellError {
+    fn from(e: crate::lockfile::LockError) -> Self {
+        CellError::new(CoreError::from(e))
+    }
+}
+
+/// `(path, io error)`, as the state and lock writers report a failure.
+impl From<(std::path::PathBuf, std::io::Error)> for CellError {
+    fn from((path, source): (std::path::PathBuf, std::io::Error)) -> Self {
+        CellError::new(CoreError::Write { path, source })
+    }
+}

@@ -1,0 +1,43 @@
+//! What every Cell shares, so that cargo-cell knows no Cell by name.
+//!
+//! - [`cell::Cell`]: a Cell's name, lock, endpoint variable, manifest section and offline
+//!   check; [`live::LiveCell`] (feature `live`): its container as data, readiness, plan,
+//!   apply, subcommands. cargo-cell keeps a registry of them and every command loops over it.
+//! - [`manifest::Manifest`]: the recorded attributes, a map from Cell name to section.
+//! - [`plan::CellPlan`]: one face for every Cell's plan.
+//! - [`lockfile`]: the committed `.cell/<cell>.lock.json` files' shared life cycle.
+//! - [`macros`] (feature `macros`): the error collector, `compile_error!`, the phase, the
+//!   lock read once per rustc process.
+
+pub mod cell;
+pub mod error;
+pub mod lockfile;
+pub mod manifest;
+pub mod plan;
+pub mod workspace;
+
+#[cfg(feature = "macros")]
+pub mod macros;
+
+#[cfg(feature = "live")]
+pub mod docker;
+#[cfg(feature = "live")]
+pub mod live;
+#[cfg(feature = "live")]
+pub mod prompt;
+#[cfg(feature = "live")]
+pub mod state;
+#[cfg(feature = "live")]
+pub mod ui;
+
+/// Environment variable naming Cells built without their real expansion (comma-separated),
+/// set by `cargo cell --without CELL` and `[workspace.metadata.cell] disabled = [...]`.
+pub const DISABLED_ENV: &str = "CELL_DISABLED";
+
+pub use cell::{Cell, Checked, LockState, Section};
+pub use error::{CellError, CoreError};
+#[cfg(feature = "live")]
+pub use live::{Applied, ApplyOptions, Context, Endpoint, LiveCell, Target};
+pub use manifest::Manifest;
+pub use plan::CellPlan;
+pub use workspace::Workspace;

@@ -1,0 +1,229 @@
+//! What every Cell's macros share, written once: the error collector, `compile_error!`, the
+//! choice of phase (record, expand against the lock, or disabled), the workspace root seen
+//! from inside rustc, and the lock read once per rustc process.
+//!
+//! Nothing here touches the network or panics on bad input: rust-analyzer runs the same
+//! code in its own process.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote_spanned;
+
+use crate::lockfile::{LockError, LockFile};
+
+/// Collects errors instead of stopping at the first (as serde_derive's `Ctxt`), so one pass
+/// over the attributes reports every mistake. [`Errors::finish`] must be called: dropping
+/// a collector that holds errors is a bug in the macro, caught in debug builds.
+#[derive(Default)]
+pub struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    /// An error at `span`.
+    pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Every error, combined into one.
+    pub fn finish(mut self) -> Result<(), syn::Error> {
+        self.0.take().map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Errors {
+    fn drop(&mut self) {
+        if self.0.is_some() && !std::thread::panicking() {
+            debug_assert!(false, "cell_core::macros::Errors dropped without finish()");
+        }
+    }
+}
+
+/// `compile_error!{ message }` at `span`.
+pub fn compile_error(span: Span, message: &str) -> TokenStream {
+    quote_spanned!(span=> ::core::compile_error!{ #message })
+}
+
+/// The error for `#[<attribute>]` used where cell-runtime's `feature` is off: at the whole
+/// attribute, naming the line that turns the feature on.
+pub fn feature_off(attribute: &str, feature: &str) -> TokenStream {
+    compile_error(
+        Span::call_site(),
+        &format!(
+            "#[{attribute}] needs the `{feature}` feature of cell-runtime\n\nhelp: turn it on where the crate depends on cell-runtime: `cell-runtime = {{ ..., features = [\"{feature}\"] }}`"
+        ),
+    )
+}
+
+pub use crate::DISABLED_ENV;
+
+/// Whether `cell` is disabled: its attributes expand from the declaration alone.
+pub fn disabled(cell: &str) -> bool {
+    std::env::var(DISABLED_ENV)
+        .is_ok_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case(cell)))
+}
+
+/// Makes rustc track [`DISABLED_ENV`] for the crate this is emitted into, so changing it
+/// recompiles the crate (a macro's own `std::env::var` is not tracked).
+pub fn track_disabled() -> TokenStream {
+    quote::quote! {
+        const _: ::core::option::Option<&str> = ::core::option_env!("CELL_DISABLED");
+    }
+}
+
+/// The workspace root: the nearest ancestor of `CARGO_MANIFEST_DIR` whose Cargo.toml has a
+/// `[workspace]` table, else the crate's own folder (the root `cargo metadata` gives
+/// cargo-cell, which writes the locks there).
+pub fn workspace_root() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
+    for candidate in dir.ancestors() {
+        let manifest = candidate.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest)
+            && text.lines().any(|l| l.trim() == "[workspace]")
+        {
+            return Some(candidate.to_path_buf());
+        }
+    }
+    Some(dir)
+}
+
+/// The path of a lock file of this workspace (it may not exist).
+pub fn lock_path(file: &str) -> Option<PathBuf> {
+    workspace_root().map(|root| root.join(".cell").join(file))
+}
+
+/// How a Cell's attribute expands in this compilation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// `cargo cell build`'s record step: record the declaration, expand from it alone.
+    Record,
+    /// `--without <cell>`: expand from the declaration alone, never read the lock.
+    Disabled,
+    /// Everywhere else: check against the lock at this path (which may not exist yet).
+    Expand(Option<PathBuf>),
+}
+
+impl Phase {
+    /// The phase for `cell`'s attributes, whose lock is `.cell/<lock_file>`; `recording`
+    /// says whether this is the record step.
+    pub fn of(cell: &str, lock_file: &str, recording: bool) -> Phase {
+        if recording {
+            Phase::Record
+        } else if disabled(cell) {
+            Phase::Disabled
+        } else {
+            Phase::Expand(lock_path(lock_file))
+        }
+    }
+}
+
+type Cached = (Option<SystemTime>, Arc<dyn Any + Send + Sync>);
+static CACHE: Mutex<Option<HashMap<(TypeId, PathBuf), Cached>>> = Mutex::new(None);
+
+/// The lock at `path`: `Ok(None)` when there is none. Read once per rustc process and file
+/// version (path and modification time), so a long-lived rust-analyzer sees new locks. A
+/// lock of a newer format is `Err(LockError::TooNew)`: the lock is fine, the tool is old.
+pub fn read_lock<L: LockFile + Send + Sync + 'static>(
+    path: &Path,
+) -> Result<Option<Arc<L>>, LockError> {
+    let mtime = match std::fs::metadata(path) {
+        Ok(m) => m.modified().ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(LockError::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    let key = (TypeId::of::<L>(), path.to_path_buf());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some((seen, lock)) = cache.get(&key)
+        && *seen == mtime
+        && mtime.is_some()
+        && let Ok(lock) = lock.clone().downcast::<L>()
+    {
+        return Ok(Some(lock));
+    }
+    let Some(lock) = L::read(path)? else {
+        return Ok(None);
+    };
+    let lock = Arc::new(lock);
+    cache.insert(key, (mtime, lock.clone()));
+    Ok(Some(lock))
+}
+
+/// The message of a compile error for a lock that cannot be used.
+pub fn lock_error_message(e: &LockError) -> String {
+    match e {
+        LockError::TooNew { .. } => format!(
+            "{e}\n\nhelp: update cargo-cell and cell-runtime to the version that wrote this lock; do not rewrite the lock with this one"
+        ),
+        _ => format!(
+            "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_combined_in_order() {
+        let mut errors = Errors::default();
+        assert!(errors.is_empty());
+        errors.at(Span::call_site(), "first");
+        errors.at(Span::call_site(), "second");
+        let all = errors.finish().unwrap_err();
+        let messages: Vec<String> = all.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages, ["first", "second"]);
+        assert!(Errors::default().finish().is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "without finish")]
+    #[cfg(debug_assertions)]
+    fn dropping_unfinished_errors_is_a_bug() {
+        let mut errors = Errors::default();
+        errors.at(Span::call_site(), "lost");
+    }
+
+    #[test]
+    fn a_too_new_lock_is_told_apart_by_its_type() {
+        let too_new = LockError::TooNew {
+            path: "x".into(),
+            found: 9,
+            supported: 1,
+        };
+        assert!(lock_error_message(&too_new).contains("update cargo-cell"));
+        let bad = LockError::Inconsistent {
+            path: "x".into(),
+            why: "mentions lock format version in passing".into(),
+        };
+        assert!(lock_error_message(&bad).contains("cargo cell build"));
+    }
+
+    #[test]
+    fn the_phase_follows_recording_and_disabled() {
+        assert_eq!(
+            Phase::of("postgres", "postgres.lock.json", true),
+            Phase::Record
+        );
+    }
+}

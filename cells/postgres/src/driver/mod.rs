@@ -1,0 +1,774 @@
+//! The Postgres Cell's live side ([`LiveCell`]): its container, readiness (a real login and
+//! query), plan and apply under the advisory lock, the lock file. On a deployment target
+//! (`--env NAME`) the same plan and apply run against the database whose URL the
+//! environment gives, through TLS, and never write the lock.
+
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cell_core::docker::RunningCell;
+use cell_core::live::{BoxError, ContainerSpec};
+use cell_core::lockfile::LockFile as _;
+use cell_core::plan::{CellPlan, Plain, Render, ReviewFlag, Summary};
+use cell_core::prompt::{self, Answer};
+use cell_core::{
+    Applied, ApplyOptions, CellError, Context, Endpoint, LiveCell, Manifest, Target, Workspace,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{NoTls, Socket};
+
+use crate::cell;
+use crate::cell_impl::{PostgresCell, URL_ENV, resolve_enums, section};
+use crate::declare::{self, Desired, EnumDecl, TableDecl};
+use crate::error::PostgresError;
+use crate::lock::Lock;
+use crate::plan::{self, Plan};
+use crate::schema::Schema;
+use crate::{CELL_NAME, LOCK_FILE, live, safety};
+
+pub use report::{ChangeReport, PostgresReport, RefusalReport, postgres_report, render};
+
+/// The dev Cell's connection details, in `.cell/state/postgres.json` (git-ignored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub container_id: String,
+    pub host_port: u16,
+}
+
+impl State {
+    /// The state of a running container whose superuser has `password`.
+    fn of(password: String, running: &RunningCell) -> State {
+        State {
+            url: cell::url(cell::USER, &password, running.host_port, cell::DATABASE),
+            user: cell::USER.into(),
+            password,
+            database: cell::DATABASE.into(),
+            container_id: running.container_id.clone(),
+            host_port: running.host_port,
+        }
+    }
+}
+
+fn read_state(ws: &Workspace) -> Option<State> {
+    cell_core::state::read(ws, CELL_NAME)
+}
+
+fn random_password() -> String {
+    rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+/// The password a data volume was initialised with cannot change: the one the existing
+/// container runs with, then the state file's.
+fn known_password(ws: &Workspace, existing: Option<&RunningCell>) -> Option<String> {
+    existing
+        .and_then(|c| c.env_var("POSTGRES_PASSWORD").map(str::to_string))
+        .or_else(|| read_state(ws).map(|s| s.password))
+}
+
+/// The environment variable holding the Postgres URL of a deployment environment, unless
+/// `[workspace.metadata.cell.environments.<name>] postgres_url_env` names another.
+pub const DEFAULT_URL_VAR: &str = URL_ENV;
+
+/// The variable a deployment environment's URL is read from.
+pub fn url_var(ws: &Workspace, env: &str) -> String {
+    ws.config
+        .get("environments")
+        .and_then(|e| e.get(env))
+        .and_then(|e| e.get("postgres_url_env"))
+        .and_then(|v| v.as_str())
+        .unwrap_or(DEFAULT_URL_VAR)
+        .to_string()
+}
+
+/// How messages name the target's database.
+fn label(target: &Target) -> String {
+    match target {
+        Target::Dev => "the dev Postgres Cell".into(),
+        Target::Env(env) => format!("the `{env}` database"),
+    }
+}
+
+/// A client of the dev Cell at `url` (127.0.0.1, no TLS).
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    connect_with(url, NoTls).await
+}
+
+/// A client of the server at `url`, encrypting as its `sslmode` asks (see `crate::tls`).
+pub async fn connect_with<T>(
+    url: &str,
+    tls: T,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = tokio_postgres::connect(url, tls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+fn pg_error(source: tokio_postgres::Error) -> PostgresError {
+    PostgresError::Postgres {
+        cell: CELL_NAME.into(),
+        source,
+    }
+}
+
+async fn connect_remote(env: &str, var: &str) -> Result<tokio_postgres::Client, PostgresError> {
+    let url = std::env::var(var)
+        .ok()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| PostgresError::NoEndpoint {
+            env: env.to_string(),
+            var: var.to_string(),
+        })?;
+    let tls = crate::tls::connector().map_err(|source| PostgresError::TlsConfig { source })?;
+    connect_with(&url, tls).await.map_err(|source| {
+        let (env, url, var) = (env.to_string(), cell::redact(&url), var.to_string());
+        if crate::tls::is_certificate_error(&source) {
+            PostgresError::EnvCertificate {
+                env,
+                url,
+                var,
+                source,
+            }
+        } else {
+            PostgresError::EnvConnect {
+                env,
+                url,
+                var,
+                source,
+            }
+        }
+    })
+}
+
+/// A client of the target's database: the dev Cell (brought up once per command) or the
+/// environment's URL.
+async fn client(cx: &Context<'_>) -> Result<tokio_postgres::Client, CellError> {
+    match &cx.target {
+        Target::Dev => {
+            let endpoint = cx.up(&PostgresCell).await?;
+            Ok(connect(&endpoint.url).await.map_err(pg_error)?)
+        }
+        Target::Env(env) => {
+            let start = Instant::now();
+            let client = connect_remote(env, &url_var(cx.ws, env)).await?;
+            cx.timings.stage("connect", start, ());
+            Ok(client)
+        }
+    }
+}
+
+/// What applying the code's declarations would do, and what the data says about it.
+pub struct Planned {
+    pub desired: Desired,
+    pub live: Schema,
+    pub plan: Plan,
+    /// What changed in the database outside cargo-cell since the lock was written.
+    pub drift: Plan,
+    /// Rows counted for the plan's risky steps, by step index.
+    pub counts: BTreeMap<usize, i64>,
+    pub previous_lock: Option<Lock>,
+    /// The declared schema's fingerprint, before Postgres normalised its defaults.
+    pub declared_fingerprint: String,
+}
+
+impl Planned {
+    /// Notes shown beside the steps: the counted rows.
+    pub fn notes(&self) -> BTreeMap<usize, String> {
+        self.counts
+            .iter()
+            .filter_map(|(&i, &n)| safety::note(&self.plan.steps[i], n).map(|note| (i, note)))
+            .collect()
+    }
+
+    pub fn refusals(&self, allow_destructive: bool) -> Vec<safety::Refusal> {
+        safety::judge(&self.plan, &self.counts, allow_destructive)
+    }
+
+    /// The declared tables, for the lock.
+    pub fn declared(&self) -> Vec<String> {
+        self.desired.schema.tables.keys().cloned().collect()
+    }
+}
+
+/// Tables at least this large (Postgres' estimate) get online steps: indexes built
+/// concurrently, foreign keys validated after the transaction.
+const ONLINE_ROWS_DEFAULT: i64 = 1_000_000;
+
+fn online_rows_threshold() -> i64 {
+    std::env::var("CELL_ONLINE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ONLINE_ROWS_DEFAULT)
+}
+
+/// The plan of `decls` against the database and the lock at `.cell/postgres.lock.json`.
+pub async fn plan_against(
+    ws: &Workspace,
+    client: &mut tokio_postgres::Client,
+    decls: &[TableDecl],
+    enums: &[EnumDecl],
+) -> Result<Planned, CellError> {
+    let decls = &resolve_enums(decls, enums)?[..];
+    let previous_lock = Lock::read(&ws.lock_path(LOCK_FILE))?;
+    let previous = previous_lock.as_ref().map(Lock::schema).unwrap_or_default();
+    let mut desired = declare::desired(decls, enums);
+    let declared_fingerprint = desired.schema.fingerprint();
+    live::normalize_defaults(client, &mut desired.schema).await.map_err(|source| PostgresError::ApplyFailed {
+        what: "a declared default is not a valid SQL expression for its column".into(),
+        help: "check every #[Postgres::default(\"...\")]: it must be an SQL expression of the column's type, like \"NOW()\" or \"0\"".into(),
+        source,
+    })?;
+    let tables: Vec<String> = desired
+        .schema
+        .tables
+        .keys()
+        .chain(previous.tables.keys())
+        .chain(desired.renames.tables.values())
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let enum_names: Vec<String> = desired
+        .schema
+        .enums
+        .keys()
+        .chain(previous.enums.keys())
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let live_schema = live::introspect(&*client, &tables, &enum_names)
+        .await
+        .map_err(pg_error)?;
+    check_references(decls, &desired.schema, client).await?;
+    let mut plan = plan::diff(&desired, &live_schema, &previous);
+    let touched: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.table())
+        .filter(|t| live_schema.tables.contains_key(*t))
+        .map(str::to_string)
+        .collect();
+    if !touched.is_empty() {
+        let rows = live::row_estimates(&*client, &touched)
+            .await
+            .map_err(pg_error)?;
+        safety::prefer_online(&mut plan, &rows, online_rows_threshold());
+    }
+    let counts = live::count_rows(&*client, &plan, &live_schema).await;
+    let drift = match &previous_lock {
+        Some(_) => crate::diff::drift(&previous, &live_schema),
+        None => Plan::default(),
+    };
+    Ok(Planned {
+        desired,
+        live: live_schema,
+        plan,
+        drift,
+        counts,
+        previous_lock,
+        declared_fingerprint,
+    })
+}
+
+/// A foreign key must point at a declared table, or at one that exists in the database.
+async fn check_references(
+    decls: &[TableDecl],
+    desired: &Schema,
+    client: &tokio_postgres::Client,
+) -> Result<(), PostgresError> {
+    for d in decls {
+        for c in &d.columns {
+            let Some(fk) = &c.foreign_key else { continue };
+            let target = format!("{}.{}", fk.table, fk.column);
+            let has_column = match desired.tables.get(&fk.table) {
+                Some(t) => t.columns.contains_key(&fk.column),
+                None => {
+                    let live = live::introspect(client, std::slice::from_ref(&fk.table), &[])
+                        .await
+                        .map_err(pg_error)?;
+                    match live.tables.get(&fk.table) {
+                        Some(t) => t.columns.contains_key(&fk.column),
+                        None => {
+                            return Err(PostgresError::MissingReference {
+                                table: d.name.clone(),
+                                column: c.name.clone(),
+                                target,
+                                why: "no struct declares and the database does not have".into(),
+                            });
+                        }
+                    }
+                }
+            };
+            if !has_column {
+                return Err(PostgresError::MissingReference {
+                    table: d.name.clone(),
+                    column: c.name.clone(),
+                    target,
+                    why: format!("is not a column of `{}`", fk.table),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses the plan when a step loses data that was not allowed, or when the data makes
+/// a step impossible; every refusal says how many rows and what to do.
+pub fn check_safety(planned: &Planned, allow_destructive: bool) -> Result<(), PostgresError> {
+    let refusals = planned.refusals(allow_destructive);
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let mut steps = String::new();
+    let mut help = Vec::new();
+    for r in &refusals {
+        steps.push_str(&format!("\n  {}", r.message));
+        help.push(format!(
+            "{}: {}",
+            r.message.split(':').next().unwrap_or(""),
+            r.help
+        ));
+    }
+    let overridable_only = refusals.iter().all(|r| r.overridable);
+    Err(PostgresError::PlanRefused {
+        steps,
+        help: if overridable_only {
+            "review them with `cargo cell plan`; if losing that data is intended, run again with --allow-destructive".into()
+        } else {
+            help.join("\n")
+        },
+    })
+}
+
+/// Waits for any other apply on this database to finish, then holds the schema lock until
+/// [`unlock`] (or until the connection closes, when this process dies).
+pub async fn lock(client: &tokio_postgres::Client, target: &str) -> Result<(), PostgresError> {
+    let wait = std::env::var("CELL_APPLY_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(300));
+    live::ApplyLock::acquire(client, wait)
+        .await
+        .map_err(|e| match e {
+            live::LockError::Busy(busy) => PostgresError::ApplyLockBusy {
+                target: target.to_string(),
+                pid: busy
+                    .pid
+                    .map_or_else(|| "unknown".to_string(), |p| p.to_string()),
+                seconds: busy.waited.as_secs(),
+            },
+            live::LockError::Postgres(source) => pg_error(source),
+        })
+}
+
+pub async fn unlock(client: &tokio_postgres::Client) -> Result<(), PostgresError> {
+    live::ApplyLock::release(client).await.map_err(pg_error)
+}
+
+/// A stable hash of a plan's steps, for the history table.
+pub fn plan_hash(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(&plan.steps).expect("steps serialise");
+    Sha256::digest(&bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs `plan` in one transaction.
+pub async fn apply_plan(
+    client: &mut tokio_postgres::Client,
+    plan: &Plan,
+) -> Result<(), PostgresError> {
+    let options = live::ApplyOptions {
+        lock_timeout: Duration::from_secs(
+            std::env::var("CELL_LOCK_TIMEOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
+        ),
+        plan_hash: plan_hash(plan),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        step_delay: std::env::var("CELL_TEST_STEP_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis),
+    };
+    live::apply(client, plan, &options).await.map_err(|e| PostgresError::ApplyFailed {
+        what: match &e.step {
+            Some((i, sql)) => format!("step {} `{}`", i + 1, sql.lines().next().unwrap_or_default()),
+            None => "the transaction".into(),
+        },
+        help: "existing rows may violate the change (NOT NULL, UNIQUE, FOREIGN KEY, CHECK), or a table lock was not granted within CELL_LOCK_TIMEOUT seconds: fix the data or the declaration, then run again".into(),
+        source: e.source,
+    })
+}
+
+/// Writes the live schema of the declared tables and enums to the lock, with the declared
+/// schema's fingerprint. Returns (written, existed before).
+pub async fn write_lock(
+    ws: &Workspace,
+    client: &tokio_postgres::Client,
+    planned: &Planned,
+) -> Result<(bool, bool), CellError> {
+    let tables: Vec<String> = planned.desired.schema.tables.keys().cloned().collect();
+    let enums: Vec<String> = planned.desired.schema.enums.keys().cloned().collect();
+    let live_schema = live::introspect(client, &tables, &enums)
+        .await
+        .map_err(pg_error)?;
+    let mut lock = Lock::from_schema(live_schema);
+    lock.declared = Some(planned.declared_fingerprint.clone());
+    let path = ws.lock_path(LOCK_FILE);
+    let existed = path.exists();
+    let written = cell_core::lockfile::write_if_changed(&path, &lock.to_bytes())
+        .map_err(|source| (path, source))?;
+    Ok((written, existed))
+}
+
+/// The Postgres Cell's plan, as every command sees it.
+pub struct PostgresPlan {
+    pub planned: Planned,
+    /// Planned against the dev Cell (whose lock the code must have written).
+    pub dev: bool,
+}
+
+impl CellPlan for PostgresPlan {
+    fn is_empty(&self) -> bool {
+        self.planned.plan.is_empty() && self.planned.drift.is_empty()
+    }
+
+    fn summary(&self) -> Summary {
+        report::summary(&self.planned.plan)
+    }
+
+    fn render(&self, how: &Render<'_>) -> String {
+        render(&self.planned, how.with_sql, how.style)
+    }
+
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::to_value(postgres_report(&self.planned)).expect("report serialises"))
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let p = &self.planned;
+        let mut problems = Vec::new();
+        if !p.plan.is_empty() {
+            problems.push(format!(
+                "the database differs from the code: {}",
+                p.plan.summary()
+            ));
+        }
+        if !p.drift.is_empty() {
+            problems.push("the database changed outside cargo-cell (drift, shown above)".into());
+        }
+        if self.dev
+            && p.previous_lock.as_ref().and_then(|l| l.declared.as_ref())
+                != Some(&p.declared_fingerprint)
+        {
+            problems.push("the lock was not written from this code".into());
+        }
+        problems
+    }
+
+    fn flags(&self) -> Vec<ReviewFlag> {
+        let mut flags = Vec::new();
+        if !self.planned.refusals(false).is_empty() {
+            flags.push(ReviewFlag::Destructive);
+        }
+        if !self.planned.drift.is_empty() {
+            flags.push(ReviewFlag::Drift);
+        }
+        flags
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Whether the target has something of this Cell to plan: the code's tables on the dev
+/// Cell; always on a deployment's database.
+fn planned_here(cx: &Context<'_>, manifest: &Manifest) -> bool {
+    cx.target != Target::Dev || !section(manifest).tables.is_empty()
+}
+
+#[async_trait]
+impl LiveCell for PostgresCell {
+    fn is_used(&self, ws: &Workspace, manifest: Option<&Manifest>) -> bool {
+        match manifest {
+            // The code decides; a lock alone (every table removed) plans nothing.
+            Some(m) => !section(m).tables.is_empty(),
+            None => ws.lock_path(LOCK_FILE).exists(),
+        }
+    }
+
+    async fn container(
+        &self,
+        cx: &Context<'_>,
+        existing: Option<&RunningCell>,
+    ) -> Result<ContainerSpec, CellError> {
+        let password = known_password(cx.ws, existing).unwrap_or_else(random_password);
+        Ok(spec(cx.ws, &password))
+    }
+
+    fn waiting_for(&self) -> &'static str {
+        "waiting for Postgres to accept connections"
+    }
+
+    fn endpoint(
+        &self,
+        ws: &Workspace,
+        running: &RunningCell,
+        spec: Option<&ContainerSpec>,
+    ) -> Option<Endpoint> {
+        let password = spec
+            .and_then(|s| {
+                s.env
+                    .iter()
+                    .find(|(k, _)| k == "POSTGRES_PASSWORD")
+                    .map(|(_, v)| v.clone())
+            })
+            .or_else(|| known_password(ws, Some(running)))?;
+        let state = State::of(password, running);
+        Some(Endpoint::single(self, state.url.clone(), running).with_state(&state))
+    }
+
+    async fn probe(&self, endpoint: &Endpoint) -> Result<(), BoxError> {
+        let client = connect(&endpoint.url).await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    async fn plan(
+        &self,
+        cx: &Context<'_>,
+        manifest: &Manifest,
+    ) -> Result<Option<Box<dyn CellPlan>>, CellError> {
+        if !planned_here(cx, manifest) {
+            return Ok(None);
+        }
+        let s = section(manifest);
+        let mut client = client(cx).await?;
+        let start = Instant::now();
+        let planned = plan_against(cx.ws, &mut client, &s.tables, &s.enums).await?;
+        cx.timings.stage("plan", start, ());
+        Ok(Some(Box::new(PostgresPlan {
+            planned,
+            dev: cx.target == Target::Dev,
+        })))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context<'_>,
+        manifest: &Manifest,
+        how: &ApplyOptions<'_>,
+    ) -> Result<Applied, CellError> {
+        if !planned_here(cx, manifest) || (how.build && cx.target != Target::Dev) {
+            return Ok(Applied::default());
+        }
+        let mut client = client(cx).await?;
+        let target = label(&cx.target);
+        lock(&client, &target).await?;
+        let result = if how.build {
+            converge_locked(cx, manifest, &mut client, how.allow_destructive).await
+        } else {
+            apply_locked(cx, manifest, &mut client, how).await
+        };
+        // Also released when the connection closes; unlocking early lets a waiting apply go on.
+        let _ = unlock(&client).await;
+        Ok(Applied {
+            used: true,
+            lock_created: result?,
+        })
+    }
+}
+
+/// The container of the dev Cell, as data.
+pub fn spec(ws: &Workspace, password: &str) -> ContainerSpec {
+    ContainerSpec {
+        cell: CELL_NAME.to_string(),
+        image: ws.cell_image(CELL_NAME, "image", cell::IMAGE_ENV, cell::DEFAULT_IMAGE),
+        env: cell::container_env(password),
+        cmd: None,
+        container_port: cell::CONTAINER_PORT,
+        data_path: cell::DATA_PATH.to_string(),
+        image_env: cell::IMAGE_ENV.to_string(),
+        image_hint: "build the local test images with `scripts/build-images`".to_string(),
+    }
+}
+
+/// `cargo cell build`'s step: plan, refuse what is unsafe, apply, lock. Returns whether the
+/// lock file was created by this run.
+async fn converge_locked(
+    cx: &Context<'_>,
+    manifest: &Manifest,
+    client: &mut tokio_postgres::Client,
+    allow_destructive: bool,
+) -> Result<bool, CellError> {
+    let (ws, ui) = (cx.ws, cx.ui);
+    let s = section(manifest);
+    let start = Instant::now();
+    let planned = plan_against(ws, client, &s.tables, &s.enums).await?;
+    cx.timings.stage("plan", start, ());
+    let start = Instant::now();
+    if !planned.drift.is_empty() {
+        ui.warn(&format!(
+            "postgres: the database changed outside cargo-cell since the lock was written:\n{}",
+            planned.drift.render(false).trim_end()
+        ));
+    }
+    if planned.plan.is_empty() {
+        ui.info("postgres: no changes");
+    } else {
+        check_safety(&planned, allow_destructive)?;
+        apply_plan(client, &planned.plan).await?;
+        ui.info(&format!(
+            "postgres: applied {}\n{}",
+            planned.plan.summary(),
+            planned
+                .plan
+                .render_styled(false, &Plain, &planned.notes())
+                .trim_end()
+        ));
+    }
+    let (written, existed) = write_lock(ws, client, &planned).await?;
+    if written {
+        ui.info(&format!(
+            "postgres: wrote {}",
+            ws.lock_path(LOCK_FILE).display()
+        ));
+    }
+    cx.timings.stage("apply", start, ());
+    Ok(written && !existed && planned.previous_lock.is_none())
+}
+
+/// `cargo cell apply`'s step: the plan shown, refused when unsafe, confirmed, applied; the
+/// lock written on the dev Cell, compared on another target.
+async fn apply_locked(
+    cx: &Context<'_>,
+    manifest: &Manifest,
+    client: &mut tokio_postgres::Client,
+    how: &ApplyOptions<'_>,
+) -> Result<bool, CellError> {
+    let (ws, ui) = (cx.ws, cx.ui);
+    let s = section(manifest);
+    let start = Instant::now();
+    let mut planned = plan_against(ws, client, &s.tables, &s.enums).await?;
+    if let Some((file, entry)) = how.saved_plan {
+        use_saved_plan(file, entry, &mut planned, client).await?;
+    }
+    cx.timings.stage("plan", start, ());
+    let style: &dyn cell_core::plan::Style = if how.colour {
+        &cell_core::ui::Colours
+    } else {
+        &Plain
+    };
+    print!("{}", render(&planned, false, style));
+    let target = label(&cx.target);
+    if !planned.plan.is_empty() {
+        check_safety(&planned, how.allow_destructive)?;
+        match prompt::confirm(&format!("Apply these changes to {target}?"), how.yes)
+            .map_err(|source| PostgresError::Prompt { source })?
+        {
+            Answer::Yes => {}
+            Answer::No => return Err(PostgresError::Cancelled { target }.into()),
+            Answer::NoTerminal => {
+                return Err(PostgresError::ConfirmationRequired { target }.into());
+            }
+        }
+        let start = Instant::now();
+        apply_plan(client, &planned.plan).await?;
+        cx.timings.stage("apply", start, ());
+        ui.info(&format!(
+            "postgres: applied {} to {target}",
+            planned.plan.summary(),
+        ));
+    }
+    match &cx.target {
+        Target::Dev => {
+            let (written, existed) = write_lock(ws, client, &planned).await?;
+            if written {
+                ui.info(&format!(
+                    "postgres: wrote {}",
+                    ws.lock_path(LOCK_FILE).display()
+                ));
+            }
+            Ok(written && !existed && planned.previous_lock.is_none())
+        }
+        // The lock describes the dev Cell the code was built against; another environment
+        // is compared with it, never written to it.
+        Target::Env(env) => {
+            if let Some(lock) = &planned.previous_lock {
+                let tables: Vec<String> = lock.tables.keys().cloned().collect();
+                let enums: Vec<String> = lock.enums.keys().cloned().collect();
+                let now = live::introspect(&*client, &tables, &enums)
+                    .await
+                    .map_err(|source| PostgresError::Postgres {
+                        cell: env.clone(),
+                        source,
+                    })?;
+                if now.tables != lock.tables || now.enums != lock.enums {
+                    ui.warn(&format!(
+                        "the `{env}` schema now differs from .cell/postgres.lock.json: the lock was written from other declarations; run `cargo cell build` and commit .cell/"
+                    ));
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Swaps the fresh plan for a saved one, if the database is still in the state the saved
+/// plan was made from.
+async fn use_saved_plan(
+    file: &std::path::Path,
+    entry: Option<&serde_json::Value>,
+    planned: &mut Planned,
+    client: &tokio_postgres::Client,
+) -> Result<(), PostgresError> {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| PostgresError::PlanFile {
+        path: file.to_path_buf(),
+        source,
+    };
+    let entry = entry.ok_or_else(|| fail("the plan has no postgres section".into()))?;
+    let saved: PostgresReport =
+        serde_json::from_value(entry.clone()).map_err(|e| fail(Box::new(e)))?;
+    let live = planned.live.fingerprint();
+    if saved.live_fingerprint != live {
+        return Err(PostgresError::StalePlan {
+            path: file.to_path_buf(),
+            planned: saved.live_fingerprint,
+            live,
+        });
+    }
+    planned.plan = Plan { steps: saved.steps };
+    planned.counts = live::count_rows(client, &planned.plan, &planned.live).await;
+    Ok(())
+}
+
+/// The dev state, for tools that need the dev Cell's URL without Docker.
+pub fn dev_state(ws: &Workspace) -> Option<State> {
+    read_state(ws)
+}

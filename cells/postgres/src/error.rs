@@ -1,0 +1,192 @@
+//! The Postgres Cell's errors: what went wrong, why, and what to do, for every step of its
+//! plan and apply, on the dev Cell and on a deployment's database.
+
+#[cfg(feature = "driver")]
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[non_exhaustive]
+pub enum PostgresError {
+    #[error("table `{table}` is declared twice, differently: by `{first}` and by `{second}`")]
+    #[diagnostic(
+        code(cell::manifest::conflict),
+        help(
+            "one table has one declaration: give one of the structs another `name = \"...\"`, or remove one"
+        )
+    )]
+    ConflictingTables {
+        table: String,
+        first: String,
+        second: String,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("foreign key `{table}.{column}` references `{target}`, which {why}")]
+    #[diagnostic(
+        code(cell::postgres::reference),
+        help(
+            "declare the referenced table with #[Postgres::table], or fix `ref = \"table.column\"`"
+        )
+    )]
+    MissingReference {
+        table: String,
+        column: String,
+        target: String,
+        why: String,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("cannot talk to the {cell} Cell")]
+    #[diagnostic(
+        code(cell::postgres::query),
+        help("check it runs with `cargo cell status`; `-v` shows more")
+    )]
+    Postgres {
+        cell: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("the plan was refused:{steps}")]
+    #[diagnostic(code(cell::plan::refused), help("{help}"))]
+    PlanRefused { steps: String, help: String },
+
+    #[cfg(feature = "driver")]
+    #[error(
+        "another apply holds the schema lock of {target} (backend pid {pid}); waited {seconds} s"
+    )]
+    #[diagnostic(
+        code(cell::apply::busy),
+        help(
+            "wait for it to finish and run again, or find it with `SELECT * FROM pg_stat_activity WHERE pid = {pid}`; CELL_APPLY_LOCK_WAIT (seconds) sets how long to wait"
+        )
+    )]
+    ApplyLockBusy {
+        target: String,
+        pid: String,
+        seconds: u64,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("the saved plan {} was made against another state of the database (fingerprint {planned}, now {live})", path.display())]
+    #[diagnostic(
+        code(cell::apply::stale_plan),
+        help("the database changed since the plan was made: make a new one with `cargo cell plan --out {}`, review it, and apply that", path.display())
+    )]
+    StalePlan {
+        path: PathBuf,
+        planned: String,
+        live: String,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("cannot read the saved plan {}", path.display())]
+    #[diagnostic(
+        code(cell::apply::plan_file),
+        help("pass a file written by `cargo cell plan --out FILE` (format version 1)")
+    )]
+    PlanFile {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("`cargo cell apply` would change {target}, and there is no terminal to confirm it on")]
+    #[diagnostic(
+        code(cell::apply::confirm),
+        help("review the plan above, then pass --yes to apply without a prompt")
+    )]
+    ConfirmationRequired { target: String },
+
+    #[cfg(feature = "driver")]
+    #[error("apply to {target} cancelled: nothing was changed")]
+    #[diagnostic(code(cell::apply::cancelled))]
+    Cancelled { target: String },
+
+    #[cfg(feature = "driver")]
+    #[error("cannot read the answer to the confirmation prompt")]
+    #[diagnostic(code(cell::prompt), help("answer on a terminal, or pass --yes"))]
+    Prompt {
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("environment `{env}` has no Postgres endpoint: ${var} is not set")]
+    #[diagnostic(
+        code(cell::env::endpoint),
+        help(
+            "set {var} to the database URL (postgres://user:password@host:port/db) in the deploy job's environment; it is never written to disk. `--env dev` uses the Docker Cells"
+        )
+    )]
+    NoEndpoint { env: String, var: String },
+
+    #[cfg(feature = "driver")]
+    #[error("cannot connect to the `{env}` database ({url})")]
+    #[diagnostic(
+        code(cell::env::connect),
+        help("check the URL in {var}, the network path to it, and the credentials")
+    )]
+    EnvConnect {
+        env: String,
+        url: String,
+        var: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("the `{env}` database ({url}) presented a certificate this tool does not trust")]
+    #[diagnostic(
+        code(cell::env::certificate),
+        help(
+            "set PGSSLROOTCERT to the PEM file of the CA that signed the server's certificate (your provider publishes it), and check the host name in {var} is one the certificate names; `sslmode=disable` in the URL turns encryption off, for a private network only"
+        )
+    )]
+    EnvCertificate {
+        env: String,
+        url: String,
+        var: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[cfg(feature = "driver")]
+    #[error("cannot set up TLS for the database connection")]
+    #[diagnostic(
+        code(cell::env::tls_config),
+        help(
+            "PGSSLROOTCERT must name a readable PEM file of CA certificates; unset it to trust the public CAs only"
+        )
+    )]
+    TlsConfig {
+        #[source]
+        source: crate::tls::TlsConfigError,
+    },
+
+    #[error("a column's type is neither a supported type nor a known enum:{details}")]
+    #[diagnostic(code(cell::postgres::enum_type), help("{help}"))]
+    UnresolvedEnums { details: String, help: String },
+
+    #[cfg(feature = "driver")]
+    #[error(
+        "applying the plan failed, and nothing was changed (it ran in one transaction): {what}"
+    )]
+    #[diagnostic(code(cell::apply), help("{help}"))]
+    ApplyFailed {
+        what: String,
+        help: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+}
+
+impl From<PostgresError> for cell_core::CellError {
+    fn from(e: PostgresError) -> Self {
+        cell_core::CellError::new(e)
+    }
+}
