@@ -95,7 +95,7 @@ pub enum Parsed {
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cargo = Cargo::command();
-    for cell in crate::registry::CELLS {
+    for cell in crate::registry::cells() {
         for sub in cell.commands() {
             cargo = cargo.mut_subcommand("cell", |c| c.subcommand(sub));
         }
@@ -116,7 +116,7 @@ where
         return Cargo::from_arg_matches(&matches).map(|Cargo::Cell(cli)| Parsed::Core(cli));
     };
     if let Some((name, sub)) = cell_matches.subcommand()
-        && let Some(cell) = crate::registry::CELLS
+        && let Some(cell) = crate::registry::cells()
             .iter()
             .find(|c| c.commands().iter().any(|c| c.get_name() == name))
     {

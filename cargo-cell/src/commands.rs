@@ -1,5 +1,5 @@
 //! The subcommands, each a straight line through the stages, looping over the registry of
-//! Cells ([`crate::registry::CELLS`]).
+//! Cells ([`crate::registry::cells()`]).
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -89,7 +89,7 @@ fn default_args<T: clap::Args + clap::FromArgMatches>() -> T {
 /// `[workspace.metadata.cell] disabled` turn off.
 pub(crate) fn enabled(ws: &Workspace, g: &GlobalArgs) -> Vec<&'static dyn LiveCell> {
     let off = lifecycle::disabled(ws, g);
-    crate::registry::CELLS
+    crate::registry::cells()
         .iter()
         .copied()
         .filter(|c| !off.iter().any(|d| d == c.name()))

@@ -53,7 +53,7 @@ fn hash(bytes: &[u8]) -> String {
 }
 
 fn lock_hashes(ws: &Workspace) -> BTreeMap<String, String> {
-    crate::registry::CELLS
+    crate::registry::cells()
         .iter()
         .filter_map(|c| {
             let bytes = std::fs::read(ws.lock_path(c.lock_file())).ok()?;

@@ -23,3 +23,20 @@ pub mod workspace;
 
 /// The Docker wrapper and the terminal, from the core (tests and tools use them).
 pub use cell_core::{docker, ui};
+
+/// The `cargo cell` program: parses the command line, runs it, renders an error with miette.
+/// A program that [`registry::install`]s more Cells first calls this too.
+pub fn main() -> std::process::ExitCode {
+    let cli = cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -23,7 +23,7 @@ use crate::cli::{CargoArgs, DownArgs, GlobalArgs};
 use crate::commands::{enabled, record_blocking};
 use crate::error::Error;
 use crate::record;
-use crate::registry::{self, CELLS};
+use crate::registry::{self, cells};
 use crate::workspace::{Workspace, cargo};
 
 /// Environment variable naming Cells built without their real expansion (comma-separated);
@@ -120,7 +120,7 @@ pub async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, E
         .await?;
     if args.volumes {
         let cells = if args.cells.is_empty() {
-            CELLS.to_vec()
+            cells().to_vec()
         } else {
             named(&args.cells)
         };
@@ -192,7 +192,7 @@ pub async fn status(
         cx.engine().await?;
     }
     let mut cells = Vec::new();
-    for &cell in CELLS {
+    for &cell in registry::cells() {
         let lock_path = ws.lock_path(cell.lock_file());
         let mut st = CellStatus {
             cell: cell.name(),

@@ -206,45 +206,60 @@ fn reconcile(
             .unwrap_or_default()
             .to_string();
         let fresh = units.get(&key).or_else(|| units.get(&format!("lib{key}")));
-        let marker = std::fs::read_to_string(dir.join(RUN_MARKER)).unwrap_or_default();
-        let keep = match fresh {
-            // Not built in this configuration (a removed target, other features): stale.
-            None => false,
-            Some(true) => true,
-            // Recompiled: only if the macros ran in this run; else the unit lost its last attribute.
-            Some(false) => marker == run_id,
-        };
-        if !keep {
-            if fresh == Some(&false) {
-                // Rebuilt with no attribute left: forget it, or it would come back as soon
-                // as the unit is fresh again.
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            continue;
-        }
         let crate_name = key
             .rsplit_once('-')
             .map(|(c, _)| c.to_string())
             .unwrap_or(key.clone());
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        // One folder per macro crate that recorded in this unit (see `cell_core::record`).
+        let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| fragment_error(&dir, Box::new(e)))?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "json")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
+            .filter(|p| p.is_dir())
             .collect();
-        files.sort();
-        for path in files {
-            let bytes = std::fs::read(&path).map_err(|e| fragment_error(&path, Box::new(e)))?;
-            let fragment = Fragment::parse(&path, &bytes).map_err(|e| fragment_error(&path, e))?;
-            manifest.add(fragment, &crate_name)?;
-            if !packages.contains(&crate_name) {
-                packages.push(crate_name.clone());
+        sources.sort();
+        for source in sources {
+            let marker = std::fs::read_to_string(source.join(RUN_MARKER)).unwrap_or_default();
+            let keep = match fresh {
+                // Not built in this configuration (a removed target, other features): stale.
+                None => false,
+                Some(true) => true,
+                // Recompiled: only if the macros ran in this run; else the unit lost its
+                // last attribute of this source.
+                Some(false) => marker == run_id,
+            };
+            if !keep {
+                if fresh == Some(&false) {
+                    // Rebuilt with no attribute left: forget it, or it would come back as
+                    // soon as the unit is fresh again.
+                    let _ = std::fs::remove_dir_all(&source);
+                }
+                continue;
             }
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&source)
+                .map_err(|e| fragment_error(&source, Box::new(e)))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension().is_some_and(|x| x == "json")
+                        && !p
+                            .file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect();
+            files.sort();
+            for path in files {
+                let bytes = std::fs::read(&path).map_err(|e| fragment_error(&path, Box::new(e)))?;
+                let fragment =
+                    Fragment::parse(&path, &bytes).map_err(|e| fragment_error(&path, e))?;
+                manifest.add(fragment, &crate_name)?;
+                if !packages.contains(&crate_name) {
+                    packages.push(crate_name.clone());
+                }
+            }
+        }
+        if fresh == Some(&false) && std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(&dir);
         }
     }
     Ok(Recording { manifest, packages })
@@ -284,7 +299,7 @@ mod tests {
     }
 
     fn write_unit(root: &Path, key: &str, run: &str, tables: &[&str]) {
-        let dir = root.join(key);
+        let dir = root.join(key).join("cell-stub-macros");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(RUN_MARKER), run).unwrap();
         for t in tables {
@@ -294,6 +309,39 @@ mod tests {
             )
             .unwrap();
         }
+    }
+
+    /// Two macro crates (the built-in Cells' and another Cell's) record into one unit: each
+    /// keeps its own folder, so neither clears the other's items.
+    #[test]
+    fn each_macro_crate_of_a_unit_keeps_its_own_fragments() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write_unit(root, "a-1", "now", &["ours"]);
+        let theirs = root.join("a-1").join("cell-other-macros");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::fs::write(theirs.join(RUN_MARKER), "now").unwrap();
+        std::fs::write(
+            theirs.join("postgres.table.theirs.json"),
+            serde_json::json!({
+                "rust_name": "T", "name": "theirs", "columns": [], "renamed_from": null,
+                "indexes": [], "checks": []
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let units: HashMap<String, bool> = [("a-1".to_string(), false)].into();
+        let rec = reconcile(root, &units, "now").unwrap();
+        let names: Vec<&str> = cell_postgres::section(&rec.manifest)
+            .tables
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["ours", "theirs"]);
+        // Rebuilt again, and only the built-in macros ran: the other crate's items are gone.
+        let rec = reconcile(root, &units, "later").unwrap();
+        assert!(cell_postgres::section(&rec.manifest).tables.is_empty());
+        assert!(!theirs.exists());
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! The Cells this cargo-cell drives. Every command loops over [`CELLS`], in this order: a
-//! Cell comes after the Cells it builds on ([`LiveCell::after`]). A new built-in Cell is one
-//! line here (see docs/writing-a-cell.md).
+//! The Cells this cargo-cell drives. Every command loops over [`cells()`], in order: a Cell
+//! comes after the Cells it builds on ([`LiveCell::after`]). A new built-in Cell is one line
+//! of [`CELLS`] (see docs/writing-a-cell.md); a program built on this library can run
+//! cargo-cell with more Cells through [`install`] (the tests' fixture Cell does).
+
+use std::sync::OnceLock;
 
 use cell_core::{Cell, LiveCell};
 
@@ -11,19 +14,34 @@ pub static CELLS: &[&dyn LiveCell] = &[
     &cell_telemetry::TelemetryCell,
 ];
 
+static INSTALLED: OnceLock<&'static [&'static dyn LiveCell]> = OnceLock::new();
+
+/// Runs cargo-cell with `cells` instead of [`CELLS`] (before anything else asks for them;
+/// later calls are refused with `Err`).
+pub fn install(cells: &'static [&'static dyn LiveCell]) -> Result<(), &'static str> {
+    INSTALLED
+        .set(cells)
+        .map_err(|_| "the registry is in use already")
+}
+
+/// The Cells this run drives: [`CELLS`], unless [`install`] said otherwise.
+pub fn cells() -> &'static [&'static dyn LiveCell] {
+    INSTALLED.get_or_init(|| CELLS)
+}
+
 /// The Cells' names, for the command line.
 pub fn names() -> Vec<&'static str> {
-    CELLS.iter().map(|c| c.name()).collect()
+    cells().iter().map(|c| c.name()).collect()
 }
 
 /// The Cell named `name`.
 pub fn find(name: &str) -> Option<&'static dyn LiveCell> {
-    CELLS.iter().copied().find(|c| c.name() == name)
+    cells().iter().copied().find(|c| c.name() == name)
 }
 
 /// The Cells as the manifest sees them.
 pub fn offline() -> impl Iterator<Item = &'static dyn Cell> {
-    CELLS.iter().map(|&c| c as &dyn Cell)
+    cells().iter().map(|&c| c as &dyn Cell)
 }
 
 /// The value parser for a Cell name argument.

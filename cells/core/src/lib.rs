@@ -18,6 +18,8 @@ pub mod workspace;
 
 #[cfg(feature = "macros")]
 pub mod macros;
+#[cfg(feature = "macros")]
+pub mod record;
 
 #[cfg(feature = "live")]
 pub mod docker;
