@@ -77,6 +77,34 @@ mod tests {
         assert!(find("mysql").is_none());
     }
 
+    /// Bug: `Manifest::is_empty()` meant "no Postgres tables", so a workspace with only guards
+    /// (or only caches) counted as declaring nothing.
+    #[test]
+    fn a_manifest_with_only_guards_is_not_empty() {
+        let mut manifest = empty_manifest();
+        assert!(manifest.is_empty());
+        let guard = cell_core::manifest::Fragment {
+            cell: "auth".into(),
+            kind: "guard".into(),
+            value: serde_json::json!({
+                "path": "app::admin_only",
+                "rule": {"kind": "any", "roles": ["admin"]}
+            }),
+        };
+        manifest.add(guard, "app").unwrap();
+        assert!(!manifest.is_empty());
+        assert!(manifest.declares("auth"));
+        assert!(!manifest.declares("postgres"));
+        assert!(cell_postgres::section(&manifest).tables.is_empty());
+        assert_eq!(manifest.summary(), "1 guarded function");
+        // The bytes are those of the manifest before the registry: `postgres` always first.
+        let text = String::from_utf8(manifest.to_bytes()).unwrap();
+        assert!(
+            text.starts_with("{\n  \"postgres\": [],\n  \"auth\": ["),
+            "{text}"
+        );
+    }
+
     #[test]
     fn a_cell_comes_after_the_cells_it_builds_on() {
         for (i, cell) in CELLS.iter().enumerate() {

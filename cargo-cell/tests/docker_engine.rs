@@ -102,7 +102,7 @@ impl Harness {
             container_port: 5432,
             data_path: PG_DATA.into(),
             image_env: "CELL_POSTGRES_IMAGE".into(),
-            image_hint: String::new(),
+            image_hint: "build the local test images with `scripts/build-images`".into(),
         }
     }
 

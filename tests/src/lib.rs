@@ -265,6 +265,12 @@ impl App {
         cmd
     }
 
+    /// `program` run in the app as `cargo_cell` runs cargo-cell: the app's target dir, the
+    /// test images, the test's label (for tools such as `script` that run cargo-cell).
+    pub fn program(&self, program: &Path) -> Command {
+        self.command(program)
+    }
+
     fn run(mut cmd: Command) -> Run {
         let start = Instant::now();
         let output = cmd.output().expect("command runs");

@@ -260,3 +260,122 @@ fn a_missing_prometheus_image_names_the_variable_the_cell_reads() {
         up.output()
     );
 }
+
+/// An image whose process never answers any protocol (from the cached Postgres base).
+fn never_ready_image() -> &'static str {
+    const IMAGE: &str = "cell-e2e/never-ready:1";
+    let present = std::process::Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        use std::io::Write;
+        let dockerfile = format!(
+            "FROM {}\nENTRYPOINT [\"sh\", \"-c\", \"echo this image never accepts connections; exec sleep infinity\"]\nCMD []\n",
+            cell_e2e::test_image()
+        );
+        let mut child = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE, "-"])
+            // The classic builder uses the local base image without asking a registry.
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker build runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dockerfile.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "building {IMAGE}");
+    }
+    IMAGE
+}
+
+/// Bug: readiness was four hand-written loops with four timeouts (Postgres 90 s and
+/// `CELL_READY_TIMEOUT`, Redis and Prometheus a fixed 60 s, the token service 30 s) and three
+/// error shapes. Every Cell now waits as `CELL_READY_TIMEOUT` says and fails with the same
+/// `cell::unhealthy` report, naming the variable that chooses its image.
+#[test]
+fn every_cell_waits_by_one_policy_and_fails_with_one_report() {
+    if !docker_available() {
+        return;
+    }
+    let image = never_ready_image();
+    let app = app_with(&["table"]);
+    for (cell, image_env) in [("redis", "CELL_REDIS_IMAGE"), ("telemetry", IMAGE_ENV)] {
+        let start = std::time::Instant::now();
+        let run = app.cargo_cell_with(
+            &["up", cell],
+            &[
+                (image_env, image),
+                ("CELL_READY_TIMEOUT", "3"),
+                ("NO_COLOR", "1"),
+            ],
+        );
+        run.assert_failure();
+        let report = unwrapped(&run);
+        assert!(report.contains("cell::unhealthy"), "{cell}: {report}");
+        assert!(
+            report.contains(&format!("the {cell} Cell did not become ready within 3 s")),
+            "{cell}: {report}"
+        );
+        assert!(report.contains(image_env), "{cell}: {report}");
+        assert!(
+            report.contains("this image never accepts connections"),
+            "{cell}: {report}"
+        );
+        // Not a wall-clock assertion on the tool's speed: a loop that ignored the variable
+        // waited a minute, far beyond any slowness of this machine.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(50),
+            "{cell}: `up` took {:?} with CELL_READY_TIMEOUT=3",
+            start.elapsed()
+        );
+    }
+}
+
+/// Bug: the two confirmation prompts accepted different answers (`apply` only `yes`, `reset`
+/// `y`, `Y`, `yes` and `Yes`). Both ask `[y/N]` and take the same answers: here `y` on a
+/// terminal applies a change.
+#[test]
+fn apply_on_a_terminal_takes_the_answers_reset_takes() {
+    if !docker_available() {
+        return;
+    }
+    let app = app_with(&["table"]);
+    app.cargo_cell(&["build"]).assert_success();
+    app.edit(
+        "src/table.rs",
+        "pub title: String,",
+        "pub title: String,\n    pub note: Option<String>,",
+    );
+    // `script` gives the command a terminal; the answer comes on its standard input.
+    let line = format!("{} cell apply", cell_e2e::cargo_cell_bin().display());
+    let mut cmd = app.program(Path::new("script"));
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("script runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"y\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("[y/N]"), "{text}");
+    assert!(!text.contains("cancelled"), "{text}");
+    let lock = app.read(".cell/postgres.lock.json");
+    assert!(
+        lock.contains("\"note\""),
+        "the change was applied and locked:\n{lock}"
+    );
+}

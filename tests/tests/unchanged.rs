@@ -122,12 +122,22 @@ fn record_is_skipped_only_when_no_input_changed() {
     // Fragments changed behind our back: the manifest no longer rebuilds to the recorded
     // one, so the record step runs instead of trusting them.
     let fragments = cell_e2e::apps_target_dir().join("cell/record/fragments");
+    // Each unit holds one folder per macro crate that recorded in it.
+    let mut tampered = 0;
     for unit in std::fs::read_dir(&fragments).unwrap().flatten() {
-        let file = unit.path().join("postgres.table.accounts.json");
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            std::fs::write(&file, text.replace("\"Account\"", "\"Intruder\"")).unwrap();
+        for source in std::fs::read_dir(unit.path()).unwrap().flatten() {
+            let file = source.path().join("postgres.table.accounts.json");
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                std::fs::write(&file, text.replace("\"Account\"", "\"Intruder\"")).unwrap();
+                tampered += 1;
+            }
         }
     }
+    assert!(
+        tampered > 0,
+        "no recorded `accounts` table under {}",
+        fragments.display()
+    );
     let run = app.cargo_cell(&["manifest"]);
     assert!(!run.stderr.contains(SKIPPED), "{}", run.stderr);
 }

@@ -1,6 +1,6 @@
 //! [`PostgresCell`]: the Postgres Cell as cargo-cell's registry sees it. This file is its
 //! offline side (name, lock, manifest section, `cargo cell check`); the live side is in
-//! `driver` (feature `driver`).
+//! `driver` (feature `live`).
 
 use std::path::Path;
 

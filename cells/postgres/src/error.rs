@@ -1,7 +1,7 @@
 //! The Postgres Cell's errors: what went wrong, why, and what to do, for every step of its
 //! plan and apply, on the dev Cell and on a deployment's database.
 
-#[cfg(feature = "driver")]
+#[cfg(feature = "live")]
 use std::path::PathBuf;
 
 use miette::Diagnostic;
@@ -22,7 +22,7 @@ pub enum PostgresError {
         second: String,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("foreign key `{table}.{column}` references `{target}`, which {why}")]
     #[diagnostic(
         code(cell::postgres::reference),
@@ -37,7 +37,7 @@ pub enum PostgresError {
         why: String,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("cannot talk to the {cell} Cell")]
     #[diagnostic(
         code(cell::postgres::query),
@@ -49,12 +49,12 @@ pub enum PostgresError {
         source: tokio_postgres::Error,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("the plan was refused:{steps}")]
     #[diagnostic(code(cell::plan::refused), help("{help}"))]
     PlanRefused { steps: String, help: String },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error(
         "another apply holds the schema lock of {target} (backend pid {pid}); waited {seconds} s"
     )]
@@ -70,7 +70,7 @@ pub enum PostgresError {
         seconds: u64,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("the saved plan {} was made against another state of the database (fingerprint {planned}, now {live})", path.display())]
     #[diagnostic(
         code(cell::apply::stale_plan),
@@ -82,7 +82,7 @@ pub enum PostgresError {
         live: String,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("cannot read the saved plan {}", path.display())]
     #[diagnostic(
         code(cell::apply::plan_file),
@@ -94,7 +94,7 @@ pub enum PostgresError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("`cargo cell apply` would change {target}, and there is no terminal to confirm it on")]
     #[diagnostic(
         code(cell::apply::confirm),
@@ -102,12 +102,12 @@ pub enum PostgresError {
     )]
     ConfirmationRequired { target: String },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("apply to {target} cancelled: nothing was changed")]
     #[diagnostic(code(cell::apply::cancelled))]
     Cancelled { target: String },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("cannot read the answer to the confirmation prompt")]
     #[diagnostic(code(cell::prompt), help("answer on a terminal, or pass --yes"))]
     Prompt {
@@ -115,7 +115,7 @@ pub enum PostgresError {
         source: std::io::Error,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("environment `{env}` has no Postgres endpoint: ${var} is not set")]
     #[diagnostic(
         code(cell::env::endpoint),
@@ -125,7 +125,7 @@ pub enum PostgresError {
     )]
     NoEndpoint { env: String, var: String },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("cannot connect to the `{env}` database ({url})")]
     #[diagnostic(
         code(cell::env::connect),
@@ -139,7 +139,7 @@ pub enum PostgresError {
         source: tokio_postgres::Error,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("the `{env}` database ({url}) presented a certificate this tool does not trust")]
     #[diagnostic(
         code(cell::env::certificate),
@@ -155,7 +155,7 @@ pub enum PostgresError {
         source: tokio_postgres::Error,
     },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error("cannot set up TLS for the database connection")]
     #[diagnostic(
         code(cell::env::tls_config),
@@ -172,7 +172,7 @@ pub enum PostgresError {
     #[diagnostic(code(cell::postgres::enum_type), help("{help}"))]
     UnresolvedEnums { details: String, help: String },
 
-    #[cfg(feature = "driver")]
+    #[cfg(feature = "live")]
     #[error(
         "applying the plan failed, and nothing was changed (it ran in one transaction): {what}"
     )]

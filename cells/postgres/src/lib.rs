@@ -28,12 +28,12 @@ pub mod expand;
 #[cfg(feature = "macros")]
 pub mod parse;
 
-#[cfg(feature = "live")]
+#[cfg(feature = "client")]
 pub mod live;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-#[cfg(feature = "driver")]
+#[cfg(feature = "live")]
 pub mod driver;
 
 pub use cell_impl::{PostgresCell, URL_ENV, code_against_lock, resolve_enums, section};
