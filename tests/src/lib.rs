@@ -657,3 +657,21 @@ impl App {
         )
     }
 }
+
+/// Another program built on the cargo-cell library (such as `cargo-cell-fixture`, cargo-cell
+/// with the fixture Cell), run as cargo runs a subcommand: `<bin> cell <args>`, with the
+/// same environment, labels and cleanup as [`App::cargo_cell`].
+impl App {
+    pub fn bin_cell(&self, bin: &Path, args: &[&str]) -> Run {
+        self.bin_cell_with(bin, args, &[])
+    }
+
+    pub fn bin_cell_with(&self, bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(bin);
+        cmd.arg("cell").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        App::run(cmd)
+    }
+}
