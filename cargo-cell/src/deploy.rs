@@ -172,6 +172,9 @@ pub async fn check(
     }
     t.print(ui, g.timings);
     if problems.is_empty() {
+        if agreed.is_empty() {
+            println!("No Cell attributes and no locks in this workspace: nothing to check.");
+        }
         for line in agreed {
             println!("{line}");
         }

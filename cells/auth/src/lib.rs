@@ -18,12 +18,15 @@
 //! `cargo cell auth token|serve`).
 
 pub mod cell;
+#[cfg(feature = "cell")]
 pub mod cell_impl;
+#[cfg(feature = "cell")]
 pub mod error;
 pub mod lock;
 pub mod plan;
 pub mod roles;
 pub mod rule;
+#[cfg(feature = "cell")]
 pub mod section;
 
 #[cfg(feature = "live")]
@@ -43,5 +46,7 @@ pub const CELL_NAME: &str = "auth";
 /// The lock file's name inside the workspace's `.cell/` directory.
 pub const LOCK_FILE: &str = "auth.lock.json";
 
+#[cfg(feature = "cell")]
 pub use cell_impl::AuthCell;
+#[cfg(feature = "cell")]
 pub use error::AuthCellError;

@@ -9,9 +9,12 @@
 //! - [`macros`] (feature `macros`): the error collector, `compile_error!`, the phase, the
 //!   lock read once per rustc process.
 
+#[cfg(feature = "cell")]
 pub mod cell;
+#[cfg(feature = "cell")]
 pub mod error;
 pub mod lockfile;
+#[cfg(feature = "cell")]
 pub mod manifest;
 pub mod plan;
 pub mod workspace;
@@ -36,10 +39,13 @@ pub mod ui;
 /// set by `cargo cell --without CELL` and `[workspace.metadata.cell] disabled = [...]`.
 pub const DISABLED_ENV: &str = "CELL_DISABLED";
 
+#[cfg(feature = "cell")]
 pub use cell::{Cell, Checked, LockState, Section};
+#[cfg(feature = "cell")]
 pub use error::{CellError, CoreError};
 #[cfg(feature = "live")]
 pub use live::{Applied, ApplyOptions, Context, Endpoint, LiveCell, Target};
+#[cfg(feature = "cell")]
 pub use manifest::Manifest;
 pub use plan::CellPlan;
 pub use workspace::Workspace;

@@ -66,12 +66,15 @@ impl Cell for PostgresCell {
         let decls = resolve_enums(&section.tables, &section.enums)?;
         let desired = declare::desired(&decls, &section.enums);
         let n = section.tables.len();
+        let used = n > 0 || lock.is_some();
         Ok(Checked {
             problems: code_against_lock(&decls, &desired, lock.as_ref()),
-            agreed: Some(format!(
-                "postgres: code and lock agree ({n} table{})",
-                if n == 1 { "" } else { "s" }
-            )),
+            agreed: used.then(|| {
+                format!(
+                    "postgres: code and lock agree ({n} table{})",
+                    if n == 1 { "" } else { "s" }
+                )
+            }),
         })
     }
 

@@ -8,16 +8,19 @@
 //! Everything except `live` is pure and unit-tested without a database.
 
 pub mod cell;
+#[cfg(feature = "cell")]
 mod cell_impl;
 pub mod check;
 pub mod declare;
 pub mod diff;
+#[cfg(feature = "cell")]
 pub mod error;
 pub mod ident;
 pub mod lock;
 pub mod plan;
 pub mod safety;
 pub mod schema;
+#[cfg(feature = "cell")]
 pub mod section;
 pub mod types;
 
@@ -36,8 +39,11 @@ pub mod tls;
 #[cfg(feature = "live")]
 pub mod driver;
 
+#[cfg(feature = "cell")]
 pub use cell_impl::{PostgresCell, URL_ENV, code_against_lock, resolve_enums, section};
+#[cfg(feature = "cell")]
 pub use error::PostgresError;
+#[cfg(feature = "cell")]
 pub use section::PostgresSection;
 
 /// The Cell's name as it appears in manifests, locks and container labels.

@@ -16,23 +16,29 @@
 //! and apply).
 
 pub mod cell;
+#[cfg(feature = "cell")]
 pub mod cell_impl;
 pub mod cell_plan;
 pub mod declare;
 pub mod duration;
+#[cfg(feature = "cell")]
 pub mod error;
 pub mod key;
 pub mod lock;
 pub mod plan;
+#[cfg(feature = "cell")]
 pub mod section;
 pub mod template;
 
 #[cfg(feature = "live")]
 pub mod live_cell;
 
+#[cfg(feature = "cell")]
 pub use cell_impl::RedisCell;
 pub use cell_plan::RedisPlan;
+#[cfg(feature = "cell")]
 pub use error::RedisCellError;
+#[cfg(feature = "cell")]
 pub use section::RedisSection;
 
 #[cfg(feature = "macros")]

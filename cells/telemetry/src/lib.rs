@@ -13,14 +13,17 @@
 //!
 //! Everything but the live side is pure and unit-tested without rustc or Docker.
 
+#[cfg(feature = "cell")]
 pub mod cell_impl;
 pub mod declare;
+#[cfg(feature = "cell")]
 pub mod error;
 pub mod lock;
 pub mod names;
 pub mod plan;
 pub mod report;
 pub mod scrape;
+#[cfg(feature = "cell")]
 pub mod section;
 
 #[cfg(feature = "macros")]
@@ -31,7 +34,9 @@ pub mod parse;
 #[cfg(feature = "live")]
 pub mod live_cell;
 
+#[cfg(feature = "cell")]
 pub use cell_impl::TelemetryCell;
+#[cfg(feature = "cell")]
 pub use error::TelemetryError;
 
 /// The Cell's name as it appears in manifests, locks, container labels and `disabled = [...]`.
