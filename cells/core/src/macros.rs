@@ -35,6 +35,11 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// An error at `span` whose text carries `help` (see [`error`]).
+    pub fn error(&mut self, span: Span, message: &str, help: &str) {
+        self.push(error(span, message, help));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
@@ -50,6 +55,15 @@ impl Drop for Errors {
         if self.0.is_some() && !std::thread::panicking() {
             debug_assert!(false, "cell_core::macros::Errors dropped without finish()");
         }
+    }
+}
+
+/// An error whose text carries its help on a second line, as rustc shows `help:` notes.
+pub fn error(span: Span, message: &str, help: &str) -> syn::Error {
+    if help.is_empty() {
+        syn::Error::new(span, message)
+    } else {
+        syn::Error::new(span, format!("{message}\n\nhelp: {help}"))
     }
 }
 

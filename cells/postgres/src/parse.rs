@@ -2,7 +2,7 @@
 //! every later error points at. Every mistake is collected, so a user sees all of them at
 //! once; validation of the whole declaration follows in [`validate`].
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, ItemStruct, LitStr, Meta};
 
@@ -67,35 +67,9 @@ pub struct IndexSpans {
     pub descending: Vec<LitStr>,
 }
 
-/// Collects errors instead of stopping at the first (as serde_derive's `Ctxt`).
-#[derive(Default)]
-pub struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub fn push(&mut self, e: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-
-    pub fn error(&mut self, span: Span, message: &str, help: &str) {
-        self.push(error(span, message, help));
-    }
-
-    pub fn finish(self) -> Result<(), syn::Error> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
-
-/// An error whose text carries its help on a second line, as rustc shows `help:` notes.
-pub fn error(span: Span, message: &str, help: &str) -> syn::Error {
-    if help.is_empty() {
-        syn::Error::new(span, message)
-    } else {
-        syn::Error::new(span, format!("{message}\n\nhelp: {help}"))
-    }
-}
+/// The one error collector (must be `finish()`ed) and the error with a `help:` note, from the
+/// core: every Cell's macros collect their errors the same way.
+pub use cell_core::macros::{Errors, error};
 
 /// An error over the whole of `tokens` (first to last token, also on stable rustc).
 pub fn error_spanned(tokens: impl quote::ToTokens, message: &str, help: &str) -> syn::Error {
@@ -186,7 +160,7 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
         errors.push(e);
     }
-    if let Some(e) = errors_in_args.into_inner().0 {
+    if let Err(e) = errors_in_args.into_inner().finish() {
         errors.push(e);
     }
     let struct_level = parse_struct_attrs(&mut item.attrs, &mut errors);
