@@ -53,10 +53,8 @@ impl CellPlan for TelemetryPlan {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use cell_core::plan::Plain;
-    use serde::Serialize;
 
     use super::*;
     use crate::report::tests::lock;
@@ -66,40 +64,6 @@ mod tests {
             plan: Plan::between(old, new),
             desired: new.clone(),
         }
-    }
-
-    /// The shape of cargo-cell's `PlanReport`, field for field, to compare the whole
-    /// document with the one cargo-cell printed before the Cell had its own crate.
-    #[derive(Serialize)]
-    struct Report {
-        format_version: u32,
-        tool_version: &'static str,
-        environment: &'static str,
-        changes: bool,
-        cells: BTreeMap<String, serde_json::Value>,
-    }
-
-    #[test]
-    fn json_plan_keeps_the_bytes_of_cargo_cells_report() {
-        // From the lock (charges, labels [tier]) to the code (refunds instead of charges,
-        // labels [tier, region]).
-        let p = plan(&lock(true, &["tier"]), &lock(false, &["tier", "region"]));
-        assert!(
-            !p.is_empty(),
-            "telemetry changes count for --detailed-exitcode"
-        );
-        let report = Report {
-            format_version: 1,
-            tool_version: "0.1.0",
-            environment: "dev",
-            changes: !p.is_empty(),
-            cells: [("telemetry".to_string(), p.to_json().unwrap())]
-                .into_iter()
-                .collect(),
-        };
-        let mut json = serde_json::to_string_pretty(&report).unwrap();
-        json.push('\n');
-        insta::assert_snapshot!(json);
     }
 
     #[test]
