@@ -99,7 +99,7 @@ pub(crate) fn enabled(ws: &Workspace, g: &GlobalArgs) -> Vec<&'static dyn LiveCe
 pub(crate) fn write_manifest(ws: &Workspace, manifest: &Manifest) -> Result<(), Error> {
     let path = ws.work_dir().join("manifest.json");
     cell_core::lockfile::write_if_changed(&path, &manifest.to_bytes())
-        .map_err(|source| Error::Write { path, source })?;
+        .map_err(|source| cell_core::CoreError::Write { path, source })?;
     Ok(())
 }
 
@@ -209,9 +209,11 @@ async fn build(
         (None, false) => Some(record_and_up(&cx, &args.cargo, &cells).await?),
     };
     if let (Some(path), Some(recording)) = (&args.emit_manifest, &recording) {
-        std::fs::write(path, recording.manifest.to_bytes()).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
+        std::fs::write(path, recording.manifest.to_bytes()).map_err(|source| {
+            cell_core::CoreError::Write {
+                path: path.clone(),
+                source,
+            }
         })?;
     }
     match &recording {

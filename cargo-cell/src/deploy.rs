@@ -67,7 +67,7 @@ pub async fn plan(
         }
     }
     if let Some(out) = &args.out {
-        std::fs::write(out, report.to_json()).map_err(|source| Error::Write {
+        std::fs::write(out, report.to_json()).map_err(|source| cell_core::CoreError::Write {
             path: out.clone(),
             source,
         })?;
@@ -143,12 +143,12 @@ pub async fn apply(
 }
 
 fn read_plan(file: &Path) -> Result<PlanReport, Error> {
-    let fail = |source: Box<dyn std::error::Error + Send + Sync>| Error::PlanFile {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| cell_core::CoreError::PlanFile {
         path: file.to_path_buf(),
         source,
     };
     let bytes = std::fs::read(file).map_err(|e| fail(Box::new(e)))?;
-    PlanReport::parse(&bytes).map_err(fail)
+    Ok(PlanReport::parse(&bytes).map_err(fail)?)
 }
 
 /// `cargo cell check`: code against the committed locks, without any Cell running.

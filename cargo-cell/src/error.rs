@@ -54,17 +54,6 @@ pub enum Error {
     #[diagnostic(transparent)]
     Docker(#[from] DockerError),
 
-    #[error("cannot read the saved plan {}", path.display())]
-    #[diagnostic(
-        code(cell::apply::plan_file),
-        help("pass a file written by `cargo cell plan --out FILE` (format version 1)")
-    )]
-    PlanFile {
-        path: PathBuf,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-
     #[error("code and infrastructure disagree:{details}")]
     #[diagnostic(
         code(cell::check),
@@ -85,19 +74,6 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
-    },
-
-    #[error("cannot write {path}")]
-    #[diagnostic(
-        code(cell::io),
-        help(
-            "check that its folder exists and is writable (`ls -ld`), and that the disk is not full (`df -h`)"
-        )
-    )]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
     },
 
     #[error("`cargo cell {command}` needs Docker, and --offline forbids it")]
@@ -124,13 +100,6 @@ pub enum Error {
         help("run `cargo cell reset {cell} --yes` to confirm without a prompt")
     )]
     ConfirmationNeeded { cell: String },
-
-    #[error("cannot read the answer to the confirmation prompt")]
-    #[diagnostic(code(cell::prompt), help("answer on a terminal, or pass --yes"))]
-    Prompt {
-        #[source]
-        source: std::io::Error,
-    },
 
     #[error("{path} already exists")]
     #[diagnostic(

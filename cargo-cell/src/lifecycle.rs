@@ -347,7 +347,9 @@ pub async fn reset_data(ws: &Workspace, args: &ResetArgs, ui: &Ui) -> Result<boo
         "This drops every row of the {} Cell's dev data and creates it again. Continue?",
         args.cell
     );
-    match prompt::confirm(&question, args.yes).map_err(|source| Error::Prompt { source })? {
+    match prompt::confirm(&question, args.yes)
+        .map_err(|source| cell_core::CoreError::Prompt { source })?
+    {
         Answer::Yes => {}
         Answer::No => {
             ui.info("nothing was changed");

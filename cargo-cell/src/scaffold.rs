@@ -136,12 +136,13 @@ pub fn new(args: NewArgs, ui: &Ui) -> Result<ExitCode, Error> {
     for (rel, text) in render(args.template, &name, &runtime) {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            std::fs::create_dir_all(parent).map_err(|source| cell_core::CoreError::Write {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
-        std::fs::write(&path, text).map_err(|source| Error::Write { path, source })?;
+        std::fs::write(&path, text)
+            .map_err(|source| cell_core::CoreError::Write { path, source })?;
     }
     ui.info(&format!(
         "created `{name}` ({} template) in {}\nnext: cd {} && cargo cell build && cargo cell test",

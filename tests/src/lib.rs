@@ -33,6 +33,40 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// An image from the cached Postgres base whose process never answers any protocol: for
+/// Cells that must not become ready (built once, from the local base, without a registry).
+pub fn never_ready_image() -> &'static str {
+    const IMAGE: &str = "cell-e2e/never-ready:1";
+    let present = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let dockerfile = format!(
+            "FROM {}\nENTRYPOINT [\"sh\", \"-c\", \"echo this image never accepts connections; exec sleep infinity\"]\nCMD []\n",
+            test_image()
+        );
+        let mut child = Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE, "-"])
+            // The classic builder uses the local base image without asking a registry.
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("docker build runs");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dockerfile.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "building {IMAGE}");
+    }
+    IMAGE
+}
+
 /// The workspace's target directory (honours CARGO_TARGET_DIR).
 fn target_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -348,9 +382,8 @@ impl App {
         cmd.spawn().expect("the app starts")
     }
 
-    /// The id of this test's container of one Cell (`postgres`, `redis`).
-    #[track_caller]
-    pub fn cell_container(&self, cell: &str) -> String {
+    /// The ids of this test's containers of one Cell (`postgres`, `redis`), running or not.
+    pub fn cell_containers(&self, cell: &str) -> Vec<String> {
         let out = Command::new("docker")
             .args(["ps", "-aq", "--no-trunc", "--filter"])
             .arg(format!("label={TEST_LABEL_KEY}={}", self.label))
@@ -358,10 +391,16 @@ impl App {
             .arg(format!("label=dev.cell.cell={cell}"))
             .output()
             .expect("docker ps");
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_string)
-            .collect();
+            .collect()
+    }
+
+    /// The id of this test's container of one Cell (`postgres`, `redis`).
+    #[track_caller]
+    pub fn cell_container(&self, cell: &str) -> String {
+        let ids = self.cell_containers(cell);
         assert_eq!(
             ids.len(),
             1,

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use cell_e2e::{App, Run, TEST_LABEL_KEY, docker_available};
+use cell_e2e::{App, Run, docker_available};
 
 const IMAGE_ENV: &str = "CELL_PROMETHEUS_IMAGE";
 
@@ -37,21 +37,6 @@ fn unwrapped(run: &Run) -> String {
         out.push_str(line);
     }
     out
-}
-
-/// This test's containers of one Cell (by the test's label and the Cell's).
-fn containers_of(app: &App, cell: &str) -> Vec<String> {
-    let out = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--no-trunc", "--filter"])
-        .arg(format!("label={TEST_LABEL_KEY}={}", app.label))
-        .arg("--filter")
-        .arg(format!("label=dev.cell.cell={cell}"))
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// Bug: `cargo cell check` compared the Postgres, Redis and Auth locks, never Telemetry's. A
@@ -146,7 +131,7 @@ fn plan_and_apply_leave_a_disabled_redis_cell_alone() {
         let run = app.cargo_cell(args);
         run.assert_success();
         assert_eq!(
-            containers_of(&app, "redis"),
+            app.cell_containers("redis"),
             Vec::<String>::new(),
             "`cargo cell {}` with `disabled = [\"redis\"]` started the Redis Cell:\n{}",
             args.join(" "),
@@ -174,7 +159,7 @@ fn plan_and_apply_leave_a_disabled_redis_cell_alone() {
         let run = app.cargo_cell(args);
         run.assert_success();
         assert_eq!(
-            containers_of(&app, "redis"),
+            app.cell_containers("redis"),
             Vec::<String>::new(),
             "`cargo cell {}` started the Redis Cell:\n{}",
             args.join(" "),
@@ -261,37 +246,6 @@ fn a_missing_prometheus_image_names_the_variable_the_cell_reads() {
     );
 }
 
-/// An image whose process never answers any protocol (from the cached Postgres base).
-fn never_ready_image() -> &'static str {
-    const IMAGE: &str = "cell-e2e/never-ready:1";
-    let present = std::process::Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !present {
-        use std::io::Write;
-        let dockerfile = format!(
-            "FROM {}\nENTRYPOINT [\"sh\", \"-c\", \"echo this image never accepts connections; exec sleep infinity\"]\nCMD []\n",
-            cell_e2e::test_image()
-        );
-        let mut child = std::process::Command::new("docker")
-            .args(["build", "-q", "-t", IMAGE, "-"])
-            // The classic builder uses the local base image without asking a registry.
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .expect("docker build runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dockerfile.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success(), "building {IMAGE}");
-    }
-    IMAGE
-}
-
 /// Bug: readiness was four hand-written loops with four timeouts (Postgres 90 s and
 /// `CELL_READY_TIMEOUT`, Redis and Prometheus a fixed 60 s, the token service 30 s) and three
 /// error shapes. Every Cell now waits as `CELL_READY_TIMEOUT` says and fails with the same
@@ -301,7 +255,7 @@ fn every_cell_waits_by_one_policy_and_fails_with_one_report() {
     if !docker_available() {
         return;
     }
-    let image = never_ready_image();
+    let image = cell_e2e::never_ready_image();
     let app = app_with(&["table"]);
     for (cell, image_env) in [("redis", "CELL_REDIS_IMAGE"), ("telemetry", IMAGE_ENV)] {
         let start = std::time::Instant::now();

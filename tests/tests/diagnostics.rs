@@ -6,46 +6,10 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cell_e2e::{App, Run, docker_available};
+use cell_e2e::{App, Run, docker_available, never_ready_image};
 
-/// An image from the cached Postgres base whose process never accepts connections.
-const NEVER_READY_IMAGE: &str = "cell-e2e/never-ready:1";
 /// Record is already warm when the scenarios run: each only has to fail fast.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn never_ready_image() -> &'static str {
-    let present = Command::new("docker")
-        .args(["image", "inspect", NEVER_READY_IMAGE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        let dockerfile = format!(
-            "FROM {}\nENTRYPOINT [\"sh\", \"-c\", \"echo this image never accepts connections; exec sleep infinity\"]\nCMD []\n",
-            cell_e2e::test_image()
-        );
-        let mut child = Command::new("docker")
-            .args(["build", "-q", "-t", NEVER_READY_IMAGE, "-"])
-            // The classic builder uses the local base image without asking a registry.
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("docker build runs");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dockerfile.as_bytes())
-            .unwrap();
-        assert!(
-            child.wait().unwrap().success(),
-            "building {NEVER_READY_IMAGE}"
-        );
-    }
-    NEVER_READY_IMAGE
-}
 
 /// The miette report: stderr from the error code line on.
 fn report(run: &Run) -> String {

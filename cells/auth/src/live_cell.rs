@@ -18,7 +18,6 @@ use async_trait::async_trait;
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use clap::{Args, FromArgMatches as _, Subcommand};
 use futures_util::StreamExt;
-use rand::Rng;
 
 use cell_core::docker::{LABEL_MANAGED_BY, MANAGED_BY, RunningCell};
 use cell_core::live::{
@@ -102,14 +101,6 @@ fn base_image(ws: &Workspace) -> String {
 fn audience(ws: &Workspace) -> String {
     ws.cell_setting(CELL_NAME, "audience")
         .unwrap_or_else(|| cell::DEFAULT_AUDIENCE.to_string())
-}
-
-fn random_secret() -> String {
-    rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect()
 }
 
 /// This executable, and the tag of the token service image made of it on `base`: a hash of
@@ -357,7 +348,7 @@ impl LiveCell for AuthCell {
         let secret = existing
             .and_then(|c| c.env_var(cell::ENV_ADMIN_SECRET).map(str::to_string))
             .or_else(|| read_state(cx.ws).ok().map(|s| s.admin_secret))
-            .unwrap_or_else(random_secret);
+            .unwrap_or_else(|| cell_core::live::random_secret(40));
         Ok(spec(cx.ws, image, secret))
     }
 

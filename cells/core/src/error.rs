@@ -104,6 +104,25 @@ pub enum CoreError {
     )]
     Lock(crate::lockfile::LockError),
 
+    /// A saved plan (`cargo cell apply PLAN`) that cannot be read, or lacks what a Cell needs.
+    #[error("cannot read the saved plan {}", path.display())]
+    #[diagnostic(
+        code(cell::apply::plan_file),
+        help("pass a file written by `cargo cell plan --out FILE` (format version 1)")
+    )]
+    PlanFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("cannot read the answer to the confirmation prompt")]
+    #[diagnostic(code(cell::prompt), help("answer on a terminal, or pass --yes"))]
+    Prompt {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot write {path}")]
     #[diagnostic(
         code(cell::io),

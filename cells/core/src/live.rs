@@ -468,6 +468,17 @@ fn save_state(ws: &Workspace, cell: &dyn LiveCell, endpoint: &Endpoint) -> Resul
     Ok(())
 }
 
+/// A new secret of `len` letters and digits, for a password or admin secret a Cell's data
+/// volume is initialised with.
+pub fn random_secret(len: usize) -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
 /// The first 12 characters of a container id, as Docker shows them.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]

@@ -83,18 +83,6 @@ pub enum PostgresError {
     },
 
     #[cfg(feature = "live")]
-    #[error("cannot read the saved plan {}", path.display())]
-    #[diagnostic(
-        code(cell::apply::plan_file),
-        help("pass a file written by `cargo cell plan --out FILE` (format version 1)")
-    )]
-    PlanFile {
-        path: PathBuf,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-
-    #[cfg(feature = "live")]
     #[error("`cargo cell apply` would change {target}, and there is no terminal to confirm it on")]
     #[diagnostic(
         code(cell::apply::confirm),
@@ -106,14 +94,6 @@ pub enum PostgresError {
     #[error("apply to {target} cancelled: nothing was changed")]
     #[diagnostic(code(cell::apply::cancelled))]
     Cancelled { target: String },
-
-    #[cfg(feature = "live")]
-    #[error("cannot read the answer to the confirmation prompt")]
-    #[diagnostic(code(cell::prompt), help("answer on a terminal, or pass --yes"))]
-    Prompt {
-        #[source]
-        source: std::io::Error,
-    },
 
     #[cfg(feature = "live")]
     #[error("environment `{env}` has no Postgres endpoint: ${var} is not set")]

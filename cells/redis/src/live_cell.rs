@@ -17,7 +17,6 @@ use cell_core::{
     Applied, ApplyOptions, CellError, CellPlan, Context, CoreError, Endpoint, LiveCell, Manifest,
     Target, Workspace,
 };
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::cell_impl::{desired, read_lock, section};
@@ -50,13 +49,7 @@ pub fn image(ws: &Workspace) -> String {
 fn password(ws: &Workspace) -> String {
     cell_core::state::read::<State>(ws, CELL_NAME)
         .map(|s| s.password)
-        .unwrap_or_else(|| {
-            rand::rng()
-                .sample_iter(&rand::distr::Alphanumeric)
-                .take(32)
-                .map(char::from)
-                .collect()
-        })
+        .unwrap_or_else(|| cell_core::live::random_secret(32))
 }
 
 /// The container of a workspace whose password is `password`.

@@ -17,7 +17,6 @@ use cell_core::prompt::{self, Answer};
 use cell_core::{
     Applied, ApplyOptions, CellError, Context, Endpoint, LiveCell, Manifest, Target, Workspace,
 };
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{NoTls, Socket};
@@ -60,14 +59,6 @@ impl State {
 
 fn read_state(ws: &Workspace) -> Option<State> {
     cell_core::state::read(ws, CELL_NAME)
-}
-
-fn random_password() -> String {
-    rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
 }
 
 /// The password a data volume was initialised with cannot change: the one the existing
@@ -528,7 +519,8 @@ impl LiveCell for PostgresCell {
         cx: &Context<'_>,
         existing: Option<&RunningCell>,
     ) -> Result<ContainerSpec, CellError> {
-        let password = known_password(cx.ws, existing).unwrap_or_else(random_password);
+        let password =
+            known_password(cx.ws, existing).unwrap_or_else(|| cell_core::live::random_secret(32));
         Ok(spec(cx.ws, &password))
     }
 
@@ -690,7 +682,7 @@ async fn apply_locked(
     if !planned.plan.is_empty() {
         check_safety(&planned, how.allow_destructive)?;
         match prompt::confirm(&format!("Apply these changes to {target}?"), how.yes)
-            .map_err(|source| PostgresError::Prompt { source })?
+            .map_err(|source| cell_core::CoreError::Prompt { source })?
         {
             Answer::Yes => {}
             Answer::No => return Err(PostgresError::Cancelled { target }.into()),
@@ -747,8 +739,8 @@ async fn use_saved_plan(
     entry: Option<&serde_json::Value>,
     planned: &mut Planned,
     client: &tokio_postgres::Client,
-) -> Result<(), PostgresError> {
-    let fail = |source: Box<dyn std::error::Error + Send + Sync>| PostgresError::PlanFile {
+) -> Result<(), CellError> {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| cell_core::CoreError::PlanFile {
         path: file.to_path_buf(),
         source,
     };
@@ -761,14 +753,10 @@ async fn use_saved_plan(
             path: file.to_path_buf(),
             planned: saved.live_fingerprint,
             live,
-        });
+        }
+        .into());
     }
     planned.plan = Plan { steps: saved.steps };
     planned.counts = live::count_rows(client, &planned.plan, &planned.live).await;
     Ok(())
-}
-
-/// The dev state, for tools that need the dev Cell's URL without Docker.
-pub fn dev_state(ws: &Workspace) -> Option<State> {
-    read_state(ws)
 }
