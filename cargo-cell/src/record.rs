@@ -299,7 +299,12 @@ mod tests {
     }
 
     fn write_unit(root: &Path, key: &str, run: &str, tables: &[&str]) {
-        let dir = root.join(key).join("cell-stub-macros");
+        write_source(root, key, "cell-stub-macros", run, tables);
+    }
+
+    /// The folder of one macro crate (`source`) in unit `key`, with a `_run` marker.
+    fn write_source(root: &Path, key: &str, source: &str, run: &str, tables: &[&str]) {
+        let dir = root.join(key).join(source);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(RUN_MARKER), run).unwrap();
         for t in tables {
@@ -318,18 +323,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         write_unit(root, "a-1", "now", &["ours"]);
+        write_source(root, "a-1", "cell-other-macros", "now", &["theirs"]);
         let theirs = root.join("a-1").join("cell-other-macros");
-        std::fs::create_dir_all(&theirs).unwrap();
-        std::fs::write(theirs.join(RUN_MARKER), "now").unwrap();
-        std::fs::write(
-            theirs.join("postgres.table.theirs.json"),
-            serde_json::json!({
-                "rust_name": "T", "name": "theirs", "columns": [], "renamed_from": null,
-                "indexes": [], "checks": []
-            })
-            .to_string(),
-        )
-        .unwrap();
         let units: HashMap<String, bool> = [("a-1".to_string(), false)].into();
         let rec = reconcile(root, &units, "now").unwrap();
         let names: Vec<&str> = cell_postgres::section(&rec.manifest)

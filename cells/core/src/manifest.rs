@@ -128,8 +128,7 @@ struct Ordered<'a>(&'a Manifest);
 impl serde::Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut sections: Vec<&(&'static str, Box<dyn Section>)> = self.0.sections.iter().collect();
-        if let Some((first, rest)) = sections.split_first_mut() {
-            let _ = first;
+        if let Some(rest) = sections.get_mut(1..) {
             rest.sort_by_key(|(name, _)| *name);
         }
         let mut map = serializer.serialize_map(None)?;
