@@ -46,10 +46,7 @@ fn path(ws: &Workspace) -> PathBuf {
 }
 
 fn hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn lock_hashes(ws: &Workspace) -> BTreeMap<String, String> {

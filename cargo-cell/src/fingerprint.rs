@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cli::CargoArgs;
-use crate::workspace::{Workspace, cargo};
+use crate::toolchain::cargo;
+use crate::workspace::Workspace;
 
 const STAMP_FILE: &str = "inputs.json";
 const FORMAT: u32 = 1;
@@ -87,7 +88,9 @@ impl FileState {
         FileState {
             len: Some(meta.len()),
             mtime: mtime(&meta),
-            sha256: std::fs::read(path).ok().map(|b| hex(&Sha256::digest(&b))),
+            sha256: std::fs::read(path)
+                .ok()
+                .map(|b| hex::encode(Sha256::digest(&b))),
         }
     }
 
@@ -122,10 +125,6 @@ fn mtime(meta: &std::fs::Metadata) -> Option<u128> {
 
 fn dir_mtime(path: &Path) -> Option<u128> {
     std::fs::metadata(path).ok().and_then(|m| mtime(&m))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn stamp_path(record_target: &Path) -> PathBuf {
@@ -304,7 +303,7 @@ pub fn save(record_target: &Path, stamp: &Stamp) -> std::io::Result<()> {
 }
 
 pub fn manifest_hash(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn cargo_home() -> Option<PathBuf> {
@@ -373,7 +372,7 @@ fn context(ws: &Workspace, args: &CargoArgs) -> String {
         add("member", m);
     }
     add("root", &ws.root.display().to_string());
-    hex(&h.finalize())
+    hex::encode(h.finalize())
 }
 
 /// `cargo` as the shell would find it (`$CARGO` is normally absolute already).

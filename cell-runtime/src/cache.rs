@@ -481,7 +481,7 @@ pub mod private {
     /// `{namespace}:{field}:{hex of the value's encoding}`.
     pub fn entry_key<V: Serialize + ?Sized>(namespace: &str, field: &str, value: &V) -> String {
         let bytes = encode(value);
-        format!("{namespace}:{field}:{}", hex(&bytes))
+        format!("{namespace}:{field}:{}", hex::encode(&bytes))
     }
 
     /// `{namespace}:{module::fn}:{hash of the arguments}`.
@@ -492,12 +492,8 @@ pub mod private {
             "{}:{}:{}",
             memo.namespace,
             memo.function,
-            hex(&digest[..16])
+            hex::encode(&digest[..16])
         )
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// A cached finder: hit → decode; miss → the database, then store with the TTL.

@@ -149,9 +149,9 @@ async fn traces(
             for span in scope_spans.spans {
                 spans.push(ReceivedSpan {
                     name: span.name,
-                    trace_id: hex(&span.trace_id),
-                    span_id: hex(&span.span_id),
-                    parent_span_id: hex(&span.parent_span_id),
+                    trace_id: hex::encode(&span.trace_id),
+                    span_id: hex::encode(&span.span_id),
+                    parent_span_id: hex::encode(&span.parent_span_id),
                     attributes: span
                         .attributes
                         .iter()
@@ -179,8 +179,4 @@ fn value(kv: &KeyValue) -> Value {
         Some(any_value::Value::DoubleValue(d)) => Value::Double(*d),
         other => Value::Other(format!("{other:?}")),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,18 +8,15 @@
 //! `CELL_AUTH_BASE_IMAGE`). With `[workspace.metadata.cell.auth] issuer = "https://..."` no
 //! container runs: the application verifies that issuer's tokens.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::query_parameters::BuildImageOptionsBuilder;
 use clap::{Args, FromArgMatches as _, Subcommand};
-use futures_util::StreamExt;
 
-use cell_core::docker::{LABEL_MANAGED_BY, MANAGED_BY, RunningCell};
+use cell_core::docker::{DockerError, Engine, File, RunningCell};
 use cell_core::live::{
     Applied, ApplyOptions, BoxError, ContainerSpec, Context, Endpoint, LiveCell, Target,
 };
@@ -218,10 +215,11 @@ pub fn read_state(ws: &Workspace) -> Result<State, AuthCellError> {
     })
 }
 
-/// Builds the token service image `tag`: this executable on `base`, through the Docker API
-/// (the build never pulls by itself: `FROM` must exist locally or be pullable by the engine).
+/// Builds the token service image `tag`: this executable on `base`, through the core's
+/// Docker wrapper (the build never pulls by itself: `FROM` must exist locally or be pullable
+/// by the engine).
 async fn build_image(
-    docker: &bollard::Docker,
+    engine: &Engine,
     exe: &std::path::Path,
     tag: &str,
     base: &str,
@@ -239,61 +237,34 @@ async fn build_image(
         bin = cell::BINARY_PATH,
         port = cell::CONTAINER_PORT
     );
-    let context = build_context(&dockerfile, &binary).map_err(|e| fail(e.to_string()))?;
-    let labels = HashMap::from([(LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string())]);
-    let options = BuildImageOptionsBuilder::default()
-        .dockerfile("Dockerfile")
-        .t(tag)
-        .rm(true)
-        .forcerm(true)
-        .labels(&labels)
-        .build();
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
-    let mut last = String::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                    task.fail("build failed");
-                    return Err(fail(err));
-                }
-                if let Some(s) = info.stream {
-                    let s = s.trim();
-                    if !s.is_empty() {
-                        last = s.to_string();
-                        ui.verbose(&format!("auth: {s}"));
-                    }
-                }
-            }
-            Err(e) => {
-                task.fail("build failed");
-                return Err(fail(e.to_string()));
-            }
+    let files = [
+        File {
+            name: "Dockerfile",
+            mode: 0o644,
+            bytes: dockerfile.as_bytes(),
+        },
+        File {
+            name: "cargo-cell",
+            mode: 0o755,
+            bytes: &binary,
+        },
+    ];
+    let built = engine
+        .build_image(tag, &files, |line| ui.verbose(&format!("auth: {line}")))
+        .await;
+    match built {
+        Ok(()) => {
+            task.finish(format!("built {tag}"));
+            Ok(())
+        }
+        Err(e) => {
+            task.fail("build failed");
+            Err(fail(match e {
+                DockerError::Build { why, .. } => why,
+                other => other.to_string(),
+            }))
         }
     }
-    if docker.inspect_image(tag).await.is_err() {
-        task.fail("build failed");
-        return Err(fail(format!(
-            "the engine built no image (last output: {last})"
-        )));
-    }
-    task.finish(format!("built {tag}"));
-    Ok(())
-}
-
-/// The build context: the Dockerfile and the executable, as a tar archive.
-fn build_context(dockerfile: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, mode: u32, bytes: &[u8]| {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        tar.append_data(&mut header, name, bytes)
-    };
-    add("Dockerfile", 0o644, dockerfile.as_bytes())?;
-    add("cargo-cell", 0o755, binary)?;
-    tar.into_inner()
 }
 
 /// `cargo cell auth token`: a token from the workspace's dev token service.
@@ -354,13 +325,13 @@ impl LiveCell for AuthCell {
 
     /// Builds the image when its tag is missing.
     async fn prepare(&self, cx: &Context<'_>, spec: &ContainerSpec) -> Result<(), CellError> {
-        let docker = cx.engine().await?.docker();
-        if docker.inspect_image(&spec.image).await.is_ok() {
+        let engine = cx.engine().await?;
+        if engine.has_image(&spec.image).await? {
             return Ok(());
         }
         let base = base_image(cx.ws);
         let (exe, _) = executable(&base)?;
-        build_image(docker, &exe, &spec.image, &base, cx.ui).await?;
+        build_image(engine, &exe, &spec.image, &base, cx.ui).await?;
         Ok(())
     }
 
@@ -523,27 +494,6 @@ mod tests {
     }
 
     #[test]
-    fn the_build_context_holds_the_dockerfile_and_the_binary() {
-        let bytes = build_context("FROM x\n", b"\x7fELF").unwrap();
-        let mut archive = tar::Archive::new(&bytes[..]);
-        let names: Vec<(String, u32)> = archive
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.path().unwrap().display().to_string(),
-                    e.header().mode().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            names,
-            [("Dockerfile".into(), 0o644), ("cargo-cell".into(), 0o755)]
-        );
-    }
-
-    #[test]
     fn the_image_tag_is_a_short_hash_of_binary_and_base() {
         let a = image_tag("v1\ndebian:bookworm-slim\n/x/cargo-cell\n10\nNone\n");
         assert!(a.starts_with("cargo-cell/auth-token-service:"), "{a}");
@@ -582,7 +532,7 @@ mod tests {
         let e = AuthCell.endpoint(&ws, &running(4000), Some(&s)).unwrap();
         assert_eq!(e.url, "http://127.0.0.1:4000");
         assert_eq!(e.port, 4000);
-        let env: HashMap<_, _> = e.env.iter().cloned().collect();
+        let env: std::collections::HashMap<_, _> = e.env.iter().cloned().collect();
         assert_eq!(env["CELL_AUTH_URL"], "http://127.0.0.1:4000");
         assert_eq!(env["CELL_AUTH_ALGORITHMS"], "ES256");
         assert_eq!(

@@ -6,67 +6,99 @@ use std::fmt;
 
 use miette::Diagnostic;
 
-/// Any Cell's error, with its diagnostic (code, help) intact.
-pub struct CellError(Box<dyn Diagnostic + Send + Sync + 'static>);
+/// Any Cell's error, with its diagnostic (code, help) intact, and the [`Failure`] it is (for
+/// cargo-cell's exit code).
+pub struct CellError {
+    inner: Box<dyn Diagnostic + Send + Sync + 'static>,
+    failure: Failure,
+}
+
+/// What kind of failure an error is, as far as a script calling cargo-cell cares: each kind
+/// has its own exit code (docs/commands.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Failure {
+    /// Anything without a kind of its own.
+    #[default]
+    Other,
+    /// The Docker engine cannot be reached.
+    DockerUnreachable,
+    /// A change was refused because it loses data or depends on it.
+    Refused,
+    /// The code and a committed lock disagree.
+    LockMismatch,
+}
 
 impl CellError {
     pub fn new<E: Diagnostic + Send + Sync + 'static>(error: E) -> CellError {
-        CellError(Box::new(error))
+        CellError::of_kind(Failure::Other, error)
+    }
+
+    /// An error of a kind with its own exit code.
+    pub fn of_kind<E: Diagnostic + Send + Sync + 'static>(failure: Failure, error: E) -> CellError {
+        CellError {
+            inner: Box::new(error),
+            failure,
+        }
+    }
+
+    pub fn failure(&self) -> Failure {
+        self.failure
     }
 
     /// The Cell's own error, when it is an `E`.
     pub fn downcast_ref<E: Diagnostic + 'static>(&self) -> Option<&E> {
-        let inner: &(dyn std::error::Error + 'static) = &*self.0;
+        let inner: &(dyn std::error::Error + 'static) = &*self.inner;
         inner.downcast_ref::<E>()
     }
 
     pub fn into_inner(self) -> Box<dyn Diagnostic + Send + Sync + 'static> {
-        self.0
+        self.inner
     }
 }
 
 impl fmt::Debug for CellError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 
 impl fmt::Display for CellError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(&self.inner, f)
     }
 }
 
 impl std::error::Error for CellError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        self.inner.source()
     }
 }
 
 impl Diagnostic for CellError {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0.code()
+        self.inner.code()
     }
     fn severity(&self) -> Option<miette::Severity> {
-        self.0.severity()
+        self.inner.severity()
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0.help()
+        self.inner.help()
     }
     fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0.url()
+        self.inner.url()
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.0.source_code()
+        self.inner.source_code()
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        self.0.labels()
+        self.inner.labels()
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        self.0.related()
+        self.inner.related()
     }
     fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
-        self.0.diagnostic_source()
+        self.inner.diagnostic_source()
     }
 }
 

@@ -42,7 +42,7 @@ pub const DISABLED_ENV: &str = "CELL_DISABLED";
 #[cfg(feature = "cell")]
 pub use cell::{Cell, Checked, LockState, Section};
 #[cfg(feature = "cell")]
-pub use error::{CellError, CoreError};
+pub use error::{CellError, CoreError, Failure};
 #[cfg(feature = "live")]
 pub use live::{Applied, ApplyOptions, Context, Endpoint, LiveCell, Target};
 #[cfg(feature = "cell")]

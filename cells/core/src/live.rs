@@ -363,8 +363,21 @@ pub enum ReadyError {
     },
 }
 
-/// Waits until `probe` succeeds, backing off from 100 ms to 500 ms between tries, each try
-/// bounded by 3 s and the time left; gives up early when the container has exited.
+/// The one backoff every wait on a Cell uses: from 100 ms, growing by half, to 500 ms
+/// between tries, for as long as the caller's deadline allows.
+pub fn backoff() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_factor(1.5)
+        .with_max_delay(Duration::from_millis(500))
+        .without_max_times()
+}
+
+/// How long one readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Waits until `probe` succeeds, with [`backoff`] between tries, each try bounded by
+/// [`PROBE_TIMEOUT`] and the time left; gives up early when the container has exited.
 pub async fn wait_ready(
     cell: &dyn LiveCell,
     cx: &Context<'_>,
@@ -372,34 +385,48 @@ pub async fn wait_ready(
     running: &RunningCell,
     endpoint: &Endpoint,
 ) -> Result<(), CellError> {
+    use backon::Retryable;
+
+    /// Why a try failed: worth another, or not.
+    enum NotReady {
+        Yet,
+        Exited,
+    }
+
     let engine = cx.engine().await?;
     let timeout = ready_timeout();
-    let start = Instant::now();
-    let mut last_error = None;
-    let mut attempt = 0u32;
-    while start.elapsed() < timeout {
-        attempt += 1;
-        let left = timeout.saturating_sub(start.elapsed());
-        match tokio::time::timeout(left.min(Duration::from_secs(3)), cell.probe(endpoint)).await {
+    let deadline = Instant::now() + timeout;
+    let last_error: Mutex<Option<BoxError>> = Mutex::new(None);
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let attempt = || async {
+        let n = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left.min(PROBE_TIMEOUT), cell.probe(endpoint)).await {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => last_error = Some(e),
+            Ok(Err(e)) => *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
             Err(_) => {}
         }
         // A container that exited will not become ready: say so now, not after the timeout.
-        if attempt.is_multiple_of(10)
+        if n.is_multiple_of(10)
             && let Ok(Some(c)) = engine.find_cell(&cx.ws.id, cell.name()).await
             && c.host_port == 0
         {
-            break;
+            return Err(NotReady::Exited);
         }
-        tokio::time::sleep(Duration::from_millis(100 + 50 * u64::from(attempt.min(8)))).await;
+        Err(NotReady::Yet)
+    };
+    let retried = attempt
+        .retry(backoff())
+        .when(|e| matches!(e, NotReady::Yet));
+    if let Ok(Ok(())) = tokio::time::timeout(timeout, retried).await {
+        return Ok(());
     }
     Err(CellError::new(ReadyError::Unhealthy {
         cell: cell.name().into(),
         seconds: timeout.as_secs(),
         logs: engine.logs_tail(&running.container_id, 20).await,
         image_env: spec.image_env.clone(),
-        source: last_error,
+        source: last_error.into_inner().unwrap_or_else(|p| p.into_inner()),
     }))
 }
 
@@ -486,6 +513,11 @@ pub fn short_id(id: &str) -> &str {
 
 impl From<DockerError> for CellError {
     fn from(e: DockerError) -> Self {
-        CellError::new(e)
+        let failure = if e.is_unreachable() {
+            crate::Failure::DockerUnreachable
+        } else {
+            crate::Failure::Other
+        };
+        CellError::of_kind(failure, e)
     }
 }

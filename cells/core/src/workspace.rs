@@ -142,6 +142,7 @@ pub(crate) fn sanitize_name(raw: &str) -> String {
 
 pub fn short_hash(bytes: &[u8], hex_len: usize) -> String {
     let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..hex_len].to_owned()
+    let mut hex = hex::encode(digest);
+    hex.truncate(hex_len);
+    hex
 }

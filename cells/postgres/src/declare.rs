@@ -183,7 +183,7 @@ impl TableDecl {
 pub fn check_name(table: &str, expr: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(expr.trim().as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash = hex::encode(&digest[..4]);
     ident::truncate(format!("{table}_check_{hash}"))
 }
 

@@ -34,7 +34,7 @@ impl Schema {
     pub fn fingerprint(&self) -> String {
         let bytes = serde_json::to_vec(self).expect("schema serialises");
         let digest = Sha256::digest(&bytes);
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        hex::encode(&digest[..8])
     }
 }
 
@@ -152,7 +152,7 @@ impl Table {
     pub fn fingerprint(&self, name: &str) -> String {
         let bytes = serde_json::to_vec(&(name, self)).expect("schema serialises");
         let digest = Sha256::digest(&bytes);
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        hex::encode(&digest[..8])
     }
 }
 

@@ -42,11 +42,7 @@ pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    h.finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&h.finalize()[..8])
 }
 
 /// The shape fingerprint of a table's row: its name and every column's name, Rust type, SQL
@@ -62,11 +58,6 @@ pub fn table_fingerprint(decl: &cell_postgres::declare::TableDecl) -> String {
         ]);
     }
     fingerprint(parts)
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -103,7 +94,6 @@ mod tests {
         assert_eq!(entry(&ns, "id", "2a"), "cell:shop:t:products:00ff:id:2a");
         assert_eq!(memo_namespace("shop", "ab"), "cell:shop:m:ab");
         assert_eq!(tag_set("user:42"), "cell:tag:user:42");
-        assert_eq!(hex(&[0, 255, 16]), "00ff10");
     }
 
     #[test]

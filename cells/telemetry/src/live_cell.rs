@@ -184,23 +184,17 @@ async fn write_config(cx: &Context<'_>, endpoint: &Endpoint, lock: &Lock) -> Res
     let target = target(cx.ws, gateway.as_deref())?;
     let names: Vec<String> = lock.metrics.iter().map(|m| m.name.clone()).collect();
     let config = scrape::config(std::slice::from_ref(&target), &interval, &names);
-    let script = format!("printf '%s' \"$1\" > {}", scrape::CONFIG_PATH);
-    let out = engine
-        .exec(
+    engine
+        .copy_into(
             &endpoint.container_id,
-            &["sh", "-c", &script, "sh", &config],
+            scrape::CONFIG_DIR,
+            &[cell_core::docker::File {
+                name: scrape::CONFIG_FILE,
+                mode: 0o644,
+                bytes: config.as_bytes(),
+            }],
         )
         .await?;
-    if out.exit_code != Some(0) {
-        return Err(fail(
-            format!(
-                "cannot write the scrape configuration into {}: {}",
-                cx.ws.id.container_name(CELL_NAME),
-                out.output.trim()
-            ),
-            "the image must have `sh` and a writable /etc/prometheus (the official prom/prometheus image does)",
-        ));
-    }
     reload(endpoint.port).await?;
     cx.ui
         .verbose(&format!("telemetry: scraping {target} every {interval}"));

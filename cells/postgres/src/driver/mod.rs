@@ -380,11 +380,7 @@ pub async fn unlock(client: &tokio_postgres::Client) -> Result<(), PostgresError
 pub fn plan_hash(plan: &Plan) -> String {
     use sha2::{Digest, Sha256};
     let bytes = serde_json::to_vec(&plan.steps).expect("steps serialise");
-    Sha256::digest(&bytes)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(&bytes)[..8])
 }
 
 /// Runs `plan` in one transaction.
