@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+/// Environment variable overriding where a project made by `cargo cell new` finds cell-runtime.
+pub const RUNTIME_PATH_ENV: &str = "CELL_RUNTIME_PATH";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,23 +60,23 @@ pub enum Command {
     /// Apply the infrastructure changes, without building the code.
     Apply(ApplyArgs),
     /// Start the workspace's Cells (all that the code declares) and wait until they are ready.
-    Up(crate::lifecycle::UpArgs),
+    Up(UpArgs),
     /// Stop and remove the workspace's Cell containers (data volumes too with --volumes).
     Down(DownArgs),
     /// Show the workspace's Cells: container, image, port, health, lock.
-    Status(crate::lifecycle::StatusArgs),
+    Status(StatusArgs),
     /// Show a Cell's container logs.
-    Logs(crate::lifecycle::LogsArgs),
+    Logs(LogsArgs),
     /// Drop a Cell's dev data and create it again (asks first; --yes to skip).
-    Reset(crate::lifecycle::ResetArgs),
+    Reset(ResetArgs),
     /// `cargo run` with the Cells up and their endpoints in the environment (CELL_POSTGRES_URL, ...).
-    Run(crate::lifecycle::RunArgs),
+    Run(RunArgs),
     /// `cargo test` with the Cells up and their endpoints in the environment.
-    Test(crate::lifecycle::RunArgs),
+    Test(RunArgs),
     /// Create a new project from a template.
-    New(crate::scaffold::NewArgs),
+    New(NewArgs),
     /// Print a shell completion script (`cargo cell completions bash > ...`).
-    Completions(crate::completions::CompletionsArgs),
+    Completions(CompletionsArgs),
     /// Record the Cell attributes and print the manifest (JSON) without touching any Cell.
     Manifest(ManifestArgs),
     /// Check, without any database, that the code and the committed locks agree (for CI).
@@ -130,9 +134,18 @@ where
     Cargo::from_arg_matches(&matches).map(|Cargo::Cell(cli)| Parsed::Core(cli))
 }
 
-/// Parses the process's command line, exiting as clap does on `--help` or an error.
+/// Parses the process's command line. `--help` and `--version` print and exit 0, as clap
+/// does; a wrong command line prints clap's message and exits with
+/// [`Exit::Usage`](crate::exit::Exit::Usage) (not clap's 2, which `plan --detailed-exitcode`
+/// gives to changes).
 pub fn parse() -> Parsed {
-    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    try_parse_from(std::env::args_os()).unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            e.exit()
+        }
+        let _ = e.print();
+        std::process::exit(crate::exit::Exit::Usage.code().into())
+    })
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +271,88 @@ pub struct DownArgs {
     /// Only these Cells (all of the workspace's when none is named).
     #[arg(value_name = "CELL", value_parser = crate::registry::cell_parser())]
     pub cells: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Only these Cells (default: those the workspace uses).
+    #[arg(value_name = "CELL", value_parser = crate::registry::cell_parser())]
+    pub cells: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+/// How `cargo cell status` prints.
+pub enum StatusFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The Cell.
+    #[arg(value_parser = crate::registry::cell_parser())]
+    pub cell: String,
+    /// Keep printing new lines as they come.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The Cell whose dev data is dropped and created again.
+    #[arg(value_parser = crate::registry::cell_parser())]
+    pub cell: String,
+    /// Do not ask.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Template {
+    /// One table and a binary.
+    #[default]
+    Minimal,
+    /// An axum HTTP service over a table, with route tests.
+    Api,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Where to create the project; its last component is the package name.
+    pub path: PathBuf,
+    /// The template.
+    #[arg(long, value_enum, default_value_t = Template::Minimal)]
+    pub template: Template,
+    /// Package name, when not the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The cell-runtime crate the project depends on, by path.
+    #[arg(long, value_name = "PATH", env = RUNTIME_PATH_ENV)]
+    pub runtime_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 #[cfg(test)]
@@ -391,19 +486,19 @@ mod tests {
             panic!()
         };
         assert_eq!(n.path, std::path::PathBuf::from("demo"));
-        assert_eq!(n.template, crate::scaffold::Template::Api);
+        assert_eq!(n.template, Template::Api);
         let Cargo::Cell(cli) = parse("cargo cell new demo").unwrap();
         let Command::New(n) = cli.command else {
             panic!()
         };
-        assert_eq!(n.template, crate::scaffold::Template::Minimal);
+        assert_eq!(n.template, Template::Minimal);
 
         let Cargo::Cell(cli) = parse("cargo cell status --format json -v").unwrap();
         assert!(cli.global.verbose);
         let Command::Status(st) = cli.command else {
             panic!()
         };
-        assert_eq!(st.format, crate::lifecycle::Format::Json);
+        assert_eq!(st.format, StatusFormat::Json);
 
         let Cargo::Cell(cli) = parse("cargo cell logs postgres -f").unwrap();
         let Command::Logs(l) = cli.command else {

@@ -9,15 +9,9 @@
 
 use std::process::ExitCode;
 
-use clap::Args;
 use clap_complete::Shell;
 
-#[derive(Debug, Args)]
-pub struct CompletionsArgs {
-    /// The shell.
-    #[arg(value_enum)]
-    pub shell: Shell,
-}
+use crate::cli::CompletionsArgs;
 
 /// Writes the script for `shell` to `out`.
 pub fn write(shell: Shell, out: &mut dyn std::io::Write) {

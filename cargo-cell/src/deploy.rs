@@ -12,9 +12,11 @@ use cell_core::ui::{Colours, Ui};
 use cell_core::{ApplyOptions, CellPlan, Context, LiveCell, Manifest, Target};
 
 use crate::cli::{ApplyArgs, CargoArgs, CheckArgs, EnvArgs, Format, GlobalArgs, PlanArgs};
-use crate::commands::{enabled, record_and_up, record_blocking, write_manifest};
 use crate::error::Error;
+use crate::exit::Exit;
+use crate::phase1::{record_and_up, record_blocking, write_manifest};
 use crate::report::PlanReport;
+use crate::selection::enabled;
 use crate::workspace::Workspace;
 
 fn read_manifest(path: &Path) -> Result<Manifest, Error> {
@@ -99,7 +101,7 @@ pub async fn plan(
         }
     }
     Ok(if report.changes && args.detailed_exitcode {
-        ExitCode::from(2)
+        Exit::Changes.into()
     } else {
         ExitCode::SUCCESS
     })

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use miette::Diagnostic;
 
+use cell_core::Failure;
 use cell_core::docker::DockerError;
+
+use crate::exit::Exit;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[non_exhaustive]
@@ -132,6 +135,23 @@ pub enum Error {
     Cell(#[from] cell_core::CellError),
 }
 
+impl Error {
+    /// The documented exit code of this error (docs/commands.md).
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Docker(e) if e.is_unreachable() => Exit::DockerUnreachable,
+            Error::CheckFailed { .. } => Exit::LockMismatch,
+            Error::Cell(e) => match e.failure() {
+                Failure::DockerUnreachable => Exit::DockerUnreachable,
+                Failure::Refused => Exit::Refused,
+                Failure::LockMismatch => Exit::LockMismatch,
+                _ => Exit::Error,
+            },
+            _ => Exit::Error,
+        }
+    }
+}
+
 impl From<cell_core::CoreError> for Error {
     fn from(e: cell_core::CoreError) -> Self {
         Error::Cell(e.into())
@@ -225,6 +245,48 @@ mod tests {
             let (c, help) = code_and_help(&e);
             assert_eq!(c, code);
             assert!(help.contains(fix), "{code}: {help}");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_error_has_its_exit_code() {
+        use cell_core::docker::{Host, HostOrigin};
+        let unreachable = || DockerError::Unreachable {
+            host: Host {
+                url: "unix:///nowhere.sock".into(),
+                origin: HostOrigin::Explicit,
+            },
+            source: Box::new(bollard::errors::Error::RequestTimeoutError),
+        };
+        let refused = cell_core::CellError::of_kind(
+            Failure::Refused,
+            cell_core::CoreError::LockTooNew {
+                path: "x".into(),
+                found: 2,
+            },
+        );
+        for (e, exit) in [
+            (Error::Docker(unreachable()), Exit::DockerUnreachable),
+            // Through a Cell (`cx.engine()?` in a Cell's code) it is the same code.
+            (Error::Cell(unreachable().into()), Exit::DockerUnreachable),
+            (Error::Cell(refused), Exit::Refused),
+            (
+                Error::CheckFailed {
+                    details: "\n  postgres: table".into(),
+                },
+                Exit::LockMismatch,
+            ),
+            (Error::BuildFailed, Exit::Error),
+            (Error::Offline { command: "up" }, Exit::Error),
+            (
+                Error::Docker(DockerError::NameConflict {
+                    kind: "volume",
+                    name: "v".into(),
+                }),
+                Exit::Error,
+            ),
+        ] {
+            assert_eq!(e.exit(), exit, "{e}");
         }
     }
 }

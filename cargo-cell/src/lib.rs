@@ -5,20 +5,25 @@
 //! [`registry::CELLS`], through `cell_core::LiveCell`) → phase 2 `cargo build`
 //! ([`commands`]). cargo-cell knows no Cell by name: [`registry`] lists them.
 
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod completions;
 pub mod converged;
 pub mod deploy;
 pub mod error;
+pub mod exit;
 pub mod fingerprint;
 pub mod lifecycle;
 pub mod metadata_cache;
+pub mod phase1;
 pub mod record;
 pub mod registry;
 pub mod report;
 pub mod scaffold;
+pub mod selection;
 pub mod speculate;
+pub mod toolchain;
 pub mod workspace;
 
 /// The Docker wrapper and the terminal, from the core (tests and tools use them).
@@ -35,8 +40,9 @@ pub fn main() -> std::process::ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
+            let exit = e.exit();
             eprintln!("{:?}", miette::Report::new(e));
-            std::process::ExitCode::FAILURE
+            exit.into()
         }
     }
 }

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use cell_core::live::{Timings, current};
@@ -19,25 +18,16 @@ use cell_core::prompt::{self, Answer};
 use cell_core::ui::Ui;
 use cell_core::{Context, Endpoint, LiveCell, LockState, Target};
 
-use crate::cli::{CargoArgs, DownArgs, GlobalArgs};
-use crate::commands::{enabled, record_blocking};
+use crate::cli::{
+    CargoArgs, DownArgs, GlobalArgs, LogsArgs, ResetArgs, RunArgs, StatusArgs, StatusFormat, UpArgs,
+};
 use crate::error::Error;
+use crate::phase1::record_blocking;
 use crate::record;
 use crate::registry::{self, cells};
-use crate::workspace::{Workspace, cargo};
-
-/// Environment variable naming Cells built without their real expansion (comma-separated);
-/// `cargo cell` sets it from `--without` and `[workspace.metadata.cell] disabled`.
-pub const DISABLED_ENV: &str = cell_core::DISABLED_ENV;
-
-/// The Cells a workspace builds without (`--without` and `[workspace.metadata.cell] disabled`).
-pub fn disabled(ws: &Workspace, g: &GlobalArgs) -> Vec<String> {
-    let mut out: Vec<String> = ws.disabled_cells();
-    out.extend(g.without.iter().cloned());
-    out.sort();
-    out.dedup();
-    out
-}
+use crate::selection::{DISABLED_ENV, disabled, enabled};
+use crate::toolchain::cargo;
+use crate::workspace::Workspace;
 
 /// The Cells a workspace uses: those with a lock or a container, or, in a workspace that has
 /// neither yet, those its code declares (recorded); minus the disabled ones.
@@ -79,13 +69,6 @@ async fn up_all(
         .iter()
         .map(|&cell| async move { cx.up(cell).await.map(|e| (cell, e)) });
     Ok(futures_util::future::try_join_all(starts).await?)
-}
-
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    /// Only these Cells (default: those the workspace uses).
-    #[arg(value_name = "CELL", value_parser = registry::cell_parser())]
-    pub cells: Vec<String>,
 }
 
 pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result<ExitCode, Error> {
@@ -135,20 +118,6 @@ pub async fn down(ws: &Workspace, args: DownArgs, ui: &Ui) -> Result<ExitCode, E
         ui.info(&format!("removed {r}"));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
 }
 
 /// One line of `cargo cell status`.
@@ -240,7 +209,7 @@ pub async fn status(
         cells.push(st);
     }
     match args.format {
-        Format::Json => {
+        StatusFormat::Json => {
             let report = StatusReport {
                 workspace: ws.root.clone(),
                 workspace_id: ws.id.id.clone(),
@@ -251,7 +220,7 @@ pub async fn status(
                 serde_json::to_string_pretty(&report).expect("status serialises")
             );
         }
-        Format::Text => print!("{}", render_status(&cells)),
+        StatusFormat::Text => print!("{}", render_status(&cells)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -300,19 +269,6 @@ pub fn render_status(cells: &[CellStatus]) -> String {
     out
 }
 
-#[derive(Debug, Args)]
-pub struct LogsArgs {
-    /// The Cell.
-    #[arg(value_parser = registry::cell_parser())]
-    pub cell: String,
-    /// Keep printing new lines as they come.
-    #[arg(short, long)]
-    pub follow: bool,
-    /// Only the last N lines.
-    #[arg(long, value_name = "N")]
-    pub tail: Option<usize>,
-}
-
 pub async fn logs(ws: &Workspace, args: LogsArgs, ui: &Ui) -> Result<ExitCode, Error> {
     let t = Timings::default();
     let cx = Context::new(ws, ui, Target::Dev, &t);
@@ -328,16 +284,6 @@ pub async fn logs(ws: &Workspace, args: LogsArgs, ui: &Ui) -> Result<ExitCode, E
         })
         .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Debug, Args)]
-pub struct ResetArgs {
-    /// The Cell whose dev data is dropped and created again.
-    #[arg(value_parser = registry::cell_parser())]
-    pub cell: String,
-    /// Do not ask.
-    #[arg(short, long)]
-    pub yes: bool,
 }
 
 /// Removes the Cell's container and data volume, after asking. The caller re-creates it
@@ -375,12 +321,6 @@ pub async fn reset_data(ws: &Workspace, args: &ResetArgs, ui: &Ui) -> Result<boo
         ui.info(&format!("removed {r}"));
     }
     Ok(true)
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub cargo: CargoArgs,
 }
 
 /// `cargo run` or `cargo test` with every used Cell up and its endpoint in the environment.
@@ -433,11 +373,7 @@ pub async fn cargo_with_cells(
             cargo: cargo().display().to_string(),
             source,
         })?;
-    Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => ExitCode::FAILURE,
-    })
+    Ok(crate::exit::of_child(status))
 }
 
 #[cfg(test)]

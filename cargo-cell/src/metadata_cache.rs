@@ -17,7 +17,7 @@ use std::time::UNIX_EPOCH;
 use cargo_metadata::{Metadata, MetadataCommand};
 use serde::{Deserialize, Serialize};
 
-use crate::workspace::cargo;
+use crate::toolchain::cargo;
 
 const FILE: &str = "metadata.json";
 

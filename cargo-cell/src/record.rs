@@ -16,7 +16,8 @@ use cargo_metadata::Message;
 use crate::cli::CargoArgs;
 use crate::error::Error;
 use crate::fingerprint;
-use crate::workspace::{Workspace, cargo};
+use crate::toolchain::cargo;
+use crate::workspace::Workspace;
 use cell_core::CoreError;
 use cell_core::manifest::{Fragment, Manifest};
 use cell_core::ui::Ui;
@@ -274,7 +275,7 @@ pub fn recompile(ws: &Workspace, crates: &[String], ui: &Ui) {
             .iter()
             .find(|m| m.replace('-', "_") == *krate)
             .unwrap_or(krate);
-        let mut cmd = std::process::Command::new(crate::workspace::cargo());
+        let mut cmd = std::process::Command::new(crate::toolchain::cargo());
         cmd.args(["clean", "-q", "-p", package, "--manifest-path"])
             .arg(&ws.manifest_path);
         ui.verbose(&format!("running {cmd:?}"));

@@ -10,37 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
-
+use crate::cli::{NewArgs, Template};
 use crate::error::Error;
 use cell_core::ui::Ui;
-
-/// Environment variable overriding where the generated project finds cell-runtime.
-pub const RUNTIME_PATH_ENV: &str = "CELL_RUNTIME_PATH";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Template {
-    /// One table and a binary.
-    #[default]
-    Minimal,
-    /// An axum HTTP service over a table, with route tests.
-    Api,
-}
-
-#[derive(Debug, Args)]
-pub struct NewArgs {
-    /// Where to create the project; its last component is the package name.
-    pub path: PathBuf,
-    /// The template.
-    #[arg(long, value_enum, default_value_t = Template::Minimal)]
-    pub template: Template,
-    /// Package name, when not the folder's name.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// The cell-runtime crate the project depends on, by path.
-    #[arg(long, value_name = "PATH", env = RUNTIME_PATH_ENV)]
-    pub runtime_path: Option<PathBuf>,
-}
 
 macro_rules! files {
     ($dir:literal: $($path:literal),* $(,)?) => {

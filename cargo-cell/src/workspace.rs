@@ -6,14 +6,8 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::MetadataCommand;
 
 use crate::error::Error;
+use crate::toolchain::cargo;
 pub use cell_core::workspace::{Workspace, WorkspaceId};
-
-/// The cargo that runs us (`$CARGO`), else the one on PATH.
-pub fn cargo() -> PathBuf {
-    std::env::var_os("CARGO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("cargo"))
-}
 
 /// The workspace of `manifest_path` (or of the current folder).
 pub fn load(manifest_path: Option<&Path>) -> Result<Workspace, Error> {

@@ -167,6 +167,32 @@ pub enum PostgresError {
 
 impl From<PostgresError> for cell_core::CellError {
     fn from(e: PostgresError) -> Self {
-        cell_core::CellError::new(e)
+        // A refused plan has its own exit code: a script can tell "unsafe" from "broken".
+        let failure = match e {
+            PostgresError::PlanRefused { .. } => cell_core::Failure::Refused,
+            _ => cell_core::Failure::Other,
+        };
+        cell_core::CellError::of_kind(failure, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused plan has its own exit code in cargo-cell; other failures do not.
+    #[test]
+    fn a_refused_plan_is_a_refusal_for_the_exit_code() {
+        let refused: cell_core::CellError = PostgresError::PlanRefused {
+            steps: "\n  drop column notes.title".into(),
+            help: "run again with --allow-destructive".into(),
+        }
+        .into();
+        assert_eq!(refused.failure(), cell_core::Failure::Refused);
+        let other: cell_core::CellError = PostgresError::Cancelled {
+            target: "dev".into(),
+        }
+        .into();
+        assert_eq!(other.failure(), cell_core::Failure::Other);
     }
 }
