@@ -13,6 +13,7 @@
 //!   workspace names.
 //! - [`plugin`] (feature `plugin`): `serve(impl Plugin)`, the loop a Cell author calls.
 //! - [`conformance`] (feature `conformance`): the checks a Cell author runs on a plugin.
+//! - [`macros`] (feature `macros`): recording for the Cell's proc-macro crate.
 
 pub mod protocol;
 
@@ -22,6 +23,8 @@ pub mod client;
 pub mod conformance;
 #[cfg(feature = "client")]
 pub mod discover;
+#[cfg(feature = "macros")]
+pub mod macros;
 #[cfg(feature = "plugin")]
 pub mod plugin;
 #[cfg(feature = "session")]
