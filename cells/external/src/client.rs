@@ -436,6 +436,7 @@ impl ExternalCell {
                 plugin,
                 verb,
                 error,
+                help: general,
             }) => {
                 let help = error.help.clone();
                 Err(match error.kind {
@@ -465,7 +466,12 @@ impl ExternalCell {
                         verb,
                         message: error.message,
                     },
-                    _ => ExternalError::Protocol(ProtocolError::Refused { plugin, verb, error }),
+                    _ => ExternalError::Protocol(ProtocolError::Refused {
+                        plugin,
+                        verb,
+                        error,
+                        help: general,
+                    }),
                 })
             }
             Err(e) => {

@@ -84,7 +84,7 @@ pub fn find(manifest: &Path, builtin: &[&str], path: Option<&OsStr>) -> Vec<Foun
     };
     let mut found: Vec<Found> = Vec::new();
     for (name, entry) in &cells {
-        if builtin.contains(&name.as_str()) {
+        if builtin.contains(&name.as_str()) || !valid_name(name) {
             continue;
         }
         let mut command: Vec<String> = match entry.get("command") {
@@ -110,7 +110,10 @@ pub fn find(manifest: &Path, builtin: &[&str], path: Option<&OsStr>) -> Vec<Foun
         .map(|t| root.join(t))
         .unwrap_or_else(|| root.join("target"));
     for name in recorded_cells(&target.join("cell").join("record")) {
-        if builtin.contains(&name.as_str()) || found.iter().any(|f| f.name == name) {
+        if builtin.contains(&name.as_str())
+            || !valid_name(&name)
+            || found.iter().any(|f| f.name == name)
+        {
             continue;
         }
         if let Some(p) = on_path(&format!("cell-{name}"), path) {
@@ -121,6 +124,15 @@ pub fn find(manifest: &Path, builtin: &[&str], path: Option<&OsStr>) -> Vec<Foun
         }
     }
     found
+}
+
+/// Whether `name` can name a Cell: it is part of labels, file and variable names, so
+/// `[a-z0-9_-]`, starting with a letter.
+pub fn valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// The Cells named by the fragments under `record` (`<unit>/<source>/<cell>.<kind>...`).
@@ -191,6 +203,7 @@ members = ["app"]
 command = ["tools/cell-local", "--quiet"]
 [workspace.metadata.cell.cells.postgres]
 command = "nope"
+[workspace.metadata.cell.cells."Bad Name"]
 "#,
         )
         .unwrap();
@@ -237,6 +250,7 @@ command = "nope"
                 },
             ]
         );
+        assert!(valid_name("rabbit-mq_2") && !valid_name("Bad Name") && !valid_name("9x"));
         // Not on PATH: named, so its error says how to install it.
         assert_eq!(find(&manifest, &["postgres"], None)[1].command, ["cell-mq"]);
     }

@@ -104,11 +104,13 @@ pub enum ProtocolError {
     },
 
     #[error("the Cell plugin `{plugin}` refused `{verb}` ({}): {}", error.kind.as_str(), error.message)]
-    #[diagnostic(code(cell::external::refused))]
+    #[diagnostic(code(cell::external::refused), help("{help}"))]
     Refused {
         plugin: String,
         verb: String,
-        error: ErrorBody,
+        error: Box<ErrorBody>,
+        /// The plugin's help, else a general one.
+        help: String,
     },
 }
 
@@ -116,7 +118,7 @@ impl ProtocolError {
     /// The plugin's typed error, when it answered with one.
     pub fn refusal(&self) -> Option<&ErrorBody> {
         match self {
-            ProtocolError::Refused { error, .. } => Some(error),
+            ProtocolError::Refused { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }
@@ -253,7 +255,10 @@ impl Session {
             Ok(Answer::Error(error)) => Err(ProtocolError::Refused {
                 plugin: self.plugin.clone(),
                 verb: verb.to_string(),
-                error,
+                help: error.help.clone().unwrap_or_else(|| {
+                    "the plugin says what went wrong above; `cargo cell plan` shows what it was asked, its documentation what it needs".into()
+                }),
+                error: Box::new(error),
             }),
             Err(source) => Err(ProtocolError::Malformed {
                 plugin: self.plugin.clone(),
