@@ -3,7 +3,7 @@
 //! PATH, used by `examples/rabbitmq-app`. `cargo cell build` starts the broker, declares the
 //! exchanges and queues and writes the lock with the plugin's version; `rabbitmqctl` in the
 //! container (an independent client) sees them; `plan`, `status`, `check`, `--without` and
-//! `down` handle the Cell like any other; cell-external's conformance test passes against
+//! `down`, `logs`, `apply` and `test` handle the Cell like any other; cell-external's conformance test passes against
 //! the live broker; a plugin whose apply is not its plan gets no lock.
 
 use std::path::{Path, PathBuf};
@@ -71,7 +71,11 @@ fn plugin_bin_dir(tmp: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn path_with(dir: &Path) -> String {
-    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 fn cell(app: &App, path: &str, args: &[&str]) -> Run {
@@ -107,7 +111,12 @@ fn queues(app: &App) -> Vec<String> {
 
 fn container_env(id: &str, key: &str) -> String {
     let out = Command::new("docker")
-        .args(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", id])
+        .args([
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            id,
+        ])
         .output()
         .expect("docker inspect");
     String::from_utf8_lossy(&out.stdout)
@@ -157,7 +166,10 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
         out.contains("rabbitmq: applied 3 to add, 0 to change, 0 to destroy"),
         "{out}"
     );
-    assert!(out.contains("  + exchange events (topic, durable)"), "{out}");
+    assert!(
+        out.contains("  + exchange events (topic, durable)"),
+        "{out}"
+    );
     assert!(
         out.contains("  + queue orders (durable), bound to events by \"order.*\""),
         "{out}"
@@ -178,7 +190,12 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
     assert_eq!(queues(&app), ["mail\tfalse", "orders\ttrue"]);
     let bindings = rabbitmqctl(
         &app,
-        &["list_bindings", "source_name", "destination_name", "routing_key"],
+        &[
+            "list_bindings",
+            "source_name",
+            "destination_name",
+            "routing_key",
+        ],
     );
     assert!(bindings.contains("events\torders\torder.*"), "{bindings}");
 
@@ -199,9 +216,8 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
     let plan = cell(&app, &path, &["plan"]);
     plan.assert_success();
     assert!(
-        plan.stdout.contains(
-            "rabbitmq: 1 to add, 0 to change, 0 to destroy\n  + queue audit (durable)\n"
-        ),
+        plan.stdout
+            .contains("rabbitmq: 1 to add, 0 to change, 0 to destroy\n  + queue audit (durable)\n"),
         "{}",
         plan.output()
     );
@@ -250,6 +266,37 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
     build.assert_success();
     assert_eq!(queues(&app), ["audit\ttrue", "mail\tfalse", "orders\ttrue"]);
     assert_eq!(lock(&app)["count"], 4);
+    let logs = cell(&app, &path, &["logs", "rabbitmq"]);
+    logs.assert_success();
+    assert!(
+        logs.output().contains("Server startup complete"),
+        "{}",
+        logs.output()
+    );
+
+    // A change that loses messages is refused by build, applied by `apply --allow-destructive`.
+    app.edit(
+        "src/lib.rs",
+        "name = \"mail\", durable = false",
+        "name = \"mail\"",
+    );
+    let refused = cell(&app, &path, &["build"]);
+    refused.assert_failure();
+    assert!(
+        refused.stderr.contains("cell::external::destructive"),
+        "{}",
+        refused.output()
+    );
+    let apply = cell(&app, &path, &["apply", "--yes", "--allow-destructive"]);
+    apply.assert_success();
+    assert!(
+        apply
+            .stdout
+            .contains("  -/+ queue mail (durable) (its messages are lost) (destructive)"),
+        "{}",
+        apply.output()
+    );
+    assert_eq!(queues(&app), ["audit\ttrue", "mail\ttrue", "orders\ttrue"]);
     let check = cell(&app, &path, &["check"]);
     check.assert_success();
     assert!(
@@ -258,6 +305,16 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
             .contains("rabbitmq: code and lock agree (4 items)"),
         "{}",
         check.output()
+    );
+
+    // `cargo cell test` runs the app's tests with the Cell's URL.
+    let test = cell(&app, &path, &["test", "--", "--", "--nocapture"]);
+    test.assert_success();
+    assert!(
+        test.output()
+            .contains("rabbitmq-app: broker at http://cell:***@127.0.0.1:"),
+        "{}",
+        test.output()
     );
 
     // Status: running, ready, locked; the URL variable is the Cell's.

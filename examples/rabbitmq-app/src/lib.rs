@@ -20,3 +20,17 @@ pub const MAIL: &str = "mail";
 pub fn broker_url() -> Option<String> {
     std::env::var("CELL_RABBITMQ_URL").ok()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Under `cargo cell test` the URL is the Cell's (printed with its password hidden).
+    #[test]
+    fn the_broker_url_is_the_cells_management_api() {
+        if let Some(url) = super::broker_url() {
+            let (head, tail) = url.split_once('@').expect("a URL with a user");
+            assert!(head.starts_with("http://cell:"), "{head}");
+            assert!(tail.starts_with("127.0.0.1:"), "{tail}");
+            println!("rabbitmq-app: broker at http://cell:***@{tail}");
+        }
+    }
+}
