@@ -109,7 +109,8 @@ pub fn find(manifest: &Path, builtin: &[&str], path: Option<&OsStr>) -> Vec<Foun
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(|t| root.join(t))
         .unwrap_or_else(|| root.join("target"));
-    for name in recorded_cells(&target.join("cell").join("record")) {
+    let crates = crate_names(root, &table);
+    for name in recorded_cells(&target.join("cell").join("record"), &crates) {
         if builtin.contains(&name.as_str())
             || !valid_name(&name)
             || found.iter().any(|f| f.name == name)
@@ -135,15 +136,59 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-/// The Cells named by the fragments under `record` (`<unit>/<source>/<cell>.<kind>...`).
-fn recorded_cells(record: &Path) -> Vec<String> {
+/// The crate names (`-` as `_`) of the workspace's packages: the root's and its members'
+/// (a member `dir/*` is every folder of `dir`). A target directory may be shared by
+/// several workspaces: only their units' fragments are this workspace's.
+fn crate_names(root: &Path, table: &toml::Table) -> Vec<String> {
+    let name_of = |t: &toml::Table| {
+        t.get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .map(|n| n.replace('-', "_"))
+    };
+    let mut names: Vec<String> = name_of(table).into_iter().collect();
+    let members = table
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for member in members.iter().filter_map(|m| m.as_str()) {
+        let dirs: Vec<PathBuf> = match member.strip_suffix("/*") {
+            Some(parent) => std::fs::read_dir(root.join(parent))
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default(),
+            None => vec![root.join(member)],
+        };
+        for dir in dirs {
+            if let Some(name) = std::fs::read_to_string(dir.join("Cargo.toml"))
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+                .and_then(|t| name_of(&t))
+            {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// The Cells named by the fragments under `record` (`<unit>/<source>/<cell>.<kind>...`) of
+/// the units of `crates` (a unit is `<crate name>-<hash>`).
+fn recorded_cells(record: &Path, crates: &[String]) -> Vec<String> {
     let mut names = Vec::new();
     let dirs = |p: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(p)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default()
     };
-    for unit in dirs(record) {
+    let ours = |unit: &Path| {
+        unit.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit_once('-'))
+            .is_some_and(|(name, _)| crates.iter().any(|c| c == name))
+    };
+    for unit in dirs(record).into_iter().filter(|u| ours(u)) {
         for source in dirs(&unit) {
             for file in dirs(&source) {
                 let Some(n) = file.file_name().and_then(|n| n.to_str()) else {
@@ -208,7 +253,12 @@ command = "nope"
         )
         .unwrap();
         std::fs::write(root.join("app/Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
-        let frag = root.join("target/cell/record/app-1/app-macros");
+        // Another workspace's unit in a shared target directory is not ours.
+        let other = root.join("target/cell/record/other_app-9f9f/m");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("mq2.queue.q.json"), "{}").unwrap();
+        std::fs::write(bin.join("cell-mq2"), "").unwrap();
+        let frag = root.join("target/cell/record/app-1a2b/app-macros");
         std::fs::create_dir_all(&frag).unwrap();
         for f in [
             "mail.inbox.a.json",
