@@ -143,6 +143,14 @@ fn host_port(id: &str) -> u16 {
         .unwrap_or_else(|| panic!("no published port: {text}"))
 }
 
+/// Text with miette's wrapping undone: its gutter gone, whitespace runs made one space.
+fn flat(text: &str) -> String {
+    text.replace(['│', '×'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn lock(app: &App) -> Value {
     serde_json::from_str(&app.read(".cell/rabbitmq.lock.json")).expect("rabbitmq lock")
 }
@@ -259,7 +267,7 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
     bad.assert_failure();
     assert!(
         bad.stderr.contains("cell::external::inconsistent")
-            && bad.stderr.contains("is inconsistent"),
+            && flat(&bad.stderr).contains("is inconsistent: it applied the plan 0000000000000000"),
         "{}",
         bad.output()
     );
@@ -356,6 +364,48 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
         .run();
     assert!(report.passed(), "{report}");
     assert!(queues(&app).contains(&"conformance\ttrue".to_string()));
+
+    // cargo-cell refuses a plugin of another protocol version, naming both, and bounds a
+    // plugin that hangs by CELL_PLUGIN_TIMEOUT.
+    for (script, code, words) in [
+        (
+            "echo '{\"v\":[2],\"name\":\"cell-rabbitmq\",\"version\":\"9.0.0\"}'; cat >/dev/null",
+            "cell::external::version",
+            "speaks protocol version [2], this cargo-cell speaks [1]",
+        ),
+        (
+            "echo '{\"v\":[1],\"name\":\"cell-rabbitmq\",\"version\":\"9.0.0\"}'; exec sleep 600",
+            "cell::external::timeout",
+            "did not answer `describe` within 2 s",
+        ),
+    ] {
+        let dir = app.path().join(code.replace(':', "_"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wrapper = dir.join("cell-rabbitmq");
+        std::fs::write(&wrapper, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let start = std::time::Instant::now();
+        let image = image();
+        let run = app.cargo_cell_with(
+            &["plan"],
+            &[
+                ("PATH", &path_with(&dir)),
+                ("CELL_RABBITMQ_IMAGE", &image),
+                ("CELL_PLUGIN_TIMEOUT", "2"),
+            ],
+        );
+        run.assert_failure();
+        assert!(
+            run.stderr.contains(code) && flat(&run.stderr).contains(words),
+            "{}",
+            run.output()
+        );
+        assert!(start.elapsed().as_secs() < 60, "{:?}", start.elapsed());
+    }
 
     // Down removes it; a build without it starts nothing and still builds.
     cell(&app, &path, &["down"]).assert_success();

@@ -248,8 +248,7 @@ impl Session {
         })
         .expect("requests serialise");
         self.send_line(&line, verb)?;
-        let waiting_for = format!("the answer to `{verb}`");
-        let answer = self.read_line(&waiting_for)?;
+        let answer = self.read_line(&format!("`{verb}`"))?;
         match serde_json::from_str::<Answer<T>>(&answer) {
             Ok(Answer::Ok(value)) => Ok(value),
             Ok(Answer::Error(error)) => Err(ProtocolError::Refused {
@@ -262,7 +261,7 @@ impl Session {
             }),
             Err(source) => Err(ProtocolError::Malformed {
                 plugin: self.plugin.clone(),
-                waiting_for,
+                waiting_for: format!("answer to `{verb}`"),
                 line: answer,
                 source,
             }),
