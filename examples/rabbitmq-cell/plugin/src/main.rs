@@ -270,7 +270,7 @@ enum Op {
 
 /// From `current` to `desired`, touching only what `desired` names or `managed` (the
 /// lock) says this Cell made. Exchanges first, then queues, then bindings; removals last.
-fn diff(desired: &State, current: &State, managed: &State) -> Vec<(Change, Vec<Op>)> {
+fn diff(desired: &State, current: &State, managed: &State) -> Steps {
     let mut steps = Vec::new();
     for (name, x) in &desired.exchanges {
         let describe = format!(
@@ -368,12 +368,14 @@ fn diff(desired: &State, current: &State, managed: &State) -> Vec<(Change, Vec<O
 
 struct RabbitMq;
 
+/// A plan's steps: each change and the API calls that make it.
+type Steps = Vec<(Change, Vec<Op>)>;
+/// The live broker a plan was made against, and its bindings (for unbinding).
+type Live = Option<(Api, Vec<LiveBinding>)>;
+
 impl RabbitMq {
     /// The steps from what is (live, or the lock without an endpoint) to what the code asks.
-    fn steps(
-        &self,
-        r: &PlanRequest,
-    ) -> Result<(Vec<(Change, Vec<Op>)>, Option<(Api, Vec<LiveBinding>)>), ErrorBody> {
+    fn steps(&self, r: &PlanRequest) -> Result<(Steps, Live), ErrorBody> {
         let want = desired(&r.manifest)?;
         let managed = from_lock(r.lock.as_ref())?;
         match &r.endpoint {
