@@ -1,7 +1,10 @@
 //! The Cells this cargo-cell drives. Every command loops over [`cells()`], in order: a Cell
 //! comes after the Cells it builds on ([`LiveCell::after`]). A new built-in Cell is one line
 //! of [`CELLS`] (see docs/writing-a-cell.md); a program built on this library can run
-//! cargo-cell with more Cells through [`install`] (the tests' fixture Cell does).
+//! cargo-cell with more Cells through [`install`] (the tests' fixture Cell does). Cells from
+//! outside this repository join [`CELLS`] as plugins behind the Cell protocol
+//! (`cell_external::discover`: `[workspace.metadata.cell.cells.<name>]`, or `cell-<name>` on
+//! `PATH` for a Cell the last record step saw); every command handles them as any other.
 
 use std::sync::OnceLock;
 
@@ -24,9 +27,25 @@ pub fn install(cells: &'static [&'static dyn LiveCell]) -> Result<(), &'static s
         .map_err(|_| "the registry is in use already")
 }
 
-/// The Cells this run drives: [`CELLS`], unless [`install`] said otherwise.
+/// The Cells this run drives: [`CELLS`] and the workspace's external Cells, unless
+/// [`install`] said otherwise.
 pub fn cells() -> &'static [&'static dyn LiveCell] {
-    INSTALLED.get_or_init(|| CELLS)
+    INSTALLED.get_or_init(|| with_external(CELLS))
+}
+
+/// `builtin` and, after them, the external Cells of the command line's workspace.
+fn with_external(builtin: &'static [&'static dyn LiveCell]) -> &'static [&'static dyn LiveCell] {
+    let names: Vec<&str> = builtin.iter().map(|c| c.name()).collect();
+    let external = cell_external::discover::cells(&names);
+    if external.is_empty() {
+        return builtin;
+    }
+    let all: Vec<&'static dyn LiveCell> = builtin
+        .iter()
+        .copied()
+        .chain(external.into_iter().map(|c| c as &dyn LiveCell))
+        .collect();
+    Box::leak(all.into_boxed_slice())
 }
 
 /// The Cells' names, for the command line.
