@@ -300,6 +300,13 @@ fn an_external_cell_builds_plans_locks_and_is_handled_by_every_command() {
         "{}",
         refused.output()
     );
+    // The documented exit code of a refusal, as for the built-in Cells.
+    assert_eq!(
+        refused.status.code(),
+        Some(i32::from(cargo_cell::exit::Exit::Refused.code())),
+        "{}",
+        refused.output()
+    );
     let apply = cell(&app, &path, &["apply", "--yes", "--allow-destructive"]);
     apply.assert_success();
     assert!(

@@ -147,7 +147,12 @@ pub enum ExternalError {
 
 impl From<ExternalError> for CellError {
     fn from(e: ExternalError) -> Self {
-        CellError::new(e)
+        // A refused destructive plan exits as the built-in Cells' refusals do.
+        let failure = match e {
+            ExternalError::Destructive { .. } => cell_core::Failure::Refused,
+            _ => cell_core::Failure::Other,
+        };
+        CellError::of_kind(failure, e)
     }
 }
 
