@@ -213,11 +213,7 @@ impl Plan {
 /// The first 16 hex digits of the SHA-256 of the changes' JSON.
 pub fn fingerprint(changes: &[Change]) -> String {
     let bytes = serde_json::to_vec(changes).expect("changes serialise");
-    Sha256::digest(&bytes)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(&bytes)[..8])
 }
 
 /// `apply`: the plan's inputs again, and the fingerprint of the plan cargo-cell showed. A
