@@ -184,6 +184,20 @@ impl<'a> Context<'a> {
         slot.get_or_try_init(|| up(self, cell)).await.cloned()
     }
 
+    /// For a Cell that only the dev target has (a cache, a fixture): its endpoint, brought
+    /// up, when the target is the dev one and the workspace uses the Cell; else `None`, and
+    /// nothing is started.
+    pub async fn up_if_used_in_dev(
+        &self,
+        cell: &dyn LiveCell,
+        manifest: &Manifest,
+    ) -> Result<Option<Endpoint>, CellError> {
+        if self.target != Target::Dev || !cell.is_used(self.ws, Some(manifest)) {
+            return Ok(None);
+        }
+        self.up(cell).await.map(Some)
+    }
+
     /// `cell`'s endpoint, when this command brought it up.
     pub fn endpoint_of(&self, cell: &dyn LiveCell) -> Option<Endpoint> {
         self.endpoints

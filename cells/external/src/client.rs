@@ -24,7 +24,7 @@ use cell_core::lockfile::{LockError, LockFile};
 use cell_core::plan::{Action, Render, ReviewFlag, Safety, Summary};
 use cell_core::{
     Applied, ApplyOptions, Cell, CellError, CellPlan, Checked, Context, CoreError, Endpoint,
-    LiveCell, LockState, Manifest, Section, Target, Workspace,
+    LiveCell, LockState, Manifest, Section, Workspace,
 };
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -850,10 +850,9 @@ impl LiveCell for ExternalCell {
         cx: &Context<'_>,
         manifest: &Manifest,
     ) -> Result<Option<Box<dyn CellPlan>>, CellError> {
-        if cx.target != Target::Dev || !self.is_used(cx.ws, Some(manifest)) {
+        let Some(endpoint) = cx.up_if_used_in_dev(self, manifest).await? else {
             return Ok(None);
-        }
-        let endpoint = cx.up(self).await?;
+        };
         let plan = blocking(|| -> Result<ExternalPlan, CellError> {
             let d = self.describe(cx.ws)?;
             let lock = self.read_lock(cx.ws)?.map(|l| l.lock);
@@ -874,10 +873,9 @@ impl LiveCell for ExternalCell {
         manifest: &Manifest,
         how: &ApplyOptions<'_>,
     ) -> Result<Applied, CellError> {
-        if cx.target != Target::Dev || !self.is_used(cx.ws, Some(manifest)) {
+        let Some(endpoint) = cx.up_if_used_in_dev(self, manifest).await? else {
             return Ok(Applied::default());
-        }
-        let endpoint = cx.up(self).await?;
+        };
         blocking(|| self.apply_now(cx, manifest, how, &endpoint))
     }
 }

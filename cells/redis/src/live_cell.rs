@@ -253,10 +253,9 @@ impl LiveCell for RedisCell {
         cx: &Context<'_>,
         manifest: &Manifest,
     ) -> Result<Option<Box<dyn CellPlan>>, CellError> {
-        if cx.target != Target::Dev || !self.is_used(cx.ws, Some(manifest)) {
+        let Some(endpoint) = cx.up_if_used_in_dev(self, manifest).await? else {
             return Ok(None);
-        }
-        let endpoint = cx.up(self).await?;
+        };
         let plan = converge(cx, manifest, &endpoint, false).await?;
         Ok(Some(Box::new(plan)))
     }
@@ -273,10 +272,9 @@ impl LiveCell for RedisCell {
         manifest: &Manifest,
         _how: &ApplyOptions<'_>,
     ) -> Result<Applied, CellError> {
-        if cx.target != Target::Dev || !self.is_used(cx.ws, Some(manifest)) {
+        let Some(endpoint) = cx.up_if_used_in_dev(self, manifest).await? else {
             return Ok(Applied::default());
-        }
-        let endpoint = cx.up(self).await?;
+        };
         converge(cx, manifest, &endpoint, true).await?;
         Ok(Applied {
             used: true,

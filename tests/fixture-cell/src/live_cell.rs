@@ -15,7 +15,7 @@ use cell_core::plan::Action;
 use cell_core::ui::Ui;
 use cell_core::{
     Applied, ApplyOptions, CellError, CellPlan, Context, CoreError, Endpoint, LiveCell, Manifest,
-    Target, Workspace,
+    Workspace,
 };
 use redis::aio::MultiplexedConnection;
 
@@ -192,10 +192,9 @@ impl LiveCell for KvCell {
         cx: &Context<'_>,
         manifest: &Manifest,
     ) -> Result<Option<Box<dyn CellPlan>>, CellError> {
-        if cx.target != Target::Dev || !self.is_used(cx.ws, Some(manifest)) {
+        if cx.up_if_used_in_dev(self, manifest).await?.is_none() {
             return Ok(None);
         }
-        cx.up(self).await?;
         let plan = plan_against_lock(cx.ws, section(manifest))?.unwrap_or_default();
         Ok(Some(Box::new(plan)))
     }
@@ -209,10 +208,9 @@ impl LiveCell for KvCell {
         manifest: &Manifest,
         _how: &ApplyOptions<'_>,
     ) -> Result<Applied, CellError> {
-        if cx.target != Target::Dev || !self.is_used(cx.ws, Some(manifest)) {
+        let Some(endpoint) = cx.up_if_used_in_dev(self, manifest).await? else {
             return Ok(Applied::default());
-        }
-        let endpoint = cx.up(self).await?;
+        };
         let path = cx.ws.lock_path(LOCK_FILE);
         let previous = read_lock(&path)?;
         let desired = Lock::desired(&section(manifest).entries);
