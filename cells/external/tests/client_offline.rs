@@ -1,16 +1,14 @@
 //! `ExternalCell` without Docker: what `cargo cell check` and the manifest ask of it, through
 //! a real plugin process (this crate's memory plugin, and broken ones).
 
+mod common;
+use common::memory_plugin;
+
 use cell_core::manifest::Fragment;
 use cell_core::{Cell, Manifest, Workspace};
 use cell_external::client::ExternalCell;
 use miette::Diagnostic as _;
 
-fn memory_plugin() -> String {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples/memory-plugin").display().to_string()
-}
 
 fn manifest(cell: &ExternalCell, names: &[&str]) -> Manifest {
     let mut m = Manifest::new([cell as &dyn Cell]);

@@ -3,18 +3,15 @@
 //! by the timeout, an apply that differs from its plan, by its fingerprint or by the plan
 //! after it).
 
+mod common;
+use common::memory_plugin;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cell_external::conformance::{Check, Report};
 use cell_external::session::ProtocolError;
 
-/// The memory plugin (an example of this crate), built by `cargo test`.
-fn memory_plugin() -> String {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples/memory-plugin").display().to_string()
-}
 
 fn script(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
