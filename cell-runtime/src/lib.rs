@@ -25,6 +25,8 @@ mod postgres_types;
 
 #[cfg(feature = "auth")]
 pub mod auth;
+#[cfg(feature = "ratelimit")]
+pub mod ratelimit;
 pub mod telemetry;
 
 pub use error::Error;
@@ -113,6 +115,34 @@ pub mod Auth {
 ///   field through `update` invalidates the old and the new key.
 ///
 /// See [`cache`] for the degradation guarantee and the stale window.
+/// `#[RateLimit::per_user(100)]` (per minute unless `per = "1s" | "1h" | ...`),
+/// `per_ip(...)`, `per_key(key = "arg.field", ...)` and `global(...)` on an async handler,
+/// with `burst = N` (default: the limit) and `fail = "open" | "closed"` (default `"open"`).
+/// The limit is GCRA in the Redis Cell, shared by every replica; over it the function
+/// returns [`RateLimited`](crate::ratelimit::RateLimited) (429 with `Retry-After`,
+/// `RateLimit-Policy` and `RateLimit`). See docs/ratelimit.md. Needs the `ratelimit`
+/// feature.
+#[cfg(feature = "ratelimit")]
+#[allow(non_snake_case)]
+pub mod RateLimit {
+    pub use crate::ratelimit::{RateLimited, Stats, stats};
+    pub use cell_stub_macros::ratelimit_global as global;
+    pub use cell_stub_macros::ratelimit_per_ip as per_ip;
+    pub use cell_stub_macros::ratelimit_per_key as per_key;
+    pub use cell_stub_macros::ratelimit_per_user as per_user;
+}
+
+/// Without the `ratelimit` feature, each `#[RateLimit::...]` is an error naming the
+/// feature.
+#[cfg(not(feature = "ratelimit"))]
+#[allow(non_snake_case)]
+pub mod RateLimit {
+    pub use cell_stub_macros::ratelimit_global_without_feature as global;
+    pub use cell_stub_macros::ratelimit_per_ip_without_feature as per_ip;
+    pub use cell_stub_macros::ratelimit_per_key_without_feature as per_key;
+    pub use cell_stub_macros::ratelimit_per_user_without_feature as per_user;
+}
+
 #[allow(non_snake_case)]
 pub mod Redis {
     pub use cell_stub_macros::redis_cache as cache;
@@ -167,8 +197,11 @@ pub mod Telemetry {
 pub mod prelude {
     pub use crate::Auth;
     pub use crate::{
-        Cache, Error, Performance, Postgres, PostgresConnection, Redis, Telemetry, service,
+        Cache, Error, Performance, Postgres, PostgresConnection, RateLimit, Redis, Telemetry,
+        service,
     };
+    #[cfg(feature = "ratelimit")]
+    pub use crate::ratelimit::RateLimited;
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -187,6 +220,8 @@ pub mod __private {
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;
+    #[cfg(feature = "ratelimit")]
+    pub use crate::ratelimit::__private as ratelimit;
     pub use crate::postgres_types::{
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,
