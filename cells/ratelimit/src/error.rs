@@ -40,10 +40,13 @@ pub enum RateLimitCellError {
     Conflict { name: String, was: String, now: String },
 }
 
-/// Asked for a container it does not have (a bug in the caller: `runs_locally` is false).
+/// Asked for a container it does not have (`cargo cell up ratelimit`).
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("the RateLimit Cell has no container of its own: its limits live in the Redis Cell")]
-#[diagnostic(code(cell::ratelimit::no_container))]
+#[diagnostic(
+    code(cell::ratelimit::no_container),
+    help("start the Redis Cell: `cargo cell up redis`")
+)]
 pub struct NoContainer;
 
 impl From<RateLimitCellError> for CellError {

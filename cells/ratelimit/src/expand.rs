@@ -53,8 +53,10 @@ pub fn expand(mut item: ItemFn, decl: &LimitDecl, parsed: &Parsed) -> TokenStrea
     let name = decl.name();
     let (limit, per_secs, burst) = (decl.limit, decl.per_secs, decl.burst);
     let fail_closed = decl.fail == Fail::Closed;
+    // Spanned at the return type (the path written out, not `#rt`, so every token carries
+    // that span): a type that cannot carry a RateLimited is reported there.
     let deny = quote_spanned!(parsed.return_span=>
-        return #rt::deny(__cell_rate_limited)
+        return ::cell_runtime::__private::ratelimit::deny(__cell_rate_limited)
     );
     let block = &item.block;
     let body = quote!({
