@@ -277,6 +277,12 @@ pub struct RedisReference;
 #[doc = include_str!("../../docs/auth.md")]
 pub struct AuthReference;
 
+/// The RateLimit Cell's attribute reference (`docs/ratelimit.md`): its examples are
+/// doctests, built with the `ratelimit` and `axum` features (the dev-dependency on itself).
+#[cfg(all(doctest, feature = "ratelimit", feature = "axum"))]
+#[doc = include_str!("../../docs/ratelimit.md")]
+pub struct RateLimitReference;
+
 /// The Telemetry Cell's attribute reference (`docs/telemetry.md`): its examples are
 /// doctests, built with the `telemetry` feature (turned on by the dev-dependency on itself).
 #[cfg(all(doctest, feature = "telemetry"))]
