@@ -196,12 +196,12 @@ pub mod Telemetry {
 /// types the Cells map.
 pub mod prelude {
     pub use crate::Auth;
+    #[cfg(feature = "ratelimit")]
+    pub use crate::ratelimit::RateLimited;
     pub use crate::{
         Cache, Error, Performance, Postgres, PostgresConnection, RateLimit, Redis, Telemetry,
         service,
     };
-    #[cfg(feature = "ratelimit")]
-    pub use crate::ratelimit::RateLimited;
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
     pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -220,12 +220,12 @@ pub mod __private {
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;
-    #[cfg(feature = "ratelimit")]
-    pub use crate::ratelimit::__private as ratelimit;
     pub use crate::postgres_types::{
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,
     };
+    #[cfg(feature = "ratelimit")]
+    pub use crate::ratelimit::__private as ratelimit;
     pub use bytes::BytesMut;
     pub use inventory;
     pub use tokio_postgres::Row;

@@ -149,7 +149,12 @@ pub fn telemetry_traces(args: TokenStream, item: TokenStream) -> TokenStream {
 /// caller (the `AuthContext`'s subject). See `cell_runtime::RateLimit`.
 #[proc_macro_attribute]
 pub fn ratelimit_per_user(args: TokenStream, item: TokenStream) -> TokenStream {
-    ratelimit::limit(cell_ratelimit::declare::Scope::User, args.into(), item.into()).into()
+    ratelimit::limit(
+        cell_ratelimit::declare::Scope::User,
+        args.into(),
+        item.into(),
+    )
+    .into()
 }
 
 /// `#[RateLimit::per_ip(...)]`: requests per client address.
@@ -161,13 +166,23 @@ pub fn ratelimit_per_ip(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[RateLimit::per_key(..., key = "arg.field")]`: requests per value of an argument.
 #[proc_macro_attribute]
 pub fn ratelimit_per_key(args: TokenStream, item: TokenStream) -> TokenStream {
-    ratelimit::limit(cell_ratelimit::declare::Scope::Key, args.into(), item.into()).into()
+    ratelimit::limit(
+        cell_ratelimit::declare::Scope::Key,
+        args.into(),
+        item.into(),
+    )
+    .into()
 }
 
 /// `#[RateLimit::global(...)]`: every caller together.
 #[proc_macro_attribute]
 pub fn ratelimit_global(args: TokenStream, item: TokenStream) -> TokenStream {
-    ratelimit::limit(cell_ratelimit::declare::Scope::Global, args.into(), item.into()).into()
+    ratelimit::limit(
+        cell_ratelimit::declare::Scope::Global,
+        args.into(),
+        item.into(),
+    )
+    .into()
 }
 
 macro_rules! ratelimit_without_feature {

@@ -38,7 +38,10 @@ fn ctx(user: &str) -> AuthContext {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// One app process: waits until `RL_START_AT` (ms since the epoch, so both processes start
@@ -92,7 +95,12 @@ fn run_children(url: &str, user: &str, counts: &[usize]) -> Vec<Child> {
         .iter()
         .map(|n| {
             Command::new(&exe)
-                .args(["--exact", "child_process", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "child_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("RL_CHILD_USER", user)
                 .env("RL_COUNT", n.to_string())
                 .env("RL_START_AT", start_at.to_string())
@@ -134,11 +142,12 @@ fn redis_cli(container: &str, url: &str, args: &[&str]) -> String {
     if !password.is_empty() {
         cmd.args(["-a", &password]);
     }
-    let out = cmd
-        .args(args)
-        .output()
-        .expect("docker exec redis-cli");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd.args(args).output().expect("docker exec redis-cli");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -151,7 +160,10 @@ fn one_limit_across_two_processes_and_a_fallback_per_process_without_redis() {
     app.cargo_cell(&["up", "redis"]).assert_success();
     let state: serde_json::Value =
         serde_json::from_str(&app.read(".cell/state/redis.json")).expect("redis state");
-    let url = state["url"].as_str().expect("the state names the URL").to_string();
+    let url = state["url"]
+        .as_str()
+        .expect("the state names the URL")
+        .to_string();
     // SAFETY: the only other test of this binary, `child_process`, read the environment
     // when it started and returned (here it is no child), seconds before: no other thread
     // reads or writes the environment now.
@@ -162,14 +174,25 @@ fn one_limit_across_two_processes_and_a_fallback_per_process_without_redis() {
 
     // 50 + 51 requests of one user over two processes sharing the Redis Cell.
     let children = run_children(&url, &alice, &[50, 51]);
-    let allowed: u64 = children.iter().map(|c| c.result["allowed"].as_u64().unwrap()).sum();
+    let allowed: u64 = children
+        .iter()
+        .map(|c| c.result["allowed"].as_u64().unwrap())
+        .sum();
     let refused: Vec<u64> = children
         .iter()
         .flat_map(|c| c.result["refused"].as_array().unwrap().clone())
         .map(|v| v.as_u64().unwrap())
         .collect();
-    let first = children.iter().map(|c| c.result["first_ms"].as_u64().unwrap()).min().unwrap();
-    let last = children.iter().map(|c| c.result["last_ms"].as_u64().unwrap()).max().unwrap();
+    let first = children
+        .iter()
+        .map(|c| c.result["first_ms"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    let last = children
+        .iter()
+        .map(|c| c.result["last_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
     assert!(
         last - first < 600,
         "the requests took {} ms, more than one emission interval (600 ms): the machine is too slow for this check",
@@ -184,9 +207,19 @@ fn one_limit_across_two_processes_and_a_fallback_per_process_without_redis() {
     }
 
     // An independent client: the GCRA key holds the TAT (about 60 s ahead) with its expiry.
-    let found = redis_cli(&container, &url, &["--scan", "--pattern", &format!("cell:rl:*:u:{alice}")]);
-    let key = found.lines().next().unwrap_or_else(|| panic!("no GCRA key for {alice}")).to_string();
-    let pttl: i64 = redis_cli(&container, &url, &["PTTL", &key]).parse().unwrap();
+    let found = redis_cli(
+        &container,
+        &url,
+        &["--scan", "--pattern", &format!("cell:rl:*:u:{alice}")],
+    );
+    let key = found
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no GCRA key for {alice}"))
+        .to_string();
+    let pttl: i64 = redis_cli(&container, &url, &["PTTL", &key])
+        .parse()
+        .unwrap();
     assert!((58_000..=60_600).contains(&pttl), "PTTL {pttl}");
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -209,26 +242,45 @@ fn one_limit_across_two_processes_and_a_fallback_per_process_without_redis() {
         let h = response.headers();
         assert_eq!(h["retry-after"], e.retry_after_secs.to_string());
         assert!(e.policy.ends_with("::search/per_user"), "{}", e.policy);
-        assert_eq!(h["ratelimit-policy"], format!("\"{}\";q=100;w=60", e.policy));
-        assert!(h["ratelimit"].to_str().unwrap().ends_with(&format!(";r=0;t={}", e.retry_after_secs)));
+        assert_eq!(
+            h["ratelimit-policy"],
+            format!("\"{}\";q=100;w=60", e.policy)
+        );
+        assert!(
+            h["ratelimit"]
+                .to_str()
+                .unwrap()
+                .ends_with(&format!(";r=0;t={}", e.retry_after_secs))
+        );
         assert_eq!(e.retry_after_secs, 1);
         // Another user is unaffected.
         assert!(search(ctx(&format!("bob-{run}"))).await.is_ok());
         // Retry-After is right to the second: after it, alice is admitted once more.
         tokio::time::sleep(Duration::from_secs(e.retry_after_secs)).await;
-        assert!(search(ctx(&alice)).await.is_ok(), "admitted after Retry-After");
+        assert!(
+            search(ctx(&alice)).await.is_ok(),
+            "admitted after Retry-After"
+        );
         let stats = cell_runtime::RateLimit::stats();
         assert_eq!((stats.fallback_checks, stats.outages), (0, 0), "{stats:?}");
     });
 
     // Redis stopped: each process limits on its own, logs the outage once and counts it.
-    let stop = Command::new("docker").args(["stop", "-t", "1", &container]).output().unwrap();
+    let stop = Command::new("docker")
+        .args(["stop", "-t", "1", &container])
+        .output()
+        .unwrap();
     assert!(stop.status.success());
     let carol = format!("carol-{run}");
     let children = run_children(&url, &carol, &[101, 101]);
     for c in &children {
         assert_eq!(c.result["allowed"], 100, "{:?}\n{}", c.result, c.stderr);
-        assert_eq!(c.result["refused"].as_array().unwrap().len(), 1, "{:?}", c.result);
+        assert_eq!(
+            c.result["refused"].as_array().unwrap().len(),
+            1,
+            "{:?}",
+            c.result
+        );
         assert_eq!(c.result["outages"], 1, "{:?}", c.result);
         assert_eq!(c.result["redis"], 0, "{:?}", c.result);
         // 101 requests and the warm-up, all answered in process.

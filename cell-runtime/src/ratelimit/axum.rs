@@ -10,7 +10,11 @@ impl IntoResponse for RateLimited {
     /// [`RateLimited::headers`].
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-        let code = if self.unavailable { "temporarily_unavailable" } else { "rate_limited" };
+        let code = if self.unavailable {
+            "temporarily_unavailable"
+        } else {
+            "rate_limited"
+        };
         let body = axum::Json(serde_json::json!({
             "error": code,
             "message": self.to_string(),

@@ -65,7 +65,10 @@ mod tests {
             assert!(check(&L, "a").is_ok());
         }
         let wait = check(&L, "a").unwrap_err();
-        assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         assert!(check(&L, "b").is_ok(), "another key has its own limit");
     }
 }

@@ -21,8 +21,8 @@ mod axum;
 mod fallback;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
@@ -252,7 +252,9 @@ impl State {
 
     fn came_back(&self) {
         if self.down.swap(false, Ordering::SeqCst) {
-            eprintln!("cell-runtime: the Redis Cell is reachable again; rate limits are shared again");
+            eprintln!(
+                "cell-runtime: the Redis Cell is reachable again; rate limits are shared again"
+            );
         }
     }
 
@@ -457,12 +459,21 @@ mod tests {
             e.headers(),
             [
                 ("retry-after", "1".to_string()),
-                ("ratelimit-policy", "\"app::f/per_user\";q=100;w=60".to_string()),
+                (
+                    "ratelimit-policy",
+                    "\"app::f/per_user\";q=100;w=60".to_string()
+                ),
                 ("ratelimit", "\"app::f/per_user\";r=0;t=1".to_string()),
             ]
         );
-        assert_eq!(e.to_string(), "too many requests: app::f/per_user allows 100 per 60 s; retry in 1 s");
-        let down = RateLimited { unavailable: true, ..e };
+        assert_eq!(
+            e.to_string(),
+            "too many requests: app::f/per_user allows 100 per 60 s; retry in 1 s"
+        );
+        let down = RateLimited {
+            unavailable: true,
+            ..e
+        };
         assert_eq!(down.status(), 503);
         assert_eq!(down.headers(), [("retry-after", "1".to_string())]);
     }

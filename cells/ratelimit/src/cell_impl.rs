@@ -136,7 +136,13 @@ mod tests {
             ["rate limits differ from .cell/ratelimit.lock.json: 1 limit change"]
         );
         write_if_changed(&lock_path(&ws), &Lock::desired(limits(&m)).to_bytes()).unwrap();
-        assert!(RateLimitCell.check_offline(&ws, &m).unwrap().problems.is_empty());
+        assert!(
+            RateLimitCell
+                .check_offline(&ws, &m)
+                .unwrap()
+                .problems
+                .is_empty()
+        );
         assert_eq!(
             RateLimitCell.lock_state(&lock_path(&ws)),
             LockState::present(1, "limits")
@@ -144,7 +150,9 @@ mod tests {
         let raised = manifest(&[limit(200)]);
         assert_eq!(
             RateLimitCell.check_offline(&ws, &raised).unwrap().problems,
-            ["rate limits differ from .cell/ratelimit.lock.json: 1 limit change (1 loosened: needs review)"]
+            [
+                "rate limits differ from .cell/ratelimit.lock.json: 1 limit change (1 loosened: needs review)"
+            ]
         );
         // Removed from the code: the lock still says it, and the plan flags it.
         let gone = cell_plan(&ws, &[]).unwrap().unwrap();

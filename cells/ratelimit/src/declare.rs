@@ -134,7 +134,10 @@ mod tests {
         );
         assert_eq!(serde_json::from_value::<LimitDecl>(json).unwrap(), d);
         assert_eq!(d.name(), "app::search/per_key");
-        assert_eq!(d.describe(), "100 per 1m, burst 100, fail open, key body.tenant");
+        assert_eq!(
+            d.describe(),
+            "100 per 1m, burst 100, fail open, key body.tenant"
+        );
     }
 
     #[test]
@@ -146,7 +149,10 @@ mod tests {
         assert!(now.looser_than(&was));
         now.limit = 100;
         now.per_secs = 30;
-        assert!(now.looser_than(&was), "100 per 30s is faster than 100 per 1m");
+        assert!(
+            now.looser_than(&was),
+            "100 per 30s is faster than 100 per 1m"
+        );
         now.per_secs = 120;
         assert!(!now.looser_than(&was));
         let mut burst = was.clone();

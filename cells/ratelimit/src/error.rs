@@ -37,7 +37,11 @@ pub enum RateLimitCellError {
         code(cell::ratelimit::conflict),
         help("keep one `#[RateLimit::...]` of each kind on a function")
     )]
-    Conflict { name: String, was: String, now: String },
+    Conflict {
+        name: String,
+        was: String,
+        now: String,
+    },
 }
 
 /// Asked for a container it does not have (`cargo cell up ratelimit`).

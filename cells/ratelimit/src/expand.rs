@@ -28,7 +28,11 @@ pub fn expand(mut item: ItemFn, decl: &LimitDecl, parsed: &Parsed) -> TokenStrea
     let rt = quote!(::cell_runtime::__private::ratelimit);
     let key = match &parsed.source {
         Source::User { ident, by_ref } => {
-            let ctx = if *by_ref { quote!(#ident) } else { quote!(&#ident) };
+            let ctx = if *by_ref {
+                quote!(#ident)
+            } else {
+                quote!(&#ident)
+            };
             quote!(#rt::user_key(#ctx))
         }
         Source::Ip { ident } => quote!(#rt::ip_key(&#ident)),
@@ -98,7 +102,11 @@ mod tests {
         let out = run(
             Scope::User,
             quote!(100),
-            quote!(async fn f(ctx: AuthContext) -> Result<u32, E> { Ok(1) }),
+            quote!(
+                async fn f(ctx: AuthContext) -> Result<u32, E> {
+                    Ok(1)
+                }
+            ),
         );
         assert!(out.contains("name : \"app::f/per_user\""), "{out}");
         assert!(out.contains("limit : 100u64"), "{out}");
@@ -115,17 +123,27 @@ mod tests {
         let out = run(
             Scope::Key,
             quote!(5, key = "body.tenant.0", fail = "closed"),
-            quote!(async fn f(Json(body): Json<R>) -> Result<(), E> {}),
+            quote!(
+                async fn f(Json(body): Json<R>) -> Result<(), E> {}
+            ),
         );
         assert!(out.contains("value_key (& body . tenant . 0)"), "{out}");
         assert!(out.contains("fail_closed : true"), "{out}");
         let out = run(
             Scope::Ip,
             quote!(5),
-            quote!(async fn f(ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Result<(), E> {}),
+            quote!(
+                async fn f(ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Result<(), E> {}
+            ),
         );
         assert!(out.contains("ip_key (& addr)"), "{out}");
-        let out = run(Scope::Global, quote!(5), quote!(async fn f() -> Result<(), E> {}));
+        let out = run(
+            Scope::Global,
+            quote!(5),
+            quote!(
+                async fn f() -> Result<(), E> {}
+            ),
+        );
         assert!(out.contains("String :: new ()"), "{out}");
     }
 }

@@ -83,7 +83,13 @@ mod tests {
     fn a_burst_then_one_per_interval() {
         // 100 per minute, burst 100: T = 0.6 s.
         let p = Params::new(100, 60, 100);
-        assert_eq!(p, Params { emission_us: 600_000, tolerance_us: 60_000_000 });
+        assert_eq!(
+            p,
+            Params {
+                emission_us: 600_000,
+                tolerance_us: 60_000_000
+            }
+        );
         let mut tat = None;
         let t0 = 1_700_000_000_000_000;
         for i in 0..100 {

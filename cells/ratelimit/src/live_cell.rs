@@ -99,7 +99,8 @@ impl LiveCell for RateLimitCell {
             },
         )?;
         if !plan.is_empty() {
-            cx.ui.info(&format!("ratelimit: locked {}", plan.plan.summary()));
+            cx.ui
+                .info(&format!("ratelimit: locked {}", plan.plan.summary()));
         }
         // The expansion reads nothing from the lock: no crate needs to recompile for it.
         Ok(Applied {

@@ -28,12 +28,21 @@ pub struct Args {
 #[derive(Debug, Clone)]
 pub enum Source {
     /// `per_user`: the `AuthContext` parameter's binding (by reference or by value).
-    User { ident: Ident, by_ref: bool },
+    User {
+        ident: Ident,
+        by_ref: bool,
+    },
     /// `per_ip`: a binding holding a `ConnectInfo<SocketAddr>`, `SocketAddr` or `IpAddr`.
-    Ip { ident: Ident },
+    Ip {
+        ident: Ident,
+    },
     /// `per_key`: a bound name, then fields (spanned at the key's literal, so an unknown
     /// field is reported there).
-    Key { root: Ident, fields: Vec<String>, span: Span },
+    Key {
+        root: Ident,
+        fields: Vec<String>,
+        span: Span,
+    },
     Global,
 }
 
@@ -59,14 +68,18 @@ fn usage(scope: Scope) -> String {
 
 fn int(expr: &Expr) -> Option<(u64, Span)> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().ok().map(|v| (v, i.span())),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse().ok().map(|v| (v, i.span())),
         _ => None,
     }
 }
 
 fn string(expr: &Expr) -> Option<LitStr> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.clone()),
         _ => None,
     }
 }
@@ -94,7 +107,11 @@ pub fn parse_args(scope: Scope, args: TokenStream) -> syn::Result<Args> {
     for (i, item) in items.iter().enumerate() {
         if let Expr::Assign(a) = item {
             let name = match &*a.left {
-                Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()).unwrap_or_default(),
+                Expr::Path(p) => p
+                    .path
+                    .get_ident()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             match name.as_str() {
@@ -141,19 +158,39 @@ pub fn parse_args(scope: Scope, args: TokenStream) -> syn::Result<Args> {
         } else if i == 0 {
             match int(item) {
                 Some((0, span)) => errors.error(span, "a limit of 0 admits nothing", &help),
-                Some((n, span)) if n > MAX_LIMIT => errors.error(span, &format!("{n} is more than {MAX_LIMIT} requests"), &help),
+                Some((n, span)) if n > MAX_LIMIT => errors.error(
+                    span,
+                    &format!("{n} is more than {MAX_LIMIT} requests"),
+                    &help,
+                ),
                 Some((n, _)) => limit = Some(n),
-                None => errors.error(item.span(), "the limit is a whole number of requests", &help),
+                None => errors.error(
+                    item.span(),
+                    "the limit is a whole number of requests",
+                    &help,
+                ),
             }
         } else {
-            errors.error(item.span(), "expected `per = ...`, `burst = ...` or `fail = ...`", &help);
+            errors.error(
+                item.span(),
+                "expected `per = ...`, `burst = ...` or `fail = ...`",
+                &help,
+            );
         }
     }
     if limit.is_none() && errors.is_empty() {
-        errors.error(Span::call_site(), &format!("{attr} needs the number of requests it admits first"), &help);
+        errors.error(
+            Span::call_site(),
+            &format!("{attr} needs the number of requests it admits first"),
+            &help,
+        );
     }
     if scope == Scope::Key && key.is_none() && errors.is_empty() {
-        errors.error(Span::call_site(), "#[RateLimit::per_key] needs the `key` it counts by", &help);
+        errors.error(
+            Span::call_site(),
+            "#[RateLimit::per_key] needs the `key` it counts by",
+            &help,
+        );
     }
     errors.finish()?;
     let limit = limit.expect("checked");
@@ -278,7 +315,10 @@ pub fn parse_fn(scope: Scope, args: Args, item: &ItemFn) -> syn::Result<Parsed> 
             }
         }
         Scope::Key => {
-            let (key, span) = args.key.clone().expect("parse_args requires a key for per_key");
+            let (key, span) = args
+                .key
+                .clone()
+                .expect("parse_args requires a key for per_key");
             let mut names = Vec::new();
             for pt in typed.clone() {
                 bindings(&pt.pat, &mut names);
@@ -337,9 +377,19 @@ mod tests {
     #[test]
     fn defaults_and_every_argument() {
         let a = args(Scope::User, quote!(100)).unwrap();
-        assert_eq!((a.limit, a.per_secs, a.burst, a.fail), (100, 60, 100, Fail::Open));
-        let a = args(Scope::Ip, quote!(10, per = "1s", burst = 20, fail = "closed")).unwrap();
-        assert_eq!((a.limit, a.per_secs, a.burst, a.fail), (10, 1, 20, Fail::Closed));
+        assert_eq!(
+            (a.limit, a.per_secs, a.burst, a.fail),
+            (100, 60, 100, Fail::Open)
+        );
+        let a = args(
+            Scope::Ip,
+            quote!(10, per = "1s", burst = 20, fail = "closed"),
+        )
+        .unwrap();
+        assert_eq!(
+            (a.limit, a.per_secs, a.burst, a.fail),
+            (10, 1, 20, Fail::Closed)
+        );
         let a = args(Scope::Key, quote!(5, key = "body.tenant", per = "1h")).unwrap();
         assert_eq!(a.key.unwrap().0, "body.tenant");
     }
@@ -347,14 +397,45 @@ mod tests {
     #[test]
     fn bad_arguments_say_what_to_write() {
         let e = args(Scope::User, quote!(100, per = "1w")).unwrap_err();
-        assert!(e.starts_with("`per = \"1w\"` is not a rate period: `w` is not a unit of `1w`"), "{e}");
-        assert!(args(Scope::User, quote!()).unwrap_err().contains("needs the number of requests"));
-        assert!(args(Scope::User, quote!(0)).unwrap_err().starts_with("a limit of 0 admits nothing"));
-        assert!(args(Scope::User, quote!(1, burst = 0)).unwrap_err().starts_with("`burst = 0`"));
-        assert!(args(Scope::User, quote!(1, fail = "maybe")).unwrap_err().starts_with("`fail` is"));
-        assert!(args(Scope::User, quote!(1, rate = 2)).unwrap_err().starts_with("#[RateLimit::per_user] has no argument `rate`"));
-        assert!(args(Scope::User, quote!(1, key = "a")).unwrap_err().starts_with("#[RateLimit::per_user] takes no `key`"));
-        assert!(args(Scope::Key, quote!(1)).unwrap_err().starts_with("#[RateLimit::per_key] needs the `key`"));
+        assert!(
+            e.starts_with("`per = \"1w\"` is not a rate period: `w` is not a unit of `1w`"),
+            "{e}"
+        );
+        assert!(
+            args(Scope::User, quote!())
+                .unwrap_err()
+                .contains("needs the number of requests")
+        );
+        assert!(
+            args(Scope::User, quote!(0))
+                .unwrap_err()
+                .starts_with("a limit of 0 admits nothing")
+        );
+        assert!(
+            args(Scope::User, quote!(1, burst = 0))
+                .unwrap_err()
+                .starts_with("`burst = 0`")
+        );
+        assert!(
+            args(Scope::User, quote!(1, fail = "maybe"))
+                .unwrap_err()
+                .starts_with("`fail` is")
+        );
+        assert!(
+            args(Scope::User, quote!(1, rate = 2))
+                .unwrap_err()
+                .starts_with("#[RateLimit::per_user] has no argument `rate`")
+        );
+        assert!(
+            args(Scope::User, quote!(1, key = "a"))
+                .unwrap_err()
+                .starts_with("#[RateLimit::per_user] takes no `key`")
+        );
+        assert!(
+            args(Scope::Key, quote!(1))
+                .unwrap_err()
+                .starts_with("#[RateLimit::per_key] needs the `key`")
+        );
     }
 
     fn func(scope: Scope, a: TokenStream, f: TokenStream) -> Result<Parsed, String> {
@@ -364,31 +445,113 @@ mod tests {
 
     #[test]
     fn the_key_comes_from_the_arguments() {
-        let p = func(Scope::User, quote!(1), quote!(async fn f(ctx: AuthContext) -> Result<(), E> {})).unwrap();
+        let p = func(
+            Scope::User,
+            quote!(1),
+            quote!(
+                async fn f(ctx: AuthContext) -> Result<(), E> {}
+            ),
+        )
+        .unwrap();
         assert!(matches!(p.source, Source::User { by_ref: false, .. }));
-        let p = func(Scope::User, quote!(1), quote!(async fn f(ctx: &cell_runtime::AuthContext) -> Result<(), E> {})).unwrap();
+        let p = func(
+            Scope::User,
+            quote!(1),
+            quote!(
+                async fn f(ctx: &cell_runtime::AuthContext) -> Result<(), E> {}
+            ),
+        )
+        .unwrap();
         assert!(matches!(p.source, Source::User { by_ref: true, .. }));
-        let p = func(Scope::Ip, quote!(1), quote!(async fn f(ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Result<(), E> {})).unwrap();
+        let p = func(
+            Scope::Ip,
+            quote!(1),
+            quote!(
+                async fn f(ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Result<(), E> {}
+            ),
+        )
+        .unwrap();
         assert!(matches!(p.source, Source::Ip { ident } if ident == "addr"));
-        let p = func(Scope::Key, quote!(1, key = "body.tenant.id"), quote!(async fn f(Json(body): Json<R>) -> Result<(), E> {})).unwrap();
-        assert!(matches!(p.source, Source::Key { root, fields, .. } if root == "body" && fields == ["tenant", "id"]));
-        let p = func(Scope::Global, quote!(1), quote!(async fn f() -> Result<(), E> {})).unwrap();
+        let p = func(
+            Scope::Key,
+            quote!(1, key = "body.tenant.id"),
+            quote!(
+                async fn f(Json(body): Json<R>) -> Result<(), E> {}
+            ),
+        )
+        .unwrap();
+        assert!(
+            matches!(p.source, Source::Key { root, fields, .. } if root == "body" && fields == ["tenant", "id"])
+        );
+        let p = func(
+            Scope::Global,
+            quote!(1),
+            quote!(
+                async fn f() -> Result<(), E> {}
+            ),
+        )
+        .unwrap();
         assert!(matches!(p.source, Source::Global));
     }
 
     #[test]
     fn misuse_is_refused() {
-        let e = func(Scope::User, quote!(1), quote!(async fn f(id: u32) -> Result<(), E> {})).unwrap_err();
+        let e = func(
+            Scope::User,
+            quote!(1),
+            quote!(
+                async fn f(id: u32) -> Result<(), E> {}
+            ),
+        )
+        .unwrap_err();
         assert!(e.contains("takes no `AuthContext`"), "{e}");
-        let e = func(Scope::Ip, quote!(1), quote!(async fn f() -> Result<(), E> {})).unwrap_err();
+        let e = func(
+            Scope::Ip,
+            quote!(1),
+            quote!(
+                async fn f() -> Result<(), E> {}
+            ),
+        )
+        .unwrap_err();
         assert!(e.contains("takes no address"), "{e}");
-        let e = func(Scope::Key, quote!(1, key = "req.tenant"), quote!(async fn f(Json(body): Json<R>) -> Result<(), E> {})).unwrap_err();
-        assert!(e.contains("starts with `req`, which is no parameter") && e.contains("`body`"), "{e}");
-        let e = func(Scope::Key, quote!(1, key = "body..x"), quote!(async fn f(body: R) -> Result<(), E> {})).unwrap_err();
+        let e = func(
+            Scope::Key,
+            quote!(1, key = "req.tenant"),
+            quote!(
+                async fn f(Json(body): Json<R>) -> Result<(), E> {}
+            ),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("starts with `req`, which is no parameter") && e.contains("`body`"),
+            "{e}"
+        );
+        let e = func(
+            Scope::Key,
+            quote!(1, key = "body..x"),
+            quote!(
+                async fn f(body: R) -> Result<(), E> {}
+            ),
+        )
+        .unwrap_err();
         assert!(e.starts_with("`body..x` is not a key path"), "{e}");
-        let e = func(Scope::Global, quote!(1), quote!(fn f() -> Result<(), E> {})).unwrap_err();
+        let e = func(
+            Scope::Global,
+            quote!(1),
+            quote!(
+                fn f() -> Result<(), E> {}
+            ),
+        )
+        .unwrap_err();
         assert!(e.contains("goes on an async function"), "{e}");
-        let e = func(Scope::Global, quote!(1), quote!(async fn f() {})).unwrap_err();
+        let e = func(
+            Scope::Global,
+            quote!(1),
+            quote!(
+                async fn f() {}
+            ),
+        )
+        .unwrap_err();
         assert!(e.contains("returns a `Result`"), "{e}");
     }
 }

@@ -62,7 +62,12 @@ impl Change {
                 now.describe()
             ),
             ChangeKind::Loosened { was, now } => {
-                format!("  ~ {}: {} -> {}", self.name, was.describe(), now.describe())
+                format!(
+                    "  ~ {}: {} -> {}",
+                    self.name,
+                    was.describe(),
+                    now.describe()
+                )
             }
         };
         if self.needs_review() {
@@ -189,7 +194,10 @@ impl CellPlan for RateLimitPlan {
             .map(|c| {
                 let mut v = serde_json::to_value(c).expect("a change serialises");
                 let obj = v.as_object_mut().expect("a change is an object");
-                obj.insert("action".into(), serde_json::to_value(c.action()).expect("action"));
+                obj.insert(
+                    "action".into(),
+                    serde_json::to_value(c.action()).expect("action"),
+                );
                 obj.insert("description".into(), c.line().trim_start().into());
                 obj.insert("needs_review".into(), c.needs_review().into());
                 v
@@ -278,7 +286,9 @@ mod tests {
         );
         assert_eq!(
             p.problems(),
-            ["rate limits differ from the ratelimit lock: 4 limit changes (2 loosened: needs review)"]
+            [
+                "rate limits differ from the ratelimit lock: 4 limit changes (2 loosened: needs review)"
+            ]
         );
     }
 
@@ -293,9 +303,15 @@ mod tests {
         );
         assert!(p.flags().is_empty());
         assert!(!p.is_empty());
-        let same = plan(&[limit("a::f", Scope::User, 1, 1)], &[limit("a::f", Scope::User, 1, 1)]);
+        let same = plan(
+            &[limit("a::f", Scope::User, 1, 1)],
+            &[limit("a::f", Scope::User, 1, 1)],
+        );
         assert!(same.is_empty());
-        assert_eq!(text(&same), "ratelimit: No changes. The rate limits match the code.\n");
+        assert_eq!(
+            text(&same),
+            "ratelimit: No changes. The rate limits match the code.\n"
+        );
         assert!(same.problems().is_empty());
         let first = diff(None, &[limit("a::f", Scope::User, 1, 1)]);
         assert_eq!(first.changes.len(), 1);
@@ -304,16 +320,27 @@ mod tests {
 
     #[test]
     fn json_names_each_change_and_its_review() {
-        let p = plan(&[limit("a::f", Scope::User, 1, 1)], &[limit("a::f", Scope::User, 2, 1)]);
+        let p = plan(
+            &[limit("a::f", Scope::User, 1, 1)],
+            &[limit("a::f", Scope::User, 2, 1)],
+        );
         let json = p.to_json().unwrap();
-        assert_eq!(json["summary"], serde_json::json!({"add": 0, "change": 1, "destroy": 0}));
+        assert_eq!(
+            json["summary"],
+            serde_json::json!({"add": 0, "change": 1, "destroy": 0})
+        );
         let c = &json["changes"][0];
         assert_eq!(c["name"], "a::f/per_user");
         assert_eq!(c["change"], "loosened");
         assert_eq!(c["needs_review"], true);
         assert_eq!(c["was"]["limit"], 1);
         assert_eq!(c["now"]["limit"], 2);
-        assert!(c["description"].as_str().unwrap().starts_with("~ a::f/per_user: "));
+        assert!(
+            c["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("~ a::f/per_user: ")
+        );
         assert_eq!(c["action"], serde_json::to_value(Action::Update).unwrap());
     }
 }

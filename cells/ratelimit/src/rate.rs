@@ -36,7 +36,7 @@ pub fn parse_period(text: &str) -> Result<u64, String> {
 /// 60 → `"1m"`: the largest unit that divides the period.
 pub fn format_period(secs: u64) -> String {
     for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs >= len && secs % len == 0 {
+        if secs >= len && secs.is_multiple_of(len) {
             return format!("{}{unit}", secs / len);
         }
     }
@@ -54,7 +54,15 @@ mod tests {
 
     #[test]
     fn periods_parse_and_format_back() {
-        for (text, secs) in [("1s", 1), ("30s", 30), ("1m", 60), ("90s", 90), ("1h", 3600), ("1d", 86_400), ("7d", 604_800)] {
+        for (text, secs) in [
+            ("1s", 1),
+            ("30s", 30),
+            ("1m", 60),
+            ("90s", 90),
+            ("1h", 3600),
+            ("1d", 86_400),
+            ("7d", 604_800),
+        ] {
             assert_eq!(parse_period(text), Ok(secs), "{text}");
         }
         assert_eq!(format_period(60), "1m");
@@ -69,7 +77,10 @@ mod tests {
     #[test]
     fn bad_periods_say_why() {
         assert_eq!(parse_period("1"), Err("`1` has no unit".into()));
-        assert_eq!(parse_period("m"), Err("`m` does not start with a whole number".into()));
+        assert_eq!(
+            parse_period("m"),
+            Err("`m` does not start with a whole number".into())
+        );
         assert_eq!(parse_period("1w"), Err("`w` is not a unit of `1w`".into()));
         assert_eq!(parse_period("0s"), Err("`0s` is no time at all".into()));
         assert_eq!(parse_period("8d"), Err("`8d` is longer than a week".into()));

@@ -104,8 +104,17 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(m.to_bytes()).unwrap();
         let back = Manifest::from_slice(text.as_bytes(), cells).unwrap();
-        assert_eq!(back.section::<RateLimitSection>("ratelimit").unwrap().limits.len(), 1);
-        assert!(s.add("limit", serde_json::json!({"function": 1}), "shop").is_err());
+        assert_eq!(
+            back.section::<RateLimitSection>("ratelimit")
+                .unwrap()
+                .limits
+                .len(),
+            1
+        );
+        assert!(
+            s.add("limit", serde_json::json!({"function": 1}), "shop")
+                .is_err()
+        );
         let e = s.add("limit", limit("a::z", 2), "a").unwrap_err();
         assert_eq!(
             e.to_string(),
