@@ -185,7 +185,8 @@ impl CellPlan for RateLimitPlan {
         out
     }
 
-    /// `{"summary": {...}, "changes": [{"action", "description", "name", "change", ...}]}`.
+    /// `{"summary": {...}, "changes": [{"action", "description", "name", "change", ...}]}`
+    /// (docs/plan-format.md).
     fn to_json(&self) -> Option<serde_json::Value> {
         let changes: Vec<serde_json::Value> = self
             .plan
@@ -198,7 +199,10 @@ impl CellPlan for RateLimitPlan {
                     "action".into(),
                     serde_json::to_value(c.action()).expect("action"),
                 );
-                obj.insert("description".into(), c.line().trim_start().into());
+                // The line `cargo cell plan` prints, without its indent and sign.
+                let line = c.line();
+                let description = line.trim_start().get(2..).unwrap_or_default();
+                obj.insert("description".into(), description.into());
                 obj.insert("needs_review".into(), c.needs_review().into());
                 v
             })
@@ -339,7 +343,7 @@ mod tests {
             c["description"]
                 .as_str()
                 .unwrap()
-                .starts_with("~ a::f/per_user: ")
+                .starts_with("a::f/per_user: 1 per 1s")
         );
         assert_eq!(c["action"], serde_json::to_value(Action::Update).unwrap());
     }
