@@ -15,6 +15,7 @@ pub static CELLS: &[&dyn LiveCell] = &[
     &cell_redis::RedisCell,
     &cell_auth::AuthCell,
     &cell_telemetry::TelemetryCell,
+    &cell_ratelimit::RateLimitCell,
 ];
 
 static INSTALLED: OnceLock<&'static [&'static dyn LiveCell]> = OnceLock::new();

@@ -121,7 +121,7 @@ enum Conn {
 
 /// A token that lives as long as the current Tokio runtime: a task holding it is dropped
 /// when the runtime shuts down.
-fn runtime_token() -> std::sync::Weak<()> {
+pub(crate) fn runtime_token() -> std::sync::Weak<()> {
     let token = Arc::new(());
     let weak = Arc::downgrade(&token);
     tokio::spawn(async move {
@@ -404,7 +404,7 @@ return n",
     })
 }
 
-fn endpoint() -> Result<String, String> {
+pub(crate) fn endpoint() -> Result<String, String> {
     if let Ok(url) = std::env::var(URL_ENV)
         && !url.is_empty()
     {

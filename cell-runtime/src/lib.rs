@@ -25,6 +25,8 @@ mod postgres_types;
 
 #[cfg(feature = "auth")]
 pub mod auth;
+#[cfg(feature = "ratelimit")]
+pub mod ratelimit;
 pub mod telemetry;
 
 pub use error::Error;
@@ -113,6 +115,34 @@ pub mod Auth {
 ///   field through `update` invalidates the old and the new key.
 ///
 /// See [`cache`] for the degradation guarantee and the stale window.
+/// `#[RateLimit::per_user(100)]` (per minute unless `per = "1s" | "1h" | ...`),
+/// `per_ip(...)`, `per_key(key = "arg.field", ...)` and `global(...)` on an async handler,
+/// with `burst = N` (default: the limit) and `fail = "open" | "closed"` (default `"open"`).
+/// The limit is GCRA in the Redis Cell, shared by every replica; over it the function
+/// returns [`RateLimited`](crate::ratelimit::RateLimited) (429 with `Retry-After`,
+/// `RateLimit-Policy` and `RateLimit`). See docs/ratelimit.md. Needs the `ratelimit`
+/// feature.
+#[cfg(feature = "ratelimit")]
+#[allow(non_snake_case)]
+pub mod RateLimit {
+    pub use crate::ratelimit::{RateLimited, Stats, stats};
+    pub use cell_stub_macros::ratelimit_global as global;
+    pub use cell_stub_macros::ratelimit_per_ip as per_ip;
+    pub use cell_stub_macros::ratelimit_per_key as per_key;
+    pub use cell_stub_macros::ratelimit_per_user as per_user;
+}
+
+/// Without the `ratelimit` feature, each `#[RateLimit::...]` is an error naming the
+/// feature.
+#[cfg(not(feature = "ratelimit"))]
+#[allow(non_snake_case)]
+pub mod RateLimit {
+    pub use cell_stub_macros::ratelimit_global_without_feature as global;
+    pub use cell_stub_macros::ratelimit_per_ip_without_feature as per_ip;
+    pub use cell_stub_macros::ratelimit_per_key_without_feature as per_key;
+    pub use cell_stub_macros::ratelimit_per_user_without_feature as per_user;
+}
+
 #[allow(non_snake_case)]
 pub mod Redis {
     pub use cell_stub_macros::redis_cache as cache;
@@ -166,8 +196,11 @@ pub mod Telemetry {
 /// types the Cells map.
 pub mod prelude {
     pub use crate::Auth;
+    #[cfg(feature = "ratelimit")]
+    pub use crate::ratelimit::RateLimited;
     pub use crate::{
-        Cache, Error, Performance, Postgres, PostgresConnection, Redis, Telemetry, service,
+        Cache, Error, Performance, Postgres, PostgresConnection, RateLimit, Redis, Telemetry,
+        service,
     };
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
@@ -191,6 +224,8 @@ pub mod __private {
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,
     };
+    #[cfg(feature = "ratelimit")]
+    pub use crate::ratelimit::__private as ratelimit;
     pub use bytes::BytesMut;
     pub use inventory;
     pub use tokio_postgres::Row;
@@ -241,6 +276,12 @@ pub struct RedisReference;
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../docs/auth.md")]
 pub struct AuthReference;
+
+/// The RateLimit Cell's attribute reference (`docs/ratelimit.md`): its examples are
+/// doctests, built with the `ratelimit` and `axum` features (the dev-dependency on itself).
+#[cfg(all(doctest, feature = "ratelimit", feature = "axum"))]
+#[doc = include_str!("../../docs/ratelimit.md")]
+pub struct RateLimitReference;
 
 /// The Telemetry Cell's attribute reference (`docs/telemetry.md`): its examples are
 /// doctests, built with the `telemetry` feature (turned on by the dev-dependency on itself).

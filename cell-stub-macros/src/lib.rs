@@ -11,6 +11,7 @@
 mod auth;
 mod locks;
 mod postgres;
+mod ratelimit;
 mod record;
 mod redis;
 mod service;
@@ -142,4 +143,61 @@ pub fn telemetry_metrics(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn telemetry_traces(args: TokenStream, item: TokenStream) -> TokenStream {
     telemetry::expand("traces", args.into(), item.into()).into()
+}
+
+/// `#[RateLimit::per_user(100, per = "1m", burst = 100, fail = "open")]`: requests per
+/// caller (the `AuthContext`'s subject). See `cell_runtime::RateLimit`.
+#[proc_macro_attribute]
+pub fn ratelimit_per_user(args: TokenStream, item: TokenStream) -> TokenStream {
+    ratelimit::limit(
+        cell_ratelimit::declare::Scope::User,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+/// `#[RateLimit::per_ip(...)]`: requests per client address.
+#[proc_macro_attribute]
+pub fn ratelimit_per_ip(args: TokenStream, item: TokenStream) -> TokenStream {
+    ratelimit::limit(cell_ratelimit::declare::Scope::Ip, args.into(), item.into()).into()
+}
+
+/// `#[RateLimit::per_key(..., key = "arg.field")]`: requests per value of an argument.
+#[proc_macro_attribute]
+pub fn ratelimit_per_key(args: TokenStream, item: TokenStream) -> TokenStream {
+    ratelimit::limit(
+        cell_ratelimit::declare::Scope::Key,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+/// `#[RateLimit::global(...)]`: every caller together.
+#[proc_macro_attribute]
+pub fn ratelimit_global(args: TokenStream, item: TokenStream) -> TokenStream {
+    ratelimit::limit(
+        cell_ratelimit::declare::Scope::Global,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+macro_rules! ratelimit_without_feature {
+    ($($fn_name:ident => $name:literal),* $(,)?) => {$(
+        #[doc = concat!("`#[RateLimit::", $name, "]` where cell-runtime's `ratelimit` feature is off.")]
+        #[proc_macro_attribute]
+        pub fn $fn_name(_args: TokenStream, item: TokenStream) -> TokenStream {
+            without_feature(concat!("RateLimit::", $name), "ratelimit", item)
+        }
+    )*};
+}
+
+ratelimit_without_feature! {
+    ratelimit_per_user_without_feature => "per_user",
+    ratelimit_per_ip_without_feature => "per_ip",
+    ratelimit_per_key_without_feature => "per_key",
+    ratelimit_global_without_feature => "global",
 }

@@ -1,0 +1,66 @@
+//! The RateLimit Cell through cargo-cell: `cargo cell build` records the limits, brings the
+//! Redis Cell up for them and writes `.cell/ratelimit.lock.json`; a raised limit is a plan
+//! flagged `LOOSENED: needs review` (exit 2 under `--detailed-exitcode`, `needs_review` in
+//! the JSON plan), and `cargo cell check` sees the difference offline.
+
+use cell_e2e::{App, docker_available};
+
+#[test]
+fn limits_are_locked_and_a_raised_limit_needs_review() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("ratelimit-app");
+    app.cargo_cell(&["build"]).assert_success();
+    let lock: serde_json::Value =
+        serde_json::from_str(&app.read(".cell/ratelimit.lock.json")).expect("the lock");
+    assert_eq!(
+        lock["limits"]["ratelimit_app::search/per_user"],
+        serde_json::json!({"scope": "user", "limit": 100, "per": "1m", "burst": 100, "fail": "open"}),
+        "{lock}"
+    );
+    assert_eq!(
+        lock["limits"]["ratelimit_app::export/global"]["fail"],
+        "closed",
+        "{lock}"
+    );
+    // The limits live in the Redis Cell: it runs for them.
+    assert_eq!(app.cell_containers("redis").len(), 1);
+    let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", plan.output());
+    assert!(
+        plan.output().contains("ratelimit: No changes. The rate limits match the code."),
+        "{}",
+        plan.output()
+    );
+
+    app.edit(
+        "src/main.rs",
+        "#[RateLimit::per_user(100)]",
+        "#[RateLimit::per_user(200)]",
+    );
+    let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
+    let out = plan.output();
+    assert_eq!(plan.status.code(), Some(2), "a change exits 2:\n{out}");
+    assert!(
+        out.contains("ratelimit: 1 limit change (1 loosened: needs review)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("~ ratelimit_app::search/per_user: 100 per 1m, burst 100, fail open -> 200 per 1m, burst 200, fail open   LOOSENED: needs review"),
+        "{out}"
+    );
+    let json = app.cargo_cell(&["plan", "--format", "json"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("{e}: {}", json.output()));
+    let change = &report["cells"]["ratelimit"]["changes"][0];
+    assert_eq!(change["needs_review"], true, "{report}");
+    assert_eq!(change["change"], "loosened", "{report}");
+    let check = app.cargo_cell(&["check"]);
+    check.assert_failure();
+    assert!(
+        check.output().contains("rate limits differ from .cell/ratelimit.lock.json"),
+        "{}",
+        check.output()
+    );
+}
