@@ -20,8 +20,7 @@ fn limits_are_locked_and_a_raised_limit_needs_review() {
         "{lock}"
     );
     assert_eq!(
-        lock["limits"]["ratelimit_app::export/global"]["fail"],
-        "closed",
+        lock["limits"]["ratelimit_app::export/global"]["fail"], "closed",
         "{lock}"
     );
     // The limits live in the Redis Cell: it runs for them.
@@ -29,7 +28,8 @@ fn limits_are_locked_and_a_raised_limit_needs_review() {
     let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", plan.output());
     assert!(
-        plan.output().contains("ratelimit: No changes. The rate limits match the code."),
+        plan.output()
+            .contains("ratelimit: No changes. The rate limits match the code."),
         "{}",
         plan.output()
     );
@@ -59,7 +59,9 @@ fn limits_are_locked_and_a_raised_limit_needs_review() {
     let check = app.cargo_cell(&["check"]);
     check.assert_failure();
     assert!(
-        check.output().contains("rate limits differ from .cell/ratelimit.lock.json"),
+        check
+            .output()
+            .contains("rate limits differ from .cell/ratelimit.lock.json"),
         "{}",
         check.output()
     );

@@ -9,7 +9,6 @@ use cell_core::{Cell, Manifest, Workspace};
 use cell_external::client::ExternalCell;
 use miette::Diagnostic as _;
 
-
 fn manifest(cell: &ExternalCell, names: &[&str]) -> Manifest {
     let mut m = Manifest::new([cell as &dyn Cell]);
     for n in names {

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use cell_external::conformance::{Check, Report};
 use cell_external::session::ProtocolError;
 
-
 fn script(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/plugins")

@@ -12,7 +12,14 @@ pub fn memory_plugin() -> String {
     EXE.get_or_init(|| {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-q", "--example", "memory-plugin", "--features", "plugin"])
+            .args([
+                "build",
+                "-q",
+                "--example",
+                "memory-plugin",
+                "--features",
+                "plugin",
+            ])
             .arg("--manifest-path")
             .arg(&manifest)
             .status()
