@@ -27,6 +27,7 @@ mod postgres_types;
 pub mod auth;
 #[cfg(feature = "ratelimit")]
 pub mod ratelimit;
+pub mod search;
 pub mod telemetry;
 
 pub use error::Error;
@@ -149,6 +150,25 @@ pub mod Redis {
     pub use cell_stub_macros::redis_cache_key as cache_key;
 }
 
+/// The Search Cell's attribute on a `#[Postgres::table]` struct (either order).
+///
+/// - `#[Search::index(fields = ["name", "description"], language = "english", weights = ["A", "B"])]`:
+///   a stored generated `tsvector` column `search_vector` over the fields, with a GIN index,
+///   and the generated `Product::search(&db, "query", limit, offset)` and
+///   `Product::search_highlighted(...)`, returning [`search::Hit`]s ranked by `ts_rank_cd`.
+///   `query` is web search syntax (`"a phrase"`, `-excluded`, `or`). `language` defaults to
+///   `english`; `weights` to `A`, `B`, `C`, then `D`.
+/// - `fuzzy = true` adds a `pg_trgm` trigram index per field: a query no row matches in
+///   full text finds the rows holding a word close to it (a typo). The plan creates the
+///   extension, and refuses with help where the server does not have it.
+///
+/// See `docs/search.md`.
+#[allow(non_snake_case)]
+pub mod Search {
+    pub use crate::search::Hit;
+    pub use cell_stub_macros::search_index as index;
+}
+
 /// `#[Cache::memoize(ttl = "5m", tags = ["user:{id}"], stale_while_revalidate = "1h")]` on
 /// an async function: its result is cached in the Redis Cell under the function's path and
 /// arguments (which must implement `serde::Serialize`; the result `Serialize` and
@@ -199,8 +219,8 @@ pub mod prelude {
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::RateLimited;
     pub use crate::{
-        Cache, Error, Performance, Postgres, PostgresConnection, RateLimit, Redis, Telemetry,
-        service,
+        Cache, Error, Performance, Postgres, PostgresConnection, RateLimit, Redis, Search,
+        Telemetry, service,
     };
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
@@ -226,6 +246,7 @@ pub mod __private {
     };
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::__private as ratelimit;
+    pub use crate::search::hit as search_hit;
     pub use bytes::BytesMut;
     pub use inventory;
     pub use tokio_postgres::Row;

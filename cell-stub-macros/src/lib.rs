@@ -14,6 +14,7 @@ mod postgres;
 mod ratelimit;
 mod record;
 mod redis;
+mod search;
 mod service;
 mod telemetry;
 
@@ -101,6 +102,13 @@ fn without_feature(attribute: &str, feature: &str, item: TokenStream) -> TokenSt
     let item = proc_macro2::TokenStream::from(item);
     let err = cell_core::macros::feature_off(attribute, feature);
     quote::quote!(#item #err).into()
+}
+
+/// `#[Search::index(fields = [...], ...)]` on a `#[Postgres::table]` struct. See
+/// `cell_runtime::Search`.
+#[proc_macro_attribute]
+pub fn search_index(args: TokenStream, item: TokenStream) -> TokenStream {
+    search::index(args.into(), item.into()).into()
 }
 
 /// `#[Redis::cache(ttl = "1h")]` on a `#[Postgres::table]` struct. See `cell_runtime::Redis`.

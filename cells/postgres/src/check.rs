@@ -173,15 +173,24 @@ fn describe(ix: &Index) -> String {
         .columns
         .iter()
         .map(|c| {
-            if ix.descending.contains(c) {
-                format!("{c} DESC")
-            } else {
-                c.clone()
+            let mut key = c.clone();
+            if let Some(op) = &ix.opclass {
+                key.push(' ');
+                key.push_str(op);
             }
+            if ix.descending.contains(c) {
+                key.push_str(" DESC");
+            }
+            key
         })
         .collect::<Vec<_>>()
         .join(", ");
-    format!("{}({cols})", if ix.unique { "UNIQUE " } else { "" })
+    let using = ix
+        .using
+        .as_ref()
+        .map(|m| format!("USING {m} "))
+        .unwrap_or_default();
+    format!("{}{using}({cols})", if ix.unique { "UNIQUE " } else { "" })
 }
 
 fn indexes_against_lock(decl: &TableDecl, locked: &Table, out: &mut Vec<Mismatch>) {
@@ -439,6 +448,7 @@ mod tests {
                 sql_type: "order_status".into(),
                 nullable: false,
                 default: None,
+                generated: None,
             },
         );
         assert!(run_with(&decl, Some(("users", &table)), &enums).is_empty());
@@ -466,6 +476,7 @@ mod tests {
                 sql_type: "text".into(),
                 nullable: false,
                 default: None,
+                generated: None,
             },
         );
         let m = run(&decl, Some(&table));

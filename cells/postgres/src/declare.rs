@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use cell_search::{SearchDecl, TRIGRAM_EXTENSION, VECTOR_COLUMN};
+
 use crate::ident;
 use crate::schema::{Column, FkAction, ForeignKey, Index, Renames, Schema, Table};
 
@@ -26,6 +28,10 @@ pub struct TableDecl {
     /// CHECK expressions as written, on the struct or on a field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// `#[Search::index(...)]` on the struct: a generated `tsvector` column and its indexes
+    /// (see [`TableDecl::to_table`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchDecl>,
 }
 
 /// An index declared on the table: `("email", unique = true)`, `("org_id", "created_at")`,
@@ -131,6 +137,7 @@ impl TableDecl {
                     sql_type: c.sql_type.clone(),
                     nullable: c.nullable,
                     default: c.default.clone(),
+                    generated: None,
                 },
             );
             if c.primary_key {
@@ -142,7 +149,7 @@ impl TableDecl {
                     Index {
                         columns: vec![c.name.clone()],
                         unique: ix.unique,
-                        descending: Vec::new(),
+                        ..Index::default()
                     },
                 );
             }
@@ -165,6 +172,7 @@ impl TableDecl {
                     columns: ix.columns.clone(),
                     unique: ix.unique,
                     descending: ix.descending.clone(),
+                    ..Index::default()
                 },
             );
         }
@@ -173,7 +181,54 @@ impl TableDecl {
                 .checks
                 .insert(check_name(&self.name, expr), expr.clone());
         }
+        if let Some(search) = &self.search {
+            add_search(&mut table, &self.name, search);
+        }
         table
+    }
+
+    /// The extensions this table's objects need.
+    pub fn extensions(&self) -> impl Iterator<Item = &'static str> {
+        self.search
+            .as_ref()
+            .filter(|s| s.fuzzy)
+            .map(|_| TRIGRAM_EXTENSION)
+            .into_iter()
+    }
+}
+
+/// `#[Search::index]`'s objects: the stored generated `tsvector` column, its GIN index, and
+/// with `fuzzy` a trigram GIN index per field (`gin_trgm_ops`, from `pg_trgm`).
+fn add_search(table: &mut Table, name: &str, search: &SearchDecl) {
+    table.columns.insert(
+        VECTOR_COLUMN.to_string(),
+        Column {
+            sql_type: "tsvector".into(),
+            nullable: true,
+            default: None,
+            generated: Some(search.vector_sql()),
+        },
+    );
+    table.indexes.insert(
+        SearchDecl::index_name(name),
+        Index {
+            columns: vec![VECTOR_COLUMN.to_string()],
+            using: Some("gin".into()),
+            ..Index::default()
+        },
+    );
+    if search.fuzzy {
+        for field in &search.fields {
+            table.indexes.insert(
+                SearchDecl::trigram_index_name(name, field),
+                Index {
+                    columns: vec![field.clone()],
+                    using: Some("gin".into()),
+                    opclass: Some("gin_trgm_ops".into()),
+                    ..Index::default()
+                },
+            );
+        }
     }
 }
 
@@ -338,6 +393,11 @@ pub fn desired_schema(decls: &[TableDecl]) -> Schema {
             .map(|d| (d.name.clone(), d.to_table()))
             .collect(),
         enums: Default::default(),
+        extensions: decls
+            .iter()
+            .flat_map(TableDecl::extensions)
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -375,6 +435,7 @@ pub(crate) mod fixtures {
             renamed_from: None,
             indexes: Vec::new(),
             checks: Vec::new(),
+            search: None,
         };
         let users = TableDecl {
             rust_name: "User".into(),
@@ -408,6 +469,7 @@ pub(crate) mod fixtures {
             renamed_from: None,
             indexes: Vec::new(),
             checks: Vec::new(),
+            search: None,
         };
         vec![users, orgs]
     }
@@ -428,6 +490,8 @@ mod tests {
                 columns: vec!["email".into()],
                 unique: true,
                 descending: vec![],
+                opclass: None,
+                using: None,
             }
         );
         let fk = &users.foreign_keys["users_org_id_fkey"];
@@ -462,6 +526,7 @@ mod tests {
             renamed_from: None,
             indexes: vec![],
             checks: vec![],
+            search: None,
         }
     }
 

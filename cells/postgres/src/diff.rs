@@ -41,6 +41,10 @@ struct Phases {
 /// a table or enum it holds that the code no longer declares is dropped.
 pub fn diff(desired: &Desired, live: &Schema, previous: &Schema) -> Plan {
     let mut p = Phases::default();
+    // Extensions first: an index may need one. Never dropped (others may use them).
+    for name in desired.schema.extensions.difference(&live.extensions) {
+        p.enums.push(Step::CreateExtension { name: name.clone() });
+    }
     diff_enums(desired, live, previous, &mut p);
 
     for (name, want) in &desired.schema.tables {
@@ -67,11 +71,19 @@ pub fn diff(desired: &Desired, live: &Schema, previous: &Schema) -> Plan {
         };
         let have = rename_columns(name, have, want, desired.renames.columns.get(name), &mut p);
         let have = &have;
-        diff_columns(name, want, have, &mut p.columns);
+        let replaced = diff_columns(name, want, have, &mut p.columns);
+        // A column dropped and added again takes its indexes with it: they are created
+        // again after it.
+        let have_indexes: BTreeMap<String, crate::schema::Index> = have
+            .indexes
+            .iter()
+            .filter(|(_, ix)| !ix.columns.iter().any(|c| replaced.contains(c)))
+            .map(|(n, ix)| (n.clone(), ix.clone()))
+            .collect();
         diff_named(
             name,
             &want.indexes,
-            &have.indexes,
+            &have_indexes,
             have,
             Kind::Index,
             &mut p,
@@ -400,8 +412,11 @@ impl From<String> for Def {
     }
 }
 
-fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) {
+/// The column steps; returns the columns dropped and added again (a generated column's
+/// expression changed, or a column became or stopped being generated).
+fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) -> BTreeSet<String> {
     let t = || table.to_string();
+    let mut replaced = BTreeSet::new();
     for (name, w) in &want.columns {
         let c = || name.clone();
         let Some(h) = have.columns.get(name) else {
@@ -412,6 +427,35 @@ fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) {
             });
             continue;
         };
+        match (&w.generated, &h.generated) {
+            (None, None) => {}
+            (Some(_), Some(_)) if w == h => continue,
+            (Some(_), Some(_)) => {
+                out.push(Step::RegenerateColumn {
+                    table: t(),
+                    column: c(),
+                    def: w.clone(),
+                });
+                replaced.insert(c());
+                continue;
+            }
+            // A stored column becomes generated, or the reverse: the old one goes (its
+            // values are lost unless it was generated), the new one comes.
+            (_, h_generated) => {
+                out.push(Step::DropColumn {
+                    table: t(),
+                    column: c(),
+                    derived: h_generated.is_some(),
+                });
+                out.push(Step::AddColumn {
+                    table: t(),
+                    column: c(),
+                    def: w.clone(),
+                });
+                replaced.insert(c());
+                continue;
+            }
+        }
         if w.sql_type != h.sql_type {
             out.push(Step::AlterType {
                 table: t(),
@@ -445,16 +489,18 @@ fn diff_columns(table: &str, want: &Table, have: &Table, out: &mut Vec<Step>) {
             _ => {}
         }
     }
-    for name in have
+    for (name, h) in have
         .columns
-        .keys()
-        .filter(|n| !want.columns.contains_key(*n))
+        .iter()
+        .filter(|(n, _)| !want.columns.contains_key(*n))
     {
         out.push(Step::DropColumn {
             table: t(),
             column: name.clone(),
+            derived: h.generated.is_some(),
         });
     }
+    replaced
 }
 
 /// Changes made to the database outside cargo-cell since the previous lock was written:
@@ -509,6 +555,7 @@ mod tests {
             sql_type: sql_type.into(),
             nullable,
             default: None,
+            generated: None,
         }
     }
 
@@ -628,7 +675,8 @@ mod tests {
             plan.steps,
             vec![Step::DropColumn {
                 table: "users".into(),
-                column: "nickname".into()
+                column: "nickname".into(),
+                derived: false,
             }]
         );
         assert_eq!(plan.unsafe_steps().count(), 1);
@@ -665,6 +713,8 @@ mod tests {
                 columns: vec!["org_id".into(), "email".into()],
                 unique: true,
                 descending: vec![],
+                opclass: None,
+                using: None,
             },
         );
         t.indexes.insert(
@@ -673,6 +723,8 @@ mod tests {
                 columns: vec!["created_at".into()],
                 unique: false,
                 descending: vec!["created_at".into()],
+                opclass: None,
+                using: None,
             },
         );
         t.indexes.get_mut("users_email_key").unwrap().unique = false;
@@ -867,5 +919,173 @@ mod tests {
         let drift = drift(&lock, &live);
         insta::assert_snapshot!(shown(&drift));
         assert!(super::drift(&lock, &lock).is_empty());
+    }
+}
+
+/// `#[Search::index]` through the schema engine: its objects, planned, applied and gone.
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+    use crate::declare::{ColumnDecl, TableDecl, desired, fixtures};
+    use crate::plan::{Action, Safety};
+    use crate::safety;
+    use cell_search::{SearchDecl, Weight};
+
+    fn products(search: Option<SearchDecl>) -> Vec<TableDecl> {
+        vec![TableDecl {
+            rust_name: "Product".into(),
+            name: "products".into(),
+            columns: vec![
+                ColumnDecl {
+                    primary_key: true,
+                    ..fixtures::column("id", "uuid")
+                },
+                fixtures::column("name", "text"),
+                ColumnDecl {
+                    nullable: true,
+                    ..fixtures::column("description", "text")
+                },
+            ],
+            renamed_from: None,
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            search,
+        }]
+    }
+
+    fn search(fuzzy: bool) -> SearchDecl {
+        SearchDecl {
+            fields: vec!["name".into(), "description".into()],
+            weights: vec![Weight::A, Weight::B],
+            language: "english".into(),
+            fuzzy,
+        }
+    }
+
+    fn schema(search: Option<SearchDecl>) -> Schema {
+        desired(&products(search), &[]).schema
+    }
+
+    fn plan(want: Option<SearchDecl>, live: &Schema) -> Plan {
+        let d = desired(&products(want), &[]);
+        diff(&d, live, live)
+    }
+
+    #[test]
+    fn a_search_index_is_a_generated_column_and_a_gin_index() {
+        let s = schema(Some(search(false)));
+        let t = &s.tables["products"];
+        let v = &t.columns["search_vector"];
+        assert_eq!(v.sql_type, "tsvector");
+        assert!(v.nullable);
+        assert!(
+            v.generated
+                .as_deref()
+                .unwrap()
+                .starts_with("setweight(to_tsvector('english', coalesce(\"name\", '')), 'A')")
+        );
+        let ix = &t.indexes["products_search_vector_idx"];
+        assert_eq!(ix.columns, ["search_vector"]);
+        assert_eq!(ix.using.as_deref(), Some("gin"));
+        assert!(s.extensions.is_empty());
+
+        let fuzzy = schema(Some(search(true)));
+        let trgm = &fuzzy.tables["products"].indexes["products_name_trgm_idx"];
+        assert_eq!(trgm.opclass.as_deref(), Some("gin_trgm_ops"));
+        assert!(
+            fuzzy.tables["products"]
+                .indexes
+                .contains_key("products_description_trgm_idx")
+        );
+        assert_eq!(fuzzy.extensions.iter().collect::<Vec<_>>(), ["pg_trgm"]);
+    }
+
+    #[test]
+    fn adding_it_to_a_populated_table_adds_the_column_then_the_index_and_says_it_locks() {
+        let live = schema(None);
+        let p = plan(Some(search(true)), &live);
+        let sql: Vec<String> = p.steps.iter().map(Step::sql).collect();
+        assert_eq!(sql[0], "CREATE EXTENSION IF NOT EXISTS \"pg_trgm\"");
+        assert!(
+            sql[1].starts_with("ALTER TABLE \"products\" ADD COLUMN \"search_vector\" tsvector GENERATED ALWAYS AS (setweight("),
+            "{sql:?}"
+        );
+        assert!(sql[1].ends_with(") STORED"), "{sql:?}");
+        assert!(sql.contains(&"CREATE INDEX \"products_search_vector_idx\" ON \"products\" USING gin (\"search_vector\")".to_string()), "{sql:?}");
+        assert!(sql.contains(&"CREATE INDEX \"products_name_trgm_idx\" ON \"products\" USING gin (\"name\" gin_trgm_ops)".to_string()), "{sql:?}");
+        assert_eq!(sql.len(), 5, "{sql:?}");
+        assert!(p.steps.iter().all(|s| s.safety() == Safety::Safe));
+
+        // The data says how many rows the rewrite holds under its lock; nothing is refused.
+        let probe = safety::probe(&p.steps[1], &live).unwrap();
+        assert_eq!(probe, "SELECT count(*) FROM \"products\"");
+        let note = safety::note(&p.steps[1], 12_000).unwrap();
+        assert_eq!(
+            note,
+            "12000 rows are rewritten to compute it, under an ACCESS EXCLUSIVE lock: reads and writes of the table wait until it ends"
+        );
+        let counts = [(1, 12_000)].into_iter().collect();
+        assert!(safety::judge(&p, &counts, false).is_empty());
+    }
+
+    #[test]
+    fn applied_it_plans_nothing_more() {
+        let live = schema(Some(search(true)));
+        let mut live_with_ext = live.clone();
+        live_with_ext.extensions.insert("pg_trgm".into());
+        assert!(plan(Some(search(true)), &live_with_ext).is_empty());
+    }
+
+    #[test]
+    fn a_changed_document_regenerates_the_column_and_rebuilds_its_index() {
+        let live = schema(Some(search(false)));
+        let mut changed = search(false);
+        changed.weights = vec![Weight::B, Weight::A];
+        let p = plan(Some(changed), &live);
+        assert_eq!(p.steps.len(), 2, "{:?}", p.steps);
+        assert!(
+            matches!(&p.steps[0], Step::RegenerateColumn { column, .. } if column == "search_vector")
+        );
+        assert_eq!(p.steps[0].action(), Action::Replace);
+        assert!(p.steps[0].sql().starts_with("ALTER TABLE \"products\" DROP COLUMN \"search_vector\", ADD COLUMN \"search_vector\" tsvector GENERATED ALWAYS AS ("));
+        assert!(
+            matches!(&p.steps[1], Step::CreateIndex { name, .. } if name == "products_search_vector_idx")
+        );
+    }
+
+    #[test]
+    fn removed_it_drops_what_it_made_and_loses_nothing() {
+        let live = schema(Some(search(false)));
+        let p = plan(None, &live);
+        assert_eq!(p.steps.len(), 2, "{:?}", p.steps);
+        assert!(
+            matches!(&p.steps[0], Step::DropIndex { name, .. } if name == "products_search_vector_idx")
+        );
+        assert!(matches!(
+            &p.steps[1],
+            Step::DropColumn { derived: true, .. }
+        ));
+        assert!(p.unsafe_steps().next().is_none());
+        assert!(safety::probe(&p.steps[1], &live).is_none());
+        assert!(p.steps[1].describe().ends_with("(generated)"));
+    }
+
+    #[test]
+    fn a_stored_column_in_the_way_is_destructive() {
+        let mut live = schema(None);
+        live.tables.get_mut("products").unwrap().columns.insert(
+            "search_vector".into(),
+            crate::schema::Column {
+                sql_type: "text".into(),
+                nullable: true,
+                ..Default::default()
+            },
+        );
+        let p = plan(Some(search(false)), &live);
+        assert!(matches!(
+            &p.steps[0],
+            Step::DropColumn { derived: false, .. }
+        ));
+        assert_eq!(p.unsafe_steps().count(), 1);
     }
 }

@@ -23,6 +23,16 @@ pub enum PostgresError {
     },
 
     #[cfg(feature = "live")]
+    #[error("{table} needs the Postgres extension `{extension}`, which this server does not have")]
+    #[diagnostic(
+        code(cell::postgres::extension),
+        help(
+            "`fuzzy = true` in #[Search::index] builds trigram indexes, which need `{extension}`: install the server's contrib modules (Debian: the postgresql package; RPM: postgresql-contrib; managed services list it among their extensions), or remove `fuzzy = true`"
+        )
+    )]
+    ExtensionUnavailable { extension: String, table: String },
+
+    #[cfg(feature = "live")]
     #[error("foreign key `{table}.{column}` references `{target}`, which {why}")]
     #[diagnostic(
         code(cell::postgres::reference),
@@ -169,7 +179,9 @@ impl From<PostgresError> for cell_core::CellError {
     fn from(e: PostgresError) -> Self {
         // A refused plan has its own exit code: a script can tell "unsafe" from "broken".
         let failure = match e {
-            PostgresError::PlanRefused { .. } => cell_core::Failure::Refused,
+            PostgresError::PlanRefused { .. } | PostgresError::ExtensionUnavailable { .. } => {
+                cell_core::Failure::Refused
+            }
             _ => cell_core::Failure::Other,
         };
         cell_core::CellError::of_kind(failure, e)

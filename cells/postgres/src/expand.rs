@@ -321,6 +321,19 @@ fn generate(
         }
     };
 
+    let search = decl.search.as_ref().map(|search| {
+        cell_search::expand::methods(
+            search,
+            &cell_search::expand::Table {
+                name: table,
+                select_list: &select_list,
+                primary_key: columns[pk_index],
+                columns: columns.len(),
+                placeholder,
+            },
+        )
+    });
+
     let table_doc = format!("The table's name, `{table}`.");
     quote! {
         #item
@@ -357,6 +370,8 @@ fn generate(
 
             /// The number of rows.
             pub async fn count(db: &#rt::PostgresConnection) -> ::core::result::Result<i64, #rt::Error> #b_count
+
+            #search
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The live side: reading the schema from the catalogs and applying a plan.
 //!
-//! Introspection is a fixed number of catalog queries whatever the number of tables (four),
+//! Introspection is a fixed number of catalog queries whatever the number of tables (five),
 //! and reads what Postgres stores (normalised type names and default expressions), never
 //! what we remember having applied.
 //!
@@ -21,7 +21,7 @@ use crate::schema::{Column, FkAction, ForeignKey, Index, Schema, Table};
 
 const COLUMNS_SQL: &str = "
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid)
+       pg_get_expr(d.adbin, d.adrelid), a.attgenerated = 's'
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -36,10 +36,13 @@ SELECT t.relname, i.relname, ix.indisunique, ix.indisprimary,
        array(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
              WHERE (ix.indoption[k.ord - 1] & 1) = 1 ORDER BY k.ord)::text[],
-       ix.indisvalid
+       ix.indisvalid, am.amname::text,
+       (SELECT string_agg(DISTINCT oc.opcname::text, ',') FROM unnest(ix.indclass::oid[]) AS k(oid)
+        JOIN pg_opclass oc ON oc.oid = k.oid WHERE NOT oc.opcdefault)
 FROM pg_index ix
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_am am ON am.oid = i.relam
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = current_schema() AND t.relname = ANY($1)
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con
@@ -57,6 +60,15 @@ JOIN pg_class t ON t.oid = con.conrelid
 LEFT JOIN pg_class r ON r.oid = con.confrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE con.contype IN ('f', 'c') AND n.nspname = current_schema() AND t.relname = ANY($1)";
+
+/// The extensions a declaration can ask for (the others are not cargo-cell's business).
+pub const MANAGED_EXTENSIONS: &[&str] = &[cell_search::TRIGRAM_EXTENSION];
+
+const EXTENSIONS_SQL: &str = "SELECT extname::text FROM pg_extension WHERE extname = ANY($1)";
+
+/// Whether the server can install an extension (its files are there).
+const AVAILABLE_EXTENSION_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)";
 
 const ENUMS_SQL: &str = "
 SELECT t.typname, array(SELECT e.enumlabel::text FROM pg_enum e
@@ -77,16 +89,29 @@ pub async fn introspect(
             schema.enums.insert(row.get(0), row.get(1));
         }
     }
+    let managed: Vec<&str> = MANAGED_EXTENSIONS.to_vec();
+    for row in client.query(EXTENSIONS_SQL, &[&managed]).await? {
+        schema.extensions.insert(row.get(0));
+    }
     for row in client.query(COLUMNS_SQL, &[&tables]).await? {
         let table: String = row.get(0);
         let column: String = row.get(1);
+        let expr: Option<String> = row.get(4);
+        let generated: bool = row.get(5);
         let t = schema.tables.entry(table).or_default();
+        // A generated column's expression sits where a default would.
+        let (default, generated) = if generated {
+            (None, expr)
+        } else {
+            (expr, None)
+        };
         t.columns.insert(
             column,
             Column {
                 sql_type: row.get(2),
                 nullable: row.get(3),
-                default: row.get(4),
+                default,
+                generated,
             },
         );
     }
@@ -98,6 +123,8 @@ pub async fn introspect(
         let columns: Vec<String> = row.get(4);
         let descending: Vec<String> = row.get(5);
         let valid: bool = row.get(6);
+        let method: String = row.get(7);
+        let opclass: Option<String> = row.get(8);
         let Some(t) = schema.tables.get_mut(&table) else {
             continue;
         };
@@ -113,6 +140,8 @@ pub async fn introspect(
                     columns,
                     unique,
                     descending,
+                    using: (method != "btree").then_some(method),
+                    opclass,
                 },
             );
         }
@@ -175,19 +204,7 @@ pub async fn normalize_defaults(
         return Ok(());
     }
     let tx = client.transaction().await?;
-    // Enum columns need their types; those not created yet exist only in this rolled-back
-    // transaction.
-    for (name, labels) in &desired.enums {
-        let step = crate::plan::Step::CreateEnum {
-            name: name.clone(),
-            variants: labels.clone(),
-        };
-        tx.batch_execute(&format!(
-            "DO $cell$ BEGIN {}; EXCEPTION WHEN duplicate_object THEN NULL; END $cell$",
-            step.sql()
-        ))
-        .await?;
-    }
+    create_enums_for_now(&tx, desired).await?;
     // A table holds at most 1,600 columns: one temporary table per chunk, all read back in
     // one query.
     let mut tables = Vec::new();
@@ -226,6 +243,115 @@ pub async fn normalize_defaults(
         }
     }
     Ok(())
+}
+
+/// Enum columns need their types; those not created yet exist only in the caller's
+/// transaction, which it rolls back.
+async fn create_enums_for_now(
+    tx: &tokio_postgres::Transaction<'_>,
+    desired: &Schema,
+) -> Result<(), tokio_postgres::Error> {
+    for (name, labels) in &desired.enums {
+        let step = crate::plan::Step::CreateEnum {
+            name: name.clone(),
+            variants: labels.clone(),
+        };
+        tx.batch_execute(&format!(
+            "DO $cell$ BEGIN {}; EXCEPTION WHEN duplicate_object THEN NULL; END $cell$",
+            step.sql()
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rewrites declared generation expressions the way Postgres stores them
+/// (`to_tsvector('english', ...)` → `to_tsvector('english'::regconfig, ...)`), as
+/// [`normalize_defaults`] does for defaults: per table with a generated column, a temporary
+/// table of its columns inside a rolled-back transaction. An expression Postgres refuses
+/// fails here, before any plan.
+pub async fn normalize_generated(
+    client: &mut tokio_postgres::Client,
+    desired: &mut Schema,
+) -> Result<(), tokio_postgres::Error> {
+    let tables: Vec<String> = desired
+        .tables
+        .iter()
+        .filter(|(_, t)| t.columns.values().any(|c| c.generated.is_some()))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let tx = client.transaction().await?;
+    create_enums_for_now(&tx, desired).await?;
+    let mut temp = Vec::new();
+    for (n, name) in tables.iter().enumerate() {
+        let columns: Vec<String> = desired.tables[name]
+            .columns
+            .iter()
+            .map(|(c, def)| match &def.generated {
+                Some(g) => format!(
+                    "{} {} GENERATED ALWAYS AS ({g}) STORED",
+                    crate::ident::quote(c),
+                    def.sql_type
+                ),
+                None => format!("{} {}", crate::ident::quote(c), def.sql_type),
+            })
+            .collect();
+        let temp_name = format!("cell_generated_{n}");
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE {temp_name} ({}) ON COMMIT DROP",
+            columns.join(", ")
+        ))
+        .await?;
+        temp.push(temp_name);
+    }
+    let rows = tx
+        .query(
+            "SELECT c.relname::text, a.attname::text, pg_get_expr(d.adbin, d.adrelid) FROM pg_class c
+             JOIN pg_attrdef d ON d.adrelid = c.oid
+             JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE c.relnamespace = pg_my_temp_schema() AND c.relname = ANY($1)
+               AND a.attgenerated = 's'",
+            &[&temp],
+        )
+        .await?;
+    tx.rollback().await?;
+    for row in rows {
+        let temp_name: String = row.get(0);
+        let column: String = row.get(1);
+        let Some(n) = temp_name
+            .strip_prefix("cell_generated_")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        if let Some(c) = desired
+            .tables
+            .get_mut(&tables[n])
+            .and_then(|t| t.columns.get_mut(&column))
+        {
+            c.generated = Some(row.get(2));
+        }
+    }
+    Ok(())
+}
+
+/// The declared extensions the server cannot install (their files are missing).
+pub async fn unavailable_extensions(
+    client: &impl GenericClient,
+    desired: &Schema,
+    live: &Schema,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let mut missing = Vec::new();
+    for name in desired.extensions.difference(&live.extensions) {
+        let row = client.query_one(AVAILABLE_EXTENSION_SQL, &[name]).await?;
+        if !row.get::<_, bool>(0) {
+            missing.push(name.clone());
+        }
+    }
+    Ok(missing)
 }
 
 /// Counts, for each risky step of `plan`, the rows the data decides about

@@ -2,7 +2,7 @@
 //! after apply. Committed; read by the expansion; rewritten only when its bytes change so
 //! that cargo (which tracks it through `include_bytes!`) rebuilds only then.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use cell_core::lockfile::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ pub struct Lock {
     /// Enum types the code declares, with their labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub enums: BTreeMap<String, Vec<String>>,
+    /// Extensions the declared objects need, as installed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub extensions: BTreeSet<String>,
     /// The fingerprint of the declared schema this lock was applied from (before Postgres
     /// normalised its defaults), so code and lock are compared without a database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,6 +38,7 @@ impl Lock {
             version: LOCK_VERSION,
             tables: schema.tables,
             enums: schema.enums,
+            extensions: schema.extensions,
             declared: None,
         }
     }
@@ -45,6 +49,7 @@ impl Lock {
         Schema {
             tables: self.tables.clone(),
             enums: self.enums.clone(),
+            extensions: self.extensions.clone(),
         }
     }
 }

@@ -21,7 +21,8 @@ const FIELD_ATTRS_HELP: &str = "supported field attributes: `#[Postgres::primary
      `#[Postgres::foreign_key(ref = \"table.column\", on_delete = \"cascade\")]`, `#[Postgres::varchar(255)]`, \
      `#[Postgres::check(\"price >= 0\")]`, `#[Postgres::renamed_from(\"old_name\")]`";
 const STRUCT_ATTRS_HELP: &str = "supported struct attributes besides #[Postgres::table]: \
-     `#[Postgres::check(\"SQL boolean expression\")]`, `#[Postgres::renamed_from(\"old_table\")]`";
+     `#[Postgres::check(\"SQL boolean expression\")]`, `#[Postgres::renamed_from(\"old_table\")]`; \
+     full-text search is `#[Search::index(fields = [\"name\"])]`";
 const INDEX_HELP: &str = "write each index as a tuple of column names and options: \
      `indexes = [(\"email\", unique = true), (\"org_id\", \"created_at\"), (\"created_at\", descending = true)]`; \
      `descending` also takes the columns it applies to: `descending = [\"created_at\"]`";
@@ -164,6 +165,7 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
         errors.push(e);
     }
     let struct_level = parse_struct_attrs(&mut item.attrs, &mut errors);
+    let search = cell_search::parse::take(&mut item.attrs, &mut errors);
 
     let generic_params: Vec<String> = item
         .generics
@@ -216,6 +218,16 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
     }
 
     let (indexes, index_spans): (Vec<_>, Vec<_>) = indexes.into_iter().unzip();
+    if let Some(search) = &search {
+        let info: Vec<cell_search::parse::ColumnInfo<'_>> = columns
+            .iter()
+            .map(|c| cell_search::parse::ColumnInfo {
+                name: &c.name,
+                sql_type: &c.sql_type,
+            })
+            .collect();
+        cell_search::parse::validate(search, &info, &mut errors);
+    }
 
     let parsed = ParsedTable {
         decl: TableDecl {
@@ -228,6 +240,7 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
                 .iter()
                 .map(|c| c.value().trim().to_string())
                 .collect(),
+            search: search.map(|s| s.decl),
         },
         struct_ident: item.ident.clone(),
         field_idents,

@@ -16,6 +16,10 @@ pub use crate::diff::diff;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Step {
+    /// `CREATE EXTENSION IF NOT EXISTS`: what trigram indexes need. Never dropped.
+    CreateExtension {
+        name: String,
+    },
     CreateEnum {
         name: String,
         variants: Vec<String>,
@@ -62,6 +66,17 @@ pub enum Step {
     DropColumn {
         table: String,
         column: String,
+        /// A generated column: its values derive from the other columns, so nothing is lost.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        derived: bool,
+    },
+    /// A generated column whose expression changed: dropped and added again (Postgres 15
+    /// cannot alter a generation expression), which rewrites the table. Its indexes are
+    /// dropped with it; the plan creates them again after.
+    RegenerateColumn {
+        table: String,
+        column: String,
+        def: Column,
     },
     AlterType {
         table: String,
@@ -186,7 +201,8 @@ impl Step {
     /// The table the step is about (`None` for enum types).
     pub fn table(&self) -> Option<&str> {
         match self {
-            Step::CreateEnum { .. }
+            Step::CreateExtension { .. }
+            | Step::CreateEnum { .. }
             | Step::AddEnumValue { .. }
             | Step::RecreateEnum { .. }
             | Step::DropEnum { .. } => None,
@@ -196,6 +212,7 @@ impl Step {
             | Step::RenameColumn { table, .. }
             | Step::AddColumn { table, .. }
             | Step::DropColumn { table, .. }
+            | Step::RegenerateColumn { table, .. }
             | Step::AlterType { table, .. }
             | Step::SetNotNull { table, .. }
             | Step::DropNotNull { table, .. }
@@ -215,6 +232,7 @@ impl Step {
 
     pub fn safety(&self) -> Safety {
         match self {
+            Step::DropColumn { derived: true, .. } => Safety::Safe,
             Step::DropTable { .. } | Step::DropColumn { .. } => Safety::Destructive,
             Step::AlterType { from, to, .. } => {
                 if is_widening(from, to) {
@@ -223,7 +241,9 @@ impl Step {
                     Safety::Destructive
                 }
             }
-            Step::AddColumn { def, .. } if !def.nullable && def.default.is_none() => {
+            Step::AddColumn { def, .. }
+                if !def.nullable && def.default.is_none() && def.generated.is_none() =>
+            {
                 Safety::DataDependent
             }
             Step::SetNotNull { .. }
@@ -238,7 +258,8 @@ impl Step {
 
     pub fn action(&self) -> Action {
         match self {
-            Step::CreateEnum { .. }
+            Step::CreateExtension { .. }
+            | Step::CreateEnum { .. }
             | Step::CreateTable { .. }
             | Step::AddColumn { .. }
             | Step::CreateIndex { .. }
@@ -250,7 +271,7 @@ impl Step {
             | Step::DropIndex { .. }
             | Step::DropForeignKey { .. }
             | Step::DropCheck { .. } => Action::Delete,
-            Step::RecreateEnum { .. } => Action::Replace,
+            Step::RecreateEnum { .. } | Step::RegenerateColumn { .. } => Action::Replace,
             _ => Action::Update,
         }
     }
@@ -294,6 +315,9 @@ impl Step {
             )
         };
         match self {
+            Step::CreateExtension { name } => {
+                format!("CREATE EXTENSION IF NOT EXISTS {}", quote(name))
+            }
             Step::CreateEnum { name, variants } => format!(
                 "CREATE TYPE {} AS ENUM ({})",
                 quote(name),
@@ -380,9 +404,15 @@ DROP TYPE {}",
                     column_sql(column, def)
                 )
             }
-            Step::DropColumn { table, column } => {
+            Step::DropColumn { table, column, .. } => {
                 format!("ALTER TABLE {} DROP COLUMN {}", quote(table), quote(column))
             }
+            Step::RegenerateColumn { table, column, def } => format!(
+                "ALTER TABLE {} DROP COLUMN {}, ADD COLUMN {}",
+                quote(table),
+                quote(column),
+                column_sql(column, def)
+            ),
             Step::AlterType {
                 table, column, to, ..
             } => alter_column(
@@ -404,18 +434,28 @@ DROP TYPE {}",
                 index,
                 concurrently,
             } => format!(
-                "CREATE {}INDEX {}{} ON {} ({})",
+                "CREATE {}INDEX {}{} ON {} {}({})",
                 if index.unique { "UNIQUE " } else { "" },
                 if *concurrently { "CONCURRENTLY " } else { "" },
                 quote(name),
                 quote(table),
                 index
+                    .using
+                    .as_ref()
+                    .map(|m| format!("USING {m} "))
+                    .unwrap_or_default(),
+                index
                     .columns
                     .iter()
-                    .map(|c| if index.descending.contains(c) {
-                        format!("{} DESC", quote(c))
-                    } else {
-                        quote(c)
+                    .map(|c| {
+                        let mut key = quote(c);
+                        if let Some(op) = &index.opclass {
+                            let _ = write!(key, " {op}");
+                        }
+                        if index.descending.contains(c) {
+                            key.push_str(" DESC");
+                        }
+                        key
                     })
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -469,6 +509,7 @@ DROP TYPE {}",
     /// `table users`, `column users.age: integer → bigint`.
     pub fn describe(&self) -> String {
         match self {
+            Step::CreateExtension { name } => format!("extension {name}"),
             Step::CreateEnum { name, variants } => {
                 format!("enum {name} ({})", variants.join(", "))
             }
@@ -507,7 +548,17 @@ DROP TYPE {}",
             Step::AddColumn { table, column, def } => {
                 format!("column {table}.{column} {}", column_summary(def))
             }
-            Step::DropColumn { table, column } => format!("column {table}.{column}"),
+            Step::DropColumn {
+                table,
+                column,
+                derived,
+            } => format!(
+                "column {table}.{column}{}",
+                if *derived { " (generated)" } else { "" }
+            ),
+            Step::RegenerateColumn { table, column, def } => {
+                format!("column {table}.{column} {}", column_summary(def))
+            }
             Step::AlterType {
                 table,
                 column,
@@ -534,15 +585,25 @@ DROP TYPE {}",
                 index,
                 concurrently,
             } => format!(
-                "{}index {name} on {table} ({}){}",
+                "{}index {name} on {table} {}({}){}",
                 if index.unique { "unique " } else { "" },
+                index
+                    .using
+                    .as_ref()
+                    .map(|m| format!("using {m} "))
+                    .unwrap_or_default(),
                 index
                     .columns
                     .iter()
-                    .map(|c| if index.descending.contains(c) {
-                        format!("{c} desc")
-                    } else {
-                        c.clone()
+                    .map(|c| {
+                        let mut key = c.clone();
+                        if let Some(op) = &index.opclass {
+                            let _ = write!(key, " {op}");
+                        }
+                        if index.descending.contains(c) {
+                            key.push_str(" desc");
+                        }
+                        key
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -611,6 +672,10 @@ DROP TYPE {}",
 
 fn column_sql(name: &str, c: &Column) -> String {
     let mut s = format!("{} {}", quote(name), c.sql_type);
+    if let Some(g) = &c.generated {
+        let _ = write!(s, " GENERATED ALWAYS AS ({g}) STORED");
+        return s;
+    }
     if !c.nullable {
         s.push_str(" NOT NULL");
     }
@@ -622,6 +687,10 @@ fn column_sql(name: &str, c: &Column) -> String {
 
 fn column_summary(c: &Column) -> String {
     let mut s = c.sql_type.clone();
+    if let Some(g) = &c.generated {
+        let _ = write!(s, " GENERATED ALWAYS AS ({g}) STORED");
+        return s;
+    }
     s.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
     if let Some(d) = &c.default {
         let _ = write!(s, " DEFAULT {d}");
@@ -756,7 +825,9 @@ impl Plan {
                 .map(|n| format!(" ({n})"))
                 .collect::<String>();
             let marker = match (c.safety, first.risk()) {
-                (Safety::Safe, _) => String::new(),
+                // A safe step's note is a warning of its own (a table rewritten under lock).
+                (Safety::Safe, _) if note.is_empty() => String::new(),
+                (Safety::Safe, _) => format!("   # {}", &note[2..note.len() - 1]),
                 (Safety::Destructive, Some(why)) => format!("   # destructive: {why}{note}"),
                 (_, Some(why)) => format!("   # {why}{note}"),
                 (_, None) => note,
@@ -794,6 +865,8 @@ mod tests {
             columns: cols.iter().map(|c| c.to_string()).collect(),
             unique,
             descending: vec![],
+            opclass: None,
+            using: None,
         }
     }
 
@@ -860,6 +933,7 @@ mod tests {
                         sql_type: "integer".into(),
                         nullable: true,
                         default: None,
+                        generated: None,
                     },
                 },
                 Step::AddForeignKey {

@@ -28,9 +28,11 @@ pub fn probe(step: &Step, live: &Schema) -> Option<String> {
         Step::DropTable { table } if exists(table) => {
             Some(format!("SELECT count(*) FROM {}", quote(table)))
         }
-        Step::DropColumn { table, column } if exists(table) => {
-            Some(count(table, &format!("{} IS NOT NULL", quote(column))))
-        }
+        Step::DropColumn {
+            table,
+            column,
+            derived: false,
+        } if exists(table) => Some(count(table, &format!("{} IS NOT NULL", quote(column)))),
         Step::AlterType {
             table,
             column,
@@ -49,6 +51,13 @@ pub fn probe(step: &Step, live: &Schema) -> Option<String> {
         }
         Step::AddColumn { table, def, .. }
             if exists(table) && !def.nullable && def.default.is_none() =>
+        {
+            Some(format!("SELECT count(*) FROM {}", quote(table)))
+        }
+        // Computing a stored generated column rewrites every row under an ACCESS
+        // EXCLUSIVE lock: the plan says how many.
+        Step::AddColumn { table, def, .. } | Step::RegenerateColumn { table, def, .. }
+            if exists(table) && def.generated.is_some() =>
         {
             Some(format!("SELECT count(*) FROM {}", quote(table)))
         }
@@ -144,6 +153,7 @@ pub fn note(step: &Step, rows: i64) -> Option<String> {
                 "exist," => "exists,",
                 "reference" => "references",
                 "violate" => "violates",
+                "are" => "is",
                 other => other,
             };
             Some(format!("1 row {verb} {rest}").trim_end().to_string())
@@ -159,6 +169,13 @@ pub fn note(step: &Step, rows: i64) -> Option<String> {
         }
         Step::AlterType { .. } => n("hold a value that would be converted"),
         _ if rows == 0 => None,
+        Step::AddColumn { def, .. } | Step::RegenerateColumn { def, .. }
+            if def.generated.is_some() =>
+        {
+            n(
+                "are rewritten to compute it, under an ACCESS EXCLUSIVE lock: reads and writes of the table wait until it ends",
+            )
+        }
         Step::AddColumn { .. } => n("exist, and none has a value for the new column"),
         Step::SetNotNull { .. } => n("hold NULL"),
         Step::CreateIndex { .. } => n("hold duplicate values"),
@@ -190,7 +207,7 @@ pub fn judge(plan: &Plan, counts: &BTreeMap<usize, i64>, allow_destructive: bool
             overridable,
         };
         let blocked = match step {
-            Step::AddColumn { table, column, .. } if violating => Some(refusal(
+            Step::AddColumn { table, column, def } if violating && def.generated.is_none() => Some(refusal(
                 format!("{described}: NOT NULL without a default, but `{table}` has rows{counted}"),
                 format!(
                     "give the field a default (`#[Postgres::default(\"...\")]` on `{column}`), or make it an `Option<_>`; then build again"
@@ -317,6 +334,8 @@ mod tests {
                 columns: vec!["org_id".into(), "email".into()],
                 unique: true,
                 descending: vec![],
+                opclass: None,
+                using: None,
             },
             concurrently: false,
         };
@@ -355,6 +374,7 @@ mod tests {
                 Step::DropColumn {
                     table: "users".into(),
                     column: "nickname".into(),
+                    derived: false,
                 },
                 Step::AddColumn {
                     table: "users".into(),
@@ -363,6 +383,7 @@ mod tests {
                         sql_type: "integer".into(),
                         nullable: false,
                         default: None,
+                        generated: None,
                     },
                 },
             ],

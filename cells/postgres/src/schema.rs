@@ -1,7 +1,7 @@
 //! The schema model shared by the declared side (from code) and the live side (from the
 //! catalogs). Maps are ordered so that serialisation, and so the lock file, is deterministic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,6 +12,10 @@ pub struct Schema {
     /// Enum types by name, with their labels in declaration order.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub enums: BTreeMap<String, Vec<String>>,
+    /// Extensions the declared objects need (`pg_trgm` for trigram indexes). Created when
+    /// missing, never dropped: other objects in the database may use them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub extensions: BTreeSet<String>,
 }
 
 /// The renames the code declares with `#[Postgres::renamed_from("old")]`, keyed by the new
@@ -66,7 +70,7 @@ pub struct Table {
     pub unfinished: std::collections::BTreeSet<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     /// The type as Postgres' `format_type` prints it: `integer`, `timestamp with time zone`.
     #[serde(rename = "type")]
@@ -75,15 +79,26 @@ pub struct Column {
     /// The default expression; on the live side as Postgres stores it (`now()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// A stored generated column's expression (`GENERATED ALWAYS AS (...) STORED`): its
+    /// values derive from the row's other columns, so dropping it loses nothing. On the
+    /// declared side as written, normalised by Postgres before the diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub columns: Vec<String>,
     pub unique: bool,
     /// The columns (of `columns`) sorted descending.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub descending: Vec<String>,
+    /// The access method when not a B-tree: `gin` for a `tsvector` or trigram index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub using: Option<String>,
+    /// The operator class of every column, when not the type's default (`gin_trgm_ops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +193,7 @@ mod tests {
                 sql_type: "uuid".into(),
                 nullable: false,
                 default: None,
+                generated: None,
             },
         );
         let a = t.fingerprint("users");

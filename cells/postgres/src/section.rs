@@ -120,6 +120,7 @@ mod tests {
             renamed_from: None,
             indexes: vec![],
             checks: vec![],
+            search: None,
         }
     }
 

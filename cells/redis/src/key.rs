@@ -84,6 +84,7 @@ mod tests {
             renamed_from: None,
             indexes: vec![],
             checks: vec![],
+            search: None,
         }
     }
 

@@ -227,6 +227,11 @@ pub async fn plan_against(
         help: "check every #[Postgres::default(\"...\")]: it must be an SQL expression of the column's type, like \"NOW()\" or \"0\"".into(),
         source,
     })?;
+    live::normalize_generated(client, &mut desired.schema).await.map_err(|source| PostgresError::ApplyFailed {
+        what: "a generated column's expression is not valid on this server".into(),
+        help: "a #[Search::index] field must be a text column, in a text search configuration the server has (`SELECT cfgname FROM pg_ts_config`)".into(),
+        source,
+    })?;
     let tables: Vec<String> = desired
         .schema
         .tables
@@ -250,6 +255,7 @@ pub async fn plan_against(
         .await
         .map_err(pg_error)?;
     check_references(decls, &desired.schema, client).await?;
+    check_extensions(decls, &desired.schema, &live_schema, client).await?;
     let mut plan = plan::diff(&desired, &live_schema, &previous);
     let touched: Vec<String> = plan
         .steps
@@ -278,6 +284,30 @@ pub async fn plan_against(
         previous_lock,
         declared_fingerprint,
     })
+}
+
+/// An extension the code needs must be installable: refused before any plan, naming the
+/// table that asks for it.
+async fn check_extensions(
+    decls: &[TableDecl],
+    desired: &Schema,
+    live: &Schema,
+    client: &tokio_postgres::Client,
+) -> Result<(), PostgresError> {
+    let missing = live::unavailable_extensions(client, desired, live)
+        .await
+        .map_err(pg_error)?;
+    let Some(extension) = missing.into_iter().next() else {
+        return Ok(());
+    };
+    let table = decls
+        .iter()
+        .find(|d| d.extensions().any(|e| e == extension))
+        .map_or_else(
+            || "a table".to_string(),
+            |d| format!("`{}` (struct `{}`)", d.name, d.rust_name),
+        );
+    Err(PostgresError::ExtensionUnavailable { extension, table })
 }
 
 /// A foreign key must point at a declared table, or at one that exists in the database.
@@ -425,6 +455,9 @@ pub async fn write_lock(
         .await
         .map_err(pg_error)?;
     let mut lock = Lock::from_schema(live_schema);
+    // Installed extensions the code does not ask for are somebody else's.
+    lock.extensions
+        .retain(|e| planned.desired.schema.extensions.contains(e));
     lock.declared = Some(planned.declared_fingerprint.clone());
     let path = ws.lock_path(LOCK_FILE);
     let existed = path.exists();
