@@ -304,6 +304,11 @@ pub struct AuthReference;
 #[doc = include_str!("../../docs/ratelimit.md")]
 pub struct RateLimitReference;
 
+/// The Search Cell's attribute reference (`docs/search.md`): its examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/search.md")]
+pub struct SearchReference;
+
 /// The Telemetry Cell's attribute reference (`docs/telemetry.md`): its examples are
 /// doctests, built with the `telemetry` feature (turned on by the dev-dependency on itself).
 #[cfg(all(doctest, feature = "telemetry"))]

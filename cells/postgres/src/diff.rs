@@ -1071,6 +1071,35 @@ mod search_tests {
     }
 
     #[test]
+    fn against_a_lock_without_it_the_code_is_told_to_build() {
+        let lock = schema(None);
+        let decls = products(Some(search(false)));
+        let mismatches = crate::check::against_lock(
+            &decls[0],
+            crate::check::Locked {
+                tables: &lock.tables,
+                enums: &lock.enums,
+            },
+        );
+        assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+        assert_eq!(
+            mismatches[0].message,
+            "index `products_search_vector_idx` USING gin (search_vector) on `products` is not in the locked schema"
+        );
+        assert!(mismatches[0].help.contains("cargo cell build"));
+        // Applied, the lock agrees.
+        let applied = schema(Some(search(false)));
+        let none = crate::check::against_lock(
+            &decls[0],
+            crate::check::Locked {
+                tables: &applied.tables,
+                enums: &applied.enums,
+            },
+        );
+        assert!(none.is_empty(), "{none:?}");
+    }
+
+    #[test]
     fn a_stored_column_in_the_way_is_destructive() {
         let mut live = schema(None);
         live.tables.get_mut("products").unwrap().columns.insert(

@@ -2,7 +2,8 @@
 //! removed) by the table's macro, then checked against the table's columns. Every mistake
 //! is collected, so a user sees all of them at once.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitBool, LitStr};
 
@@ -18,7 +19,7 @@ const KEYS_HELP: &str = "write `#[Search::index(fields = [\"name\", \"descriptio
 pub struct ParsedSearch {
     pub decl: SearchDecl,
     /// The attribute, for errors about the whole of it.
-    pub span: Span,
+    pub tokens: TokenStream,
     /// Parallel to `decl.fields`.
     pub fields: Vec<LitStr>,
     /// The `weights = [...]` list, if written.
@@ -29,6 +30,11 @@ pub struct ParsedSearch {
 pub fn is_search_index(attr: &Attribute) -> bool {
     let segs: Vec<_> = attr.path().segments.iter().collect();
     matches!(segs.as_slice(), [.., ns, name] if ns.ident == NAMESPACE && name.ident == "index")
+}
+
+/// An error over the whole of `tokens` (first to last token, also on stable rustc).
+fn spanned_error(tokens: impl ToTokens, message: &str, help: &str) -> syn::Error {
+    syn::Error::new_spanned(tokens, format!("{message}\n\nhelp: {help}"))
 }
 
 /// Takes every `#[Search::index]` out of `attrs`. A table has one search document: a second
@@ -42,11 +48,11 @@ pub fn take(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Option<ParsedSea
             continue;
         }
         if found.is_some() {
-            errors.error(
-                attr.span(),
+            errors.push(spanned_error(
+                &attr,
                 "the table has two #[Search::index]",
                 "a table has one search document: list every field in one `fields = [...]`",
-            );
+            ));
             continue;
         }
         found = parse_one(&attr, errors);
@@ -111,8 +117,8 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
             }
             Ok(())
         }),
-        _ => Err(error(
-            attr.span(),
+        _ => Err(spanned_error(
+            attr,
             "#[Search::index] needs the fields it searches",
             KEYS_HELP,
         )),
@@ -122,16 +128,16 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
         return None;
     }
     let Some(fields) = fields else {
-        errors.error(
-            attr.span(),
+        errors.push(spanned_error(
+            attr,
             "#[Search::index] needs `fields = [...]`: the text fields it searches",
             KEYS_HELP,
-        );
+        ));
         return None;
     };
     let mut ok = true;
     if fields.is_empty() {
-        errors.error(attr.span(), "`fields` is empty", KEYS_HELP);
+        errors.push(spanned_error(attr, "`fields` is empty", KEYS_HELP));
         ok = false;
     }
     let language_text = match &language {
@@ -158,9 +164,9 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
                 errors.error(
                     span,
                     &format!(
-                        "{} weights for {} fields",
-                        lits.len(),
-                        fields.len()
+                        "{} for {}",
+                        count(lits.len(), "weight"),
+                        count(fields.len(), "field")
                     ),
                     "give one weight per field, in the same order: `fields = [\"name\", \"description\"], weights = [\"A\", \"B\"]`",
                 );
@@ -189,7 +195,7 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
             language: language_text,
             fuzzy,
         },
-        span: attr.span(),
+        tokens: attr.to_token_stream(),
         fields,
         weights_span,
     })
@@ -210,11 +216,11 @@ fn is_text(sql_type: &str) -> bool {
 pub fn validate(parsed: &ParsedSearch, columns: &[ColumnInfo<'_>], errors: &mut Errors) {
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     if names.contains(&VECTOR_COLUMN) {
-        errors.error(
-            parsed.span,
+        errors.push(spanned_error(
+            &parsed.tokens,
             &format!("the table already has a field `{VECTOR_COLUMN}`, the column #[Search::index] generates"),
-            &format!("rename the field (`#[Postgres::renamed_from(\"{VECTOR_COLUMN}\")]` keeps its data)"),
-        );
+            &format!("rename the field (`#[Postgres::renamed_from(\"{VECTOR_COLUMN}\")]` on it keeps its data)"),
+        ));
     }
     for (i, lit) in parsed.fields.iter().enumerate() {
         let name = lit.value();
@@ -242,6 +248,15 @@ pub fn validate(parsed: &ParsedSearch, columns: &[ColumnInfo<'_>], errors: &mut 
             ),
             Some(_) => {}
         }
+    }
+}
+
+/// `1 field`, `2 fields`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -345,7 +360,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("use one of: simple, arabic"), "{text}");
-        assert!(text.contains("2 weights for 1 fields"), "{text}");
+        assert!(text.contains("2 weights for 1 field"), "{text}");
         assert!(text.contains("`Z` is not a weight"), "{text}");
 
         for (tokens, expected) in [

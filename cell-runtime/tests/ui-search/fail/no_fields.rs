@@ -1,0 +1,11 @@
+use cell_runtime::prelude::*;
+
+#[Postgres::table(name = "products")]
+#[Search::index(language = "english")]
+pub struct Product {
+    #[Postgres::primary_key]
+    pub id: Uuid,
+    pub name: String,
+}
+
+fn main() {}
