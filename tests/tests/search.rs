@@ -5,7 +5,8 @@
 //!   their count) and the indexes; `cargo cell build` applies it; a second plan is empty;
 //! - the generated `search` finds the planted rows first for queries with known answers:
 //!   a phrase, an `-exclusion`, an `or`, the weights, and a typo (`fuzzy = true`);
-//! - `EXPLAIN ANALYZE` of the exact statement `search` runs uses the GIN index.
+//! - `EXPLAIN ANALYZE` of the exact statement `search` runs uses the GIN index;
+//! - on a server without `pg_trgm`, `fuzzy = true` is refused (exit 4) before any change.
 
 use cell_e2e::{App, docker_available};
 use cell_search::{SearchDecl, Weight};
@@ -22,6 +23,19 @@ const FILLER: &str = "INSERT INTO products (id, name, description)
  SELECT gen_random_uuid(), 'Item ' || g,
         (ARRAY['blue widget', 'green gadget', 'small part', 'large box', NULL])[1 + g % 5]
  FROM generate_series(1, 10000) AS g";
+
+/// A shell command as root in a container of this test.
+fn docker_sh(container: &str, script: &str) {
+    let out = std::process::Command::new("docker")
+        .args(["exec", "-u", "0", container, "sh", "-c", script])
+        .output()
+        .expect("docker exec");
+    assert!(
+        out.status.success(),
+        "`{script}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 fn search(app: &App, queries: &[&str]) -> Vec<serde_json::Value> {
     let mut cmd = app.program(&cell_e2e::apps_target_dir().join("debug").join("search-app"));
@@ -61,6 +75,34 @@ fn search_index_added_to_a_populated_table_then_ranked_queries() {
     assert_eq!(app.psql("SELECT count(*) FROM products"), "10005");
 
     app.write("src/main.rs", &app.read("src/with_search.rs"));
+
+    // A server without pg_trgm (its control file moved away, as on a build without the
+    // contrib modules): `fuzzy = true` is refused before anything changes, with help.
+    let container = app.cell_container("postgres");
+    let control = "$(find / -name pg_trgm.control -path '*extension*' 2>/dev/null | head -1)";
+    docker_sh(
+        &container,
+        &format!("f={control}; mv \"$f\" /tmp/pg_trgm.control && echo \"$f\" > /tmp/pg_trgm.path"),
+    );
+    let refused = app.cargo_cell(&["plan"]);
+    let out = refused.output();
+    assert_eq!(refused.status.code(), Some(4), "refused:\n{out}");
+    assert!(out.contains("cell::postgres::extension"), "{out}");
+    // (miette wraps the report to the terminal's width: fragments.)
+    assert!(
+        out.contains("`products` (struct `Product`) needs the Postgres extension `pg_trgm`,"),
+        "{out}"
+    );
+    assert!(out.contains("which this server does not have"), "{out}");
+    assert!(out.contains("or remove `fuzzy = true`"), "{out}");
+    assert_eq!(
+        app.psql("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'"),
+        "0"
+    );
+    docker_sh(
+        &container,
+        "mv /tmp/pg_trgm.control \"$(cat /tmp/pg_trgm.path)\"",
+    );
     let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
     let out = plan.output();
     assert_eq!(plan.status.code(), Some(2), "a change exits 2:\n{out}");
