@@ -15,6 +15,9 @@
 //! Without it (unset, or nothing answers), group `ratelimit_fallback`: `runtime_check` is
 //! the same function answered by the runtime's in-process fallback, beside `governor`.
 //!
+//! With `CELL_BENCH_PAIRED=FILE`, the two Redis paths are then run again side by side in
+//! rounds ([`paired_rounds`]), for a ratio that load on the machine does not skew.
+//!
 //! Each iteration is one check, awaited one after the other on a current-thread runtime (one
 //! `block_on` per batch of iterations, not per check). The limit is high enough that every
 //! check is admitted, so both Redis paths run the script's `SET`. The bench asserts that
@@ -91,6 +94,43 @@ where
     })
 }
 
+/// `CELL_BENCH_PAIRED=FILE` (`scripts/bench` sets it): the two Redis paths side by side,
+/// as the CRUD and cache benchmarks run theirs. Criterion measures one benchmark after the
+/// other, so a burst of load on the shared machine can land on one of them only; here each
+/// round runs a chunk of checks of each path, in alternating order, and writes one JSON
+/// line per round: the mean time per check of each (µs). `CELL_BENCH_PAIRED_ROUNDS` and
+/// `CELL_BENCH_PAIRED_CHECKS` size it (default 40 rounds of 500 checks).
+fn paired_rounds(mut runtime: impl FnMut(u64) -> Duration, mut hand: impl FnMut(u64) -> Duration) {
+    let Ok(path) = std::env::var("CELL_BENCH_PAIRED") else {
+        return;
+    };
+    let size = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = size("CELL_BENCH_PAIRED_ROUNDS", 40);
+    let checks = size("CELL_BENCH_PAIRED_CHECKS", 500);
+    let per_check = |d: Duration| d.as_secs_f64() * 1e6 / checks as f64;
+    let mut lines = String::new();
+    for round in 0..rounds {
+        let (r, h) = if round % 2 == 0 {
+            let r = runtime(checks);
+            (r, hand(checks))
+        } else {
+            let h = hand(checks);
+            (runtime(checks), h)
+        };
+        lines.push_str(&format!(
+            "{{\"round\": {round}, \"checks\": {checks}, \"runtime_us\": {:.3}, \"hand_us\": {:.3}}}\n",
+            per_check(r),
+            per_check(h)
+        ));
+    }
+    std::fs::write(&path, lines).unwrap_or_else(|e| panic!("write {path}: {e}"));
+}
+
 fn bench(c: &mut Criterion) {
     let rt = runtime();
     let governor = keyed_governor();
@@ -145,6 +185,7 @@ fn bench(c: &mut Criterion) {
             g.bench_function("hand_evalsha", |b| b.iter_custom(hand_check));
             g.bench_function("governor", |b| b.iter_custom(governor_check));
             g.finish();
+            paired_rounds(runtime_check, hand_check);
             let s = stats();
             assert!(
                 s.redis_checks > 0 && s.fallback_checks == 0 && s.outages == 0,
