@@ -3,7 +3,7 @@
 //! cannot fail: [`crate::parse`] validated everything. The generated code names everything
 //! through `::cell_runtime::__private::ratelimit` and leaks no names.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 
@@ -37,6 +37,9 @@ pub fn expand(mut item: ItemFn, decl: &LimitDecl, parsed: &Parsed) -> TokenStrea
         }
         Source::Ip { ident } => quote!(#rt::ip_key(&#ident)),
         Source::Key { root, fields, span } => {
+            // Resolved at the macro's mixed site, located at the key: rustc reports an unknown
+            // field at the key, but does not rewrite the string into an identifier.
+            let span = &span.resolved_at(Span::mixed_site());
             let fields = fields.iter().map(|f| {
                 if f.chars().all(|c| c.is_ascii_digit()) {
                     let index = syn::Index {
