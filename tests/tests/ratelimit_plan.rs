@@ -115,3 +115,49 @@ fn a_removed_limit_needs_review() {
         check.output()
     );
 }
+
+#[test]
+fn a_limit_that_differs_from_the_lock_is_a_compile_error() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("ratelimit-app");
+    app.cargo_cell(&["build"]).assert_success();
+    app.cargo(&["build"]).assert_success();
+    app.edit(
+        "src/main.rs",
+        "#[RateLimit::per_user(100)]",
+        "#[RateLimit::per_user(200)]",
+    );
+    // A plain build (no record, no Docker) expands against the committed lock.
+    let build = app.cargo(&["build"]);
+    build.assert_failure();
+    let out = build.output();
+    assert!(
+        out.contains("error: the rate limit `ratelimit_app::search/per_user` is 200 per 1m, burst 200, fail open, but "),
+        "{out}"
+    );
+    assert!(
+        out.contains(".cell/ratelimit.lock.json says 100 per 1m, burst 100, fail open"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "help: run `cargo cell plan` to review the change, then `cargo cell build` to lock it"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("#[RateLimit::per_user(200)]"),
+        "the error points at the attribute:\n{out}"
+    );
+    // `cargo cell build` locks the new limit, and the plain build is fine again.
+    app.cargo_cell(&["build"]).assert_success();
+    let lock: serde_json::Value =
+        serde_json::from_str(&app.read(".cell/ratelimit.lock.json")).expect("the lock");
+    assert_eq!(
+        lock["limits"]["ratelimit_app::search/per_user"]["limit"], 200,
+        "{lock}"
+    );
+    app.cargo(&["build"]).assert_success();
+}
