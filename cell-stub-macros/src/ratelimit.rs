@@ -1,15 +1,18 @@
 //! `#[RateLimit::per_user(..)]`, `per_ip`, `per_key`, `global`: parse with cell-ratelimit,
-//! record in phase 1, and expand from the declaration alone (the check reads nothing from
-//! the lock; `cargo cell plan` compares the lock with the code).
+//! record in phase 1, else expand from the declaration, checked against
+//! `.cell/ratelimit.lock.json` when there is one: a limit that differs from the lock, or
+//! that it does not list, is a compile error at the attribute telling to review it with
+//! `cargo cell plan` and lock it with `cargo cell build` (as the Auth Cell's guards do).
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemFn;
 
 use cell_auth::rule::function_path;
-use cell_core::macros::{Phase, compile_error, track_disabled};
+use cell_core::macros::{Phase, compile_error, read_lock, track_disabled};
 use cell_ratelimit::declare::Scope;
-use cell_ratelimit::expand::{declaration, expand};
+use cell_ratelimit::expand::{check_against_lock, declaration, expand};
+use cell_ratelimit::lock::Lock;
 use cell_ratelimit::parse::{parse_args, parse_fn};
 use cell_ratelimit::{CELL_NAME, LOCK_FILE};
 
@@ -40,19 +43,54 @@ pub fn limit(scope: Scope, args: TokenStream, input: TokenStream) -> TokenStream
     let file = proc_macro::Span::call_site().file();
     let function = function_path(&crate_name, &file, &item.sig.ident.to_string());
     let decl = declaration(&function, &parsed);
-    if let Phase::Record = Phase::of(CELL_NAME, LOCK_FILE, record::is_recording()) {
-        let value = serde_json::to_value(&decl).expect("limits serialise");
-        let name = decl.name().replace("::", "-").replace('/', ".");
-        if let Err(e) = record::record(CELL_NAME, "limit", &name, &value) {
+    let lock_path = match Phase::of(CELL_NAME, LOCK_FILE, record::is_recording()) {
+        Phase::Record => {
+            let value = serde_json::to_value(&decl).expect("limits serialise");
+            let name = decl.name().replace("::", "-").replace('/', ".");
+            if let Err(e) = record::record(CELL_NAME, "limit", &name, &value) {
+                let err = compile_error(
+                    Span::call_site(),
+                    &format!("cargo-cell could not record this rate limit: {e}"),
+                );
+                return quote!(#item #err);
+            }
+            return expand(item, &decl, &parsed, None);
+        }
+        // `--without ratelimit`: from the declaration alone, never the lock.
+        Phase::Disabled | Phase::Expand(None) => None,
+        Phase::Expand(Some(path)) => Some(path),
+    };
+    let track = track_disabled();
+    let Some(lock_path) = lock_path else {
+        let out = expand(item, &decl, &parsed, None);
+        return quote!(#out #track);
+    };
+    // The limit is the function's as written either way: one mistake, one error.
+    match read_lock::<Lock>(&lock_path) {
+        Ok(None) => {
+            let out = expand(item, &decl, &parsed, None);
+            quote!(#out #track)
+        }
+        Ok(Some(lock)) => {
+            let out = expand(item, &decl, &parsed, Some(&lock_path));
+            match check_against_lock(&decl, &lock, &lock_path) {
+                Ok(()) => quote!(#out #track),
+                Err(message) => {
+                    let err = compile_error(Span::call_site(), &message);
+                    quote!(#out #err #track)
+                }
+            }
+        }
+        // Every unusable lock, a too-new one included, says to regenerate it.
+        Err(e) => {
             let err = compile_error(
                 Span::call_site(),
-                &format!("cargo-cell could not record this rate limit: {e}"),
+                &format!(
+                    "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
+                ),
             );
-            return quote!(#item #err);
+            let out = expand(item, &decl, &parsed, None);
+            quote!(#out #err #track)
         }
-        return expand(item, &decl, &parsed);
     }
-    let out = expand(item, &decl, &parsed);
-    let track = track_disabled();
-    quote!(#out #track)
 }

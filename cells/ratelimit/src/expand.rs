@@ -1,13 +1,17 @@
 //! The check before the body: a GCRA step in the Redis Cell for the function's key, and
 //! `return Err(RateLimited)` (converted by the function's error type) over the limit. It
-//! cannot fail: [`crate::parse`] validated everything. The generated code names everything
+//! cannot fail: [`crate::parse`] validated everything, and [`check_against_lock`] compared
+//! the limit with the lock before. The generated code names everything
 //! through `::cell_runtime::__private::ratelimit` and leaks no names.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 
+use std::path::Path;
+
 use crate::declare::{Fail, LimitDecl};
+use crate::lock::Lock;
 use crate::parse::{Parsed, Source};
 
 /// The declaration recorded for a parsed attribute on the function `function`.
@@ -23,8 +27,42 @@ pub fn declaration(function: &str, parsed: &Parsed) -> LimitDecl {
     }
 }
 
-/// The function with its check in front of the body.
-pub fn expand(mut item: ItemFn, decl: &LimitDecl, parsed: &Parsed) -> TokenStream {
+/// Whether the limit is the one `.cell/ratelimit.lock.json` (at `path`) holds. A limit that
+/// differs, or that the lock does not list, was not through `cargo cell plan` and
+/// `cargo cell build`: the compile error says so, as the Auth Cell's does for a guard.
+pub fn check_against_lock(decl: &LimitDecl, lock: &Lock, path: &Path) -> Result<(), String> {
+    let name = decl.name();
+    let file = path.display();
+    let wanted = Lock::desired(std::slice::from_ref(decl));
+    match lock.limits.get(&name) {
+        Some(locked) if Some(locked) == wanted.limits.get(&name) => Ok(()),
+        Some(_) => {
+            let was = lock
+                .declarations()
+                .into_iter()
+                .find(|d| d.name() == name)
+                .map(|d| d.describe())
+                .unwrap_or_default();
+            Err(format!(
+                "the rate limit `{name}` is {}, but {file} says {was}\n\nhelp: run `cargo cell plan` to review the change, then `cargo cell build` to lock it",
+                decl.describe()
+            ))
+        }
+        None => Err(format!(
+            "the rate limit `{name}` ({}) is not in {file}\n\nhelp: run `cargo cell plan` to review the new limit, then `cargo cell build` to lock it",
+            decl.describe()
+        )),
+    }
+}
+
+/// The function with its check in front of the body. `lock` is the lock the limit was
+/// checked against, if any: the crate then depends on it, so a new lock recompiles it.
+pub fn expand(
+    mut item: ItemFn,
+    decl: &LimitDecl,
+    parsed: &Parsed,
+    lock: Option<&Path>,
+) -> TokenStream {
     let rt = quote!(::cell_runtime::__private::ratelimit);
     let key = match &parsed.source {
         Source::User { ident, by_ref } => {
@@ -37,6 +75,9 @@ pub fn expand(mut item: ItemFn, decl: &LimitDecl, parsed: &Parsed) -> TokenStrea
         }
         Source::Ip { ident } => quote!(#rt::ip_key(&#ident)),
         Source::Key { root, fields, span } => {
+            // Resolved at the macro's mixed site, located at the key: rustc reports an unknown
+            // field at the key, but does not rewrite the string into an identifier.
+            let span = &span.resolved_at(Span::mixed_site());
             let fields = fields.iter().map(|f| {
                 if f.chars().all(|c| c.is_ascii_digit()) {
                     let index = syn::Index {
@@ -62,8 +103,15 @@ pub fn expand(mut item: ItemFn, decl: &LimitDecl, parsed: &Parsed) -> TokenStrea
     let deny = quote_spanned!(parsed.return_span=>
         return ::cell_runtime::__private::ratelimit::deny(__cell_rate_limited)
     );
+    let track = lock.map(|path| {
+        let path = path.display().to_string();
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#path);
+        )
+    });
     let block = &item.block;
     let body = quote!({
+        #track
         {
             static __CELL_RATE_LIMIT: #rt::Limit = #rt::Limit {
                 name: #name,
@@ -94,7 +142,7 @@ mod tests {
         let item: ItemFn = syn::parse2(f).unwrap();
         let parsed = parse_fn(scope, parse_args(scope, args).unwrap(), &item).unwrap();
         let decl = declaration("app::f", &parsed);
-        expand(item, &decl, &parsed).to_string()
+        expand(item, &decl, &parsed, None).to_string()
     }
 
     #[test]
@@ -116,6 +164,60 @@ mod tests {
         assert!(out.contains("user_key (& ctx)"), "{out}");
         let check = out.find("check (").unwrap();
         assert!(check < out.find("Ok (1)").unwrap());
+    }
+
+    fn decl(limit: u64) -> LimitDecl {
+        LimitDecl {
+            function: "app::search".into(),
+            scope: Scope::User,
+            key: None,
+            limit,
+            per_secs: 60,
+            burst: limit,
+            fail: Fail::Open,
+        }
+    }
+
+    #[test]
+    fn a_limit_is_checked_against_the_lock() {
+        let path = Path::new("/ws/.cell/ratelimit.lock.json");
+        let lock = Lock::desired(&[decl(100)]);
+        assert_eq!(check_against_lock(&decl(100), &lock, path), Ok(()));
+        let raised = check_against_lock(&decl(200), &lock, path).unwrap_err();
+        assert_eq!(
+            raised,
+            "the rate limit `app::search/per_user` is 200 per 1m, burst 200, fail open, but /ws/.cell/ratelimit.lock.json says 100 per 1m, burst 100, fail open\n\nhelp: run `cargo cell plan` to review the change, then `cargo cell build` to lock it"
+        );
+        let new = check_against_lock(&decl(100), &Lock::desired(&[]), path).unwrap_err();
+        assert!(
+            new.starts_with("the rate limit `app::search/per_user` (100 per 1m, burst 100, fail open) is not in /ws/.cell/ratelimit.lock.json"),
+            "{new}"
+        );
+    }
+
+    #[test]
+    fn a_checked_limit_depends_on_its_lock() {
+        let item: ItemFn = syn::parse2(quote!(
+            async fn f() -> Result<(), E> {
+                Ok(())
+            }
+        ))
+        .unwrap();
+        let parsed = parse_fn(
+            Scope::Global,
+            parse_args(Scope::Global, quote!(5)).unwrap(),
+            &item,
+        )
+        .unwrap();
+        let decl = declaration("app::f", &parsed);
+        let path = Path::new("/ws/.cell/ratelimit.lock.json");
+        let out = expand(item.clone(), &decl, &parsed, Some(path)).to_string();
+        assert!(
+            out.contains("include_bytes ! (\"/ws/.cell/ratelimit.lock.json\")"),
+            "{out}"
+        );
+        let out = expand(item, &decl, &parsed, None).to_string();
+        assert!(!out.contains("include_bytes"), "{out}");
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl LiveCell for RateLimitCell {
             );
         }
         let path = lock_path(cx.ws);
+        let existed = path.exists();
         cell_core::lockfile::write_if_changed(&path, &plan.desired.to_bytes()).map_err(
             |source| RateLimitCellError::Write {
                 path: path.clone(),
@@ -102,10 +103,11 @@ impl LiveCell for RateLimitCell {
             cx.ui
                 .info(&format!("ratelimit: locked {}", plan.plan.summary()));
         }
-        // The expansion reads nothing from the lock: no crate needs to recompile for it.
+        // The expansion checks each limit against the lock and tracks it: a crate compiled
+        // before the lock existed tracks nothing, so cargo-cell recompiles once.
         Ok(Applied {
             used: true,
-            lock_created: false,
+            lock_created: !existed,
         })
     }
 }
