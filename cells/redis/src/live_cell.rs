@@ -15,7 +15,7 @@ use cell_core::lockfile::LockFile as _;
 use cell_core::ui::Ui;
 use cell_core::{
     Applied, ApplyOptions, CellError, CellPlan, Context, CoreError, Endpoint, LiveCell, Manifest,
-    Target, Workspace,
+    Workspace,
 };
 use serde::{Deserialize, Serialize};
 
@@ -286,6 +286,7 @@ impl LiveCell for RedisCell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cell_core::Target;
     use cell_core::live::Timings;
     use std::sync::{Arc, Mutex};
 
