@@ -94,6 +94,26 @@ fn lock_error(ident: &syn::Ident, e: &LockError, out: TokenStream) -> TokenStrea
     quote!(#out #err)
 }
 
+/// A struct attribute reached as a macro was written above `#[Postgres::table]`: the struct
+/// and where its table attribute is, or (no struct, no table attribute) the item with the
+/// `placement` error.
+pub fn with_table_attribute(
+    item: TokenStream,
+    placement: &str,
+) -> Result<(ItemStruct, usize), TokenStream> {
+    let misplaced = |item: &TokenStream| {
+        let err = compile_error(Span::call_site(), placement);
+        quote!(#err #item)
+    };
+    let parsed: ItemStruct = syn::parse2(item.clone()).map_err(|_| misplaced(&item))?;
+    let table_at = parsed
+        .attrs
+        .iter()
+        .position(|a| namespaced_name(a, NAMESPACE).as_deref() == Some("table"))
+        .ok_or_else(|| misplaced(&item))?;
+    Ok((parsed, table_at))
+}
+
 /// `#[Postgres::check]` / `#[Postgres::renamed_from]` reached as a macro: it was written on
 /// the struct above `#[Postgres::table]` (which reads the ones below it). It moves itself
 /// below, so the order the user wrote them in does not matter.
@@ -101,20 +121,9 @@ pub fn struct_attribute(name: &str, args: TokenStream, item: TokenStream) -> Tok
     let placement = format!(
         "#[Postgres::{name}] belongs on a #[Postgres::table] struct or on one of its fields\n\nhelp: put #[Postgres::table] on the struct"
     );
-    let mut parsed: ItemStruct = match syn::parse2(item.clone()) {
-        Ok(parsed) => parsed,
-        Err(_) => {
-            let err = compile_error(Span::call_site(), &placement);
-            return quote!(#err #item);
-        }
-    };
-    let Some(table_at) = parsed
-        .attrs
-        .iter()
-        .position(|a| namespaced_name(a, NAMESPACE).as_deref() == Some("table"))
-    else {
-        let err = compile_error(Span::call_site(), &placement);
-        return quote!(#err #item);
+    let (mut parsed, table_at) = match with_table_attribute(item, &placement) {
+        Ok(found) => found,
+        Err(out) => return out,
     };
     // The same path as the table attribute's, with this attribute's name.
     let mut path = parsed.attrs[table_at].path().clone();

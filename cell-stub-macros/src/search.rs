@@ -4,25 +4,15 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::ItemStruct;
 
-use cell_core::macros::compile_error;
-use cell_postgres::parse::{NAMESPACE, namespaced_name};
+use crate::postgres::with_table_attribute;
 
 const PLACEMENT: &str = "#[Search::index] goes on a #[Postgres::table] struct\n\nhelp: write `#[Postgres::table] #[Search::index(fields = [\"name\", \"description\"])] struct Product { ... }`";
 
 pub fn index(args: TokenStream, item: TokenStream) -> TokenStream {
-    let Ok(mut parsed) = syn::parse2::<ItemStruct>(item.clone()) else {
-        let err = compile_error(Span::call_site(), PLACEMENT);
-        return quote!(#err #item);
-    };
-    let Some(table_at) = parsed
-        .attrs
-        .iter()
-        .position(|a| namespaced_name(a, NAMESPACE).as_deref() == Some("table"))
-    else {
-        let err = compile_error(Span::call_site(), PLACEMENT);
-        return quote!(#err #item);
+    let (mut parsed, table_at) = match with_table_attribute(item, PLACEMENT) {
+        Ok(found) => found,
+        Err(out) => return out,
     };
     // The table attribute's path with `Search::index` for `Postgres::table`: the namespaces
     // sit side by side (`cell_runtime::Search`, or both imported from the prelude).
@@ -38,6 +28,7 @@ pub fn index(args: TokenStream, item: TokenStream) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use syn::ItemStruct;
 
     #[test]
     fn above_the_table_it_moves_below_it() {
