@@ -5,6 +5,7 @@
 //!   apply, subcommands. cargo-cell keeps a registry of them and every command loops over it.
 //! - [`manifest::Manifest`]: the recorded attributes, a map from Cell name to section.
 //! - [`plan::CellPlan`]: one face for every Cell's plan.
+//! - [`sql`]: identifiers and literals in SQL text.
 //! - [`lockfile`]: the committed `.cell/<cell>.lock.json` files' shared life cycle.
 //! - [`macros`] (feature `macros`): the error collector, `compile_error!`, the phase, the
 //!   lock read once per rustc process.
@@ -17,6 +18,7 @@ pub mod lockfile;
 #[cfg(feature = "cell")]
 pub mod manifest;
 pub mod plan;
+pub mod sql;
 pub mod workspace;
 
 #[cfg(feature = "macros")]

@@ -1,25 +1,6 @@
 //! SQL identifiers: quoting, and the names Postgres derives for indexes and constraints.
 
-/// Postgres truncates identifiers to `NAMEDATALEN - 1` bytes; names we derive must be
-/// truncated the same way, or the live name never matches the declared one.
-pub const MAX_IDENT_LEN: usize = 63;
-
-/// Quotes an identifier for SQL: `users` → `"users"`, `a"b` → `"a""b"`.
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-/// Truncates a derived name to what Postgres would store, on a char boundary.
-pub fn truncate(name: String) -> String {
-    if name.len() <= MAX_IDENT_LEN {
-        return name;
-    }
-    let mut end = MAX_IDENT_LEN;
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].to_string()
-}
+pub use cell_core::sql::{MAX_IDENT_LEN, quote, truncate};
 
 /// Whether `name` is a plain lower-case SQL identifier that needs no quoting to be read back
 /// as itself. Declared names must be: it keeps SQL written by hand against the schema simple.
@@ -75,12 +56,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quotes_identifiers() {
-        assert_eq!(quote("users"), "\"users\"");
-        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
-    }
-
-    #[test]
     fn default_table_names() {
         assert_eq!(default_table_name("User"), "users");
         assert_eq!(default_table_name("Organization"), "organizations");
@@ -90,13 +65,6 @@ mod tests {
         assert_eq!(default_table_name("Box"), "boxes");
         assert_eq!(default_table_name("Address"), "addresses");
         assert_eq!(default_table_name("HTTPRequest"), "http_requests");
-    }
-
-    #[test]
-    fn truncates_like_postgres() {
-        let long = "x".repeat(70);
-        assert_eq!(truncate(long).len(), 63);
-        assert_eq!(truncate("short".into()), "short");
     }
 
     #[test]

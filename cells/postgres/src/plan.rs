@@ -706,10 +706,7 @@ fn quote_list(names: &[String]) -> String {
         .join(", ")
 }
 
-/// An SQL string literal.
-pub fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+pub use cell_core::sql::literal;
 
 fn literal_list(items: &[String]) -> String {
     items

@@ -1,6 +1,7 @@
 //! What a `#[Search::index]` declares, and the SQL it stands for: the generated column's
 //! expression, the index names, and the ranked query of `search`.
 
+use cell_core::sql::{literal, quote, truncate};
 use serde::{Deserialize, Serialize};
 
 use crate::VECTOR_COLUMN;
@@ -93,16 +94,6 @@ impl Weight {
             .copied()
             .unwrap_or(Weight::D)
     }
-}
-
-/// `"name"`: an identifier quoted for SQL.
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `'english'`: a string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 impl SearchDecl {
@@ -198,18 +189,6 @@ impl SearchDecl {
             close.join(" OR ")
         )
     }
-}
-
-/// Postgres' identifier limit (63 bytes), as the Postgres Cell truncates its own names.
-fn truncate(mut name: String) -> String {
-    if name.len() > 63 {
-        let mut end = 63;
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.truncate(end);
-    }
-    name
 }
 
 #[cfg(test)]
