@@ -169,28 +169,11 @@ fn split_array(sql_type: &str) -> (&str, bool) {
 }
 
 fn describe(ix: &Index) -> String {
-    let cols = ix
-        .columns
-        .iter()
-        .map(|c| {
-            let mut key = c.clone();
-            if let Some(op) = &ix.opclass {
-                key.push(' ');
-                key.push_str(op);
-            }
-            if ix.descending.contains(c) {
-                key.push_str(" DESC");
-            }
-            key
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let using = ix
-        .using
-        .as_ref()
-        .map(|m| format!("USING {m} "))
-        .unwrap_or_default();
-    format!("{}{using}({cols})", if ix.unique { "UNIQUE " } else { "" })
+    format!(
+        "{}{}",
+        if ix.unique { "UNIQUE " } else { "" },
+        ix.keys(str::to_string, false)
+    )
 }
 
 fn indexes_against_lock(decl: &TableDecl, locked: &Table, out: &mut Vec<Mismatch>) {

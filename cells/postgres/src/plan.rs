@@ -434,31 +434,12 @@ DROP TYPE {}",
                 index,
                 concurrently,
             } => format!(
-                "CREATE {}INDEX {}{} ON {} {}({})",
+                "CREATE {}INDEX {}{} ON {} {}",
                 if index.unique { "UNIQUE " } else { "" },
                 if *concurrently { "CONCURRENTLY " } else { "" },
                 quote(name),
                 quote(table),
-                index
-                    .using
-                    .as_ref()
-                    .map(|m| format!("USING {m} "))
-                    .unwrap_or_default(),
-                index
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        let mut key = quote(c);
-                        if let Some(op) = &index.opclass {
-                            let _ = write!(key, " {op}");
-                        }
-                        if index.descending.contains(c) {
-                            key.push_str(" DESC");
-                        }
-                        key
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                index.keys(quote, false)
             ),
             Step::DropIndex { name, .. } => format!("DROP INDEX {}", quote(name)),
             Step::RenameIndex { from, to, .. } => {
@@ -585,28 +566,9 @@ DROP TYPE {}",
                 index,
                 concurrently,
             } => format!(
-                "{}index {name} on {table} {}({}){}",
+                "{}index {name} on {table} {}{}",
                 if index.unique { "unique " } else { "" },
-                index
-                    .using
-                    .as_ref()
-                    .map(|m| format!("using {m} "))
-                    .unwrap_or_default(),
-                index
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        let mut key = c.clone();
-                        if let Some(op) = &index.opclass {
-                            let _ = write!(key, " {op}");
-                        }
-                        if index.descending.contains(c) {
-                            key.push_str(" desc");
-                        }
-                        key
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                index.keys(str::to_string, true),
                 if *concurrently {
                     ", built concurrently"
                 } else {

@@ -101,6 +101,43 @@ pub struct Index {
     pub opclass: Option<String>,
 }
 
+impl Index {
+    /// The method (when not a B-tree) and the keys: `USING gin ("a" gin_trgm_ops, "b" DESC)`,
+    /// each column written by `column` (quoted for SQL, or as is for people). `lower` writes
+    /// the keywords as the plan shows them (`using gin (a, b desc)`).
+    pub fn keys(&self, column: impl Fn(&str) -> String, lower: bool) -> String {
+        let word = |w: &str| {
+            if lower {
+                w.to_lowercase()
+            } else {
+                w.to_string()
+            }
+        };
+        let keys: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut key = column(c);
+                if let Some(op) = &self.opclass {
+                    key.push(' ');
+                    key.push_str(op);
+                }
+                if self.descending.contains(c) {
+                    key.push(' ');
+                    key.push_str(&word("DESC"));
+                }
+                key
+            })
+            .collect();
+        let using = self
+            .using
+            .as_ref()
+            .map(|m| format!("{} {m} ", word("USING")))
+            .unwrap_or_default();
+        format!("{using}({})", keys.join(", "))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {
     pub columns: Vec<String>,
