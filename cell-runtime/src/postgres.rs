@@ -170,7 +170,7 @@ async fn verify_schema(client: &tokio_postgres::Client) -> Result<(), Error> {
         return Ok(());
     }
     let names: Vec<String> = compiled.iter().map(|t| t.table.to_string()).collect();
-    let live = cell_postgres::live::introspect(client, &names, &[]).await?;
+    let live = cell_postgres::live::introspect_tables(client, &names, &[]).await?;
     let mut wrong = Vec::new();
     for info in compiled {
         let expected = info.fingerprint.expect("filtered");

@@ -1,8 +1,8 @@
 //! The live side: reading the schema from the catalogs and applying a plan.
 //!
-//! Introspection is a fixed number of catalog queries whatever the number of tables (five),
-//! and reads what Postgres stores (normalised type names and default expressions), never
-//! what we remember having applied.
+//! Introspection is a fixed number of catalog queries whatever the number of tables (four,
+//! and one for extensions when planning), and reads what Postgres stores (normalised type
+//! names and default expressions), never what we remember having applied.
 //!
 //! Applying runs under a database-wide advisory lock ([`ApplyLock`]) so concurrent applies
 //! serialise, in one transaction with a bounded `lock_timeout`, and records every apply in
@@ -77,8 +77,24 @@ FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype = 'e' AND n.nspname = current_schema() AND t.typname = ANY($1)";
 
-/// The live schema of the named tables and enum types (those that exist).
+/// The live schema a plan is made against: the named tables and enum types (those that
+/// exist), and which of the extensions a declaration can ask for are installed.
 pub async fn introspect(
+    client: &impl GenericClient,
+    tables: &[String],
+    enums: &[String],
+) -> Result<Schema, tokio_postgres::Error> {
+    let mut schema = introspect_tables(client, tables, enums).await?;
+    let managed: Vec<&str> = MANAGED_EXTENSIONS.to_vec();
+    for row in client.query(EXTENSIONS_SQL, &[&managed]).await? {
+        schema.extensions.insert(row.get(0));
+    }
+    Ok(schema)
+}
+
+/// The named tables and enum types alone (what the runtime compares at connect, and what a
+/// foreign key's target needs): no extensions.
+pub async fn introspect_tables(
     client: &impl GenericClient,
     tables: &[String],
     enums: &[String],
@@ -88,10 +104,6 @@ pub async fn introspect(
         for row in client.query(ENUMS_SQL, &[&enums]).await? {
             schema.enums.insert(row.get(0), row.get(1));
         }
-    }
-    let managed: Vec<&str> = MANAGED_EXTENSIONS.to_vec();
-    for row in client.query(EXTENSIONS_SQL, &[&managed]).await? {
-        schema.extensions.insert(row.get(0));
     }
     for row in client.query(COLUMNS_SQL, &[&tables]).await? {
         let table: String = row.get(0);

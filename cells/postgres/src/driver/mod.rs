@@ -323,9 +323,10 @@ async fn check_references(
             let has_column = match desired.tables.get(&fk.table) {
                 Some(t) => t.columns.contains_key(&fk.column),
                 None => {
-                    let live = live::introspect(client, std::slice::from_ref(&fk.table), &[])
-                        .await
-                        .map_err(pg_error)?;
+                    let live =
+                        live::introspect_tables(client, std::slice::from_ref(&fk.table), &[])
+                            .await
+                            .map_err(pg_error)?;
                     match live.tables.get(&fk.table) {
                         Some(t) => t.columns.contains_key(&fk.column),
                         None => {
