@@ -1026,6 +1026,13 @@ mod search_tests {
         );
         let counts = [(1, 12_000)].into_iter().collect();
         assert!(safety::judge(&p, &counts, false).is_empty());
+        // A safe step shows its note as a warning of its own.
+        let notes = [(1, note)].into_iter().collect();
+        let shown = p.render_styled(false, &crate::plan::Plain, &notes);
+        assert!(
+            shown.contains(") STORED   # 12000 rows are rewritten to compute it, under an ACCESS EXCLUSIVE lock"),
+            "{shown}"
+        );
     }
 
     #[test]

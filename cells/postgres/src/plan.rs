@@ -777,16 +777,19 @@ impl Plan {
         let mut out = String::new();
         for c in self.changes() {
             let first = &self.steps[c.steps[c.steps.len() - 1]];
-            let note = c
-                .steps
-                .iter()
-                .filter_map(|i| notes.get(i))
-                .map(|n| format!(" ({n})"))
-                .collect::<String>();
+            let these: Vec<&String> = c.steps.iter().filter_map(|i| notes.get(i)).collect();
+            let note: String = these.iter().map(|n| format!(" ({n})")).collect();
             let marker = match (c.safety, first.risk()) {
                 // A safe step's note is a warning of its own (a table rewritten under lock).
-                (Safety::Safe, _) if note.is_empty() => String::new(),
-                (Safety::Safe, _) => format!("   # {}", &note[2..note.len() - 1]),
+                (Safety::Safe, _) if these.is_empty() => String::new(),
+                (Safety::Safe, _) => format!(
+                    "   # {}",
+                    these
+                        .iter()
+                        .map(|n| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
                 (Safety::Destructive, Some(why)) => format!("   # destructive: {why}{note}"),
                 (_, Some(why)) => format!("   # {why}{note}"),
                 (_, None) => note,
