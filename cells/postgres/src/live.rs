@@ -333,15 +333,17 @@ pub async fn normalize_generated(
     for row in rows {
         let temp_name: String = row.get(0);
         let column: String = row.get(1);
-        let Some(n) = temp_name
-            .strip_prefix("cell_generated_")
-            .and_then(|n| n.parse::<usize>().ok())
+        // `temp` and `tables` are parallel: the temporary table stands for its table.
+        let Some(table) = temp
+            .iter()
+            .position(|t| *t == temp_name)
+            .map(|n| &tables[n])
         else {
             continue;
         };
         if let Some(c) = desired
             .tables
-            .get_mut(&tables[n])
+            .get_mut(table)
             .and_then(|t| t.columns.get_mut(&column))
         {
             c.generated = Some(row.get(2));
