@@ -10,7 +10,7 @@ use cell_auth::lock::Lock;
 use cell_auth::parse::{Kind, parse_fn, parse_rule};
 use cell_auth::rule::{GuardDecl, function_path};
 use cell_auth::{CELL_NAME, LOCK_FILE};
-use cell_core::macros::{Phase, compile_error, read_lock};
+use cell_core::macros::{Phase, compile_error, lock_error_message, read_lock};
 
 use crate::record;
 
@@ -80,14 +80,9 @@ pub fn guard(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
                 }
             }
         }
-        // Every unusable lock, a too-new one included, says to regenerate it.
+        // An unusable lock says to regenerate it; one from a newer cargo-cell, to update.
         Err(e) => {
-            let err = compile_error(
-                item.sig.ident.span(),
-                &format!(
-                    "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
-                ),
-            );
+            let err = compile_error(item.sig.ident.span(), &lock_error_message(&e));
             let out = expand(item, &parsed, None);
             quote!(#out #err)
         }

@@ -9,7 +9,7 @@ use quote::quote;
 use syn::ItemFn;
 
 use cell_auth::rule::function_path;
-use cell_core::macros::{Phase, compile_error, read_lock, track_disabled};
+use cell_core::macros::{Phase, compile_error, lock_error_message, read_lock, track_disabled};
 use cell_ratelimit::declare::Scope;
 use cell_ratelimit::expand::{check_against_lock, declaration, expand};
 use cell_ratelimit::lock::Lock;
@@ -81,14 +81,9 @@ pub fn limit(scope: Scope, args: TokenStream, input: TokenStream) -> TokenStream
                 }
             }
         }
-        // Every unusable lock, a too-new one included, says to regenerate it.
+        // An unusable lock says to regenerate it; one from a newer cargo-cell, to update.
         Err(e) => {
-            let err = compile_error(
-                Span::call_site(),
-                &format!(
-                    "{e}\n\nhelp: regenerate it with `cargo cell build`, or restore it from version control"
-                ),
-            );
+            let err = compile_error(Span::call_site(), &lock_error_message(&e));
             let out = expand(item, &decl, &parsed, None);
             quote!(#out #err #track)
         }
