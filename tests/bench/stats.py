@@ -128,6 +128,20 @@ def paired(rows, op, ours, bases):
     return thr, p50
 
 
+def figures(rs):
+    """Medians over rounds of one implementation's rows (throughput, p50, p99 in µs) and its
+    throughput range; None without rows."""
+    if not rs:
+        return None
+    thr = [c["ops_per_s"] for c in rs]
+    return (statistics.median(thr), statistics.median(c["p50_us"] for c in rs),
+            statistics.median(c["p99_us"] for c in rs), min(thr), max(thr))
+
+
+def show_figures(c):
+    return f"{c[0]:,.0f}/s (p50 {c[1]:.0f} µs, p99 {c[2]:.0f} µs)"
+
+
 def ratios_txt(xs):
     return ", ".join(f"{x:.2f}" for x in xs)
 
@@ -252,20 +266,13 @@ else:
         cells = {}
         spread = {}
         for imp in ["generated", "tokio-postgres", "sqlx"]:
-            rs = [c for c in crud if c["op"] == op and c["impl"] == imp]
-            if not rs:
-                cells[imp] = None
-                continue
-            thr = [c["ops_per_s"] for c in rs]
-            cells[imp] = (statistics.median(thr), statistics.median(c["p50_us"] for c in rs),
-                          statistics.median(c["p99_us"] for c in rs))
-            spread[imp] = (min(thr), max(thr))
+            cells[imp] = figures([c for c in crud if c["op"] == op and c["impl"] == imp])
+            if cells[imp]:
+                spread[imp] = cells[imp][3:]
 
         def show(imp):
             c = cells.get(imp)
-            if not c:
-                return NOT_YET
-            return f"{c[0]:,.0f}/s (p50 {c[1]:.0f} µs, p99 {c[2]:.0f} µs)"
+            return show_figures(c) if c else NOT_YET
 
         thr, p50 = paired(crud, op, "generated", ["tokio-postgres", "sqlx"])
         r = statistics.median(thr) if thr else None
@@ -516,12 +523,7 @@ else:
     p("|---|---|---|---|---|---|---|---|")
 
     def summary(imp):
-        rs = [c for c in cache if c["impl"] == imp]
-        if not rs:
-            return None
-        thr = [c["ops_per_s"] for c in rs]
-        return (statistics.median(thr), statistics.median(c["p50_us"] for c in rs),
-                statistics.median(c["p99_us"] for c in rs), min(thr), max(thr))
+        return figures([c for c in cache if c["impl"] == imp])
 
     base = summary("redis")
     for imp, label in [("generated-table", "`#[Redis::cache]` table, `find_by_<cache_key>` hit"),
@@ -532,8 +534,8 @@ else:
         thr, p50 = paired(cache, "cache_hit", imp, ["redis"])
         r = statistics.median(thr)
         v = verdict(r, "≥ 0.95x", f"cache hit ({imp}) vs direct Redis GET, throughput")
-        p(f"| {label} | {o[0]:,.0f}/s (p50 {o[1]:.0f} µs, p99 {o[2]:.0f} µs) | "
-          f"{base[0]:,.0f}/s (p50 {base[1]:.0f} µs, p99 {base[2]:.0f} µs) | **{r:.2f}x** | ≥ 0.95x {v} | "
+        p(f"| {label} | {show_figures(o)} | "
+          f"{show_figures(base)} | **{r:.2f}x** | ≥ 0.95x {v} | "
           f"{statistics.median(p50):.2f}x | {rounds} rounds; per-round throughput ratios {ratios_txt(thr)}; "
           f"range ours {o[3]:,.0f}–{o[4]:,.0f}/s, GET {base[3]:,.0f}–{base[4]:,.0f}/s | "
           "`scripts/bench --only cache` |")
@@ -563,23 +565,16 @@ else:
     p("| Query | generated | tokio-postgres | Ratio (throughput, median of per-round ratios) | Goal | p50 ratio (hand p50 / generated, median of rounds) | Runs | Reproduce |")
     p("|---|---|---|---|---|---|---|---|")
     for op in ["search", "search_broad"]:
-        cells = {}
-        for imp in ["generated", "tokio-postgres"]:
-            rs = [c for c in search if c["op"] == op and c["impl"] == imp]
-            thr = [c["ops_per_s"] for c in rs]
-            cells[imp] = (statistics.median(thr), statistics.median(c["p50_us"] for c in rs),
-                          statistics.median(c["p99_us"] for c in rs), min(thr), max(thr)) if rs else None
+        cells = {imp: figures([c for c in search if c["op"] == op and c["impl"] == imp])
+                 for imp in ["generated", "tokio-postgres"]}
         if not all(cells.values()):
             continue
         thr, p50 = paired(search, op, "generated", ["tokio-postgres"])
         r = statistics.median(thr)
         v = verdict(r, "≥ 0.95x", f"{op}: generated vs hand-written throughput")
 
-        def show(c):
-            return f"{c[0]:,.0f}/s (p50 {c[1]:.0f} µs, p99 {c[2]:.0f} µs)"
-
         o, h = cells["generated"], cells["tokio-postgres"]
-        p(f"| {op} | {show(o)} | {show(h)} | **{r:.2f}x** | ≥ 0.95x {v} | {statistics.median(p50):.2f}x | "
+        p(f"| {op} | {show_figures(o)} | {show_figures(h)} | **{r:.2f}x** | ≥ 0.95x {v} | {statistics.median(p50):.2f}x | "
           f"{rounds} rounds; per-round throughput ratios {ratios_txt(thr)}; range generated "
           f"{o[3]:,.0f}–{o[4]:,.0f}/s, hand {h[3]:,.0f}–{h[4]:,.0f}/s | `scripts/bench --only search` |")
     p("")
