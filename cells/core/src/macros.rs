@@ -67,6 +67,27 @@ pub fn error(span: Span, message: &str, help: &str) -> syn::Error {
     }
 }
 
+/// As [`error`], over the whole of `tokens` (first to last token, also on stable rustc).
+pub fn error_spanned(tokens: impl quote::ToTokens, message: &str, help: &str) -> syn::Error {
+    if help.is_empty() {
+        syn::Error::new_spanned(tokens, message)
+    } else {
+        syn::Error::new_spanned(tokens, format!("{message}\n\nhelp: {help}"))
+    }
+}
+
+/// `unknown key `x` in #[Attr]`, at the key, with `help` naming the keys the attribute takes.
+pub fn unknown_key(key: &syn::Path, attribute: &str, help: &str) -> syn::Error {
+    let text = quote::ToTokens::to_token_stream(key)
+        .to_string()
+        .replace(" :: ", "::");
+    error_spanned(
+        key,
+        &format!("unknown key `{text}` in #[{attribute}]"),
+        help,
+    )
+}
+
 /// `compile_error!{ message }` at `span`.
 pub fn compile_error(span: Span, message: &str) -> TokenStream {
     quote_spanned!(span=> ::core::compile_error!{ #message })

@@ -7,7 +7,7 @@
 //! variant says otherwise.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::quote;
 use syn::{Attribute, Data, DeriveInput, Fields, LitStr};
 
 use crate::declare::EnumDecl;
@@ -50,10 +50,9 @@ fn helper_name(attrs: &[Attribute], errors: &mut Errors) -> Option<LitStr> {
                 found = Some(lit);
                 Ok(())
             } else {
-                let key = meta.path.to_token_stream().to_string();
-                Err(error_spanned(
+                Err(cell_core::macros::unknown_key(
                     &meta.path,
-                    &format!("unknown key `{key}` in #[postgres(...)]"),
+                    "postgres(...)",
                     HELPER_HELP,
                 ))
             }

@@ -3,7 +3,6 @@
 //! once; validation of the whole declaration follows in [`validate`].
 
 use proc_macro2::TokenStream;
-use syn::spanned::Spanned;
 use syn::{Attribute, Fields, ItemStruct, LitStr, Meta};
 
 use crate::declare::{ColumnDecl, ForeignKeyDecl, IndexDecl, TableDecl, TableIndexDecl};
@@ -73,14 +72,8 @@ pub struct IndexSpans {
 pub use cell_core::macros::{Errors, error};
 
 /// An error over the whole of `tokens` (first to last token, also on stable rustc).
-pub fn error_spanned(tokens: impl quote::ToTokens, message: &str, help: &str) -> syn::Error {
-    let text = if help.is_empty() {
-        message.to_string()
-    } else {
-        format!("{message}\n\nhelp: {help}")
-    };
-    syn::Error::new_spanned(tokens, text)
-}
+pub use cell_core::macros::error_spanned;
+use cell_core::macros::unknown_key;
 
 /// A type as written, tidied: `HashMap<String, String>`.
 pub fn type_text(ty: &syn::Type) -> String {
@@ -146,16 +139,7 @@ pub fn parse_table_lenient(args: TokenStream, item: &mut ItemStruct) -> (ParsedT
             name = Some(lit.value());
             Ok(())
         } else {
-            let key = meta
-                .path
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
-            Err(error(
-                meta.path.span(),
-                &format!("unknown key `{key}` in #[Postgres::table]"),
-                TABLE_KEYS_HELP,
-            ))
+            Err(unknown_key(&meta.path, "Postgres::table", TABLE_KEYS_HELP))
         }
     });
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
@@ -746,10 +730,9 @@ fn apply_field_attr(
                     })?;
                     Ok(())
                 } else {
-                    let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-                    Err(error(
-                        meta.path.span(),
-                        &format!("unknown key `{key}` in #[Postgres::foreign_key]"),
+                    Err(unknown_key(
+                        &meta.path,
+                        "Postgres::foreign_key",
                         "supported keys: `ref = \"table.column\"`, `on_delete = \"cascade\"`",
                     ))
                 }

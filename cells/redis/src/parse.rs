@@ -116,10 +116,9 @@ fn parse_cache_args(attr: &Attribute) -> Result<u64, syn::Error> {
                 ttl = Some(parse_duration(&lit)?);
                 Ok(())
             } else {
-                let key = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                Err(error(
-                    meta.path.span(),
-                    &format!("unknown key `{key}` in #[Redis::cache]"),
+                Err(cell_core::macros::unknown_key(
+                    &meta.path,
+                    "Redis::cache",
                     "the only key is `ttl`: write `#[Redis::cache(ttl = \"1h\")]`",
                 ))
             }
@@ -231,10 +230,9 @@ pub fn parse_memoize(args: TokenStream, item: &ItemFn, attr: &str) -> Result<Mem
                 }
             }
         } else {
-            let key = quote::ToTokens::to_token_stream(&meta.path).to_string();
-            return Err(error(
-                meta.path.span(),
-                &format!("unknown key `{key}` in #[{attr}]"),
+            return Err(cell_core::macros::unknown_key(
+                &meta.path,
+                attr,
                 "supported keys: `ttl = \"5m\"`, `tags = [\"user:{id}\"]`, `stale_while_revalidate = \"1h\"`",
             ));
         }

@@ -7,7 +7,7 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitBool, LitStr};
 
-use cell_core::macros::{Errors, error};
+use cell_core::macros::{Errors, error, error_spanned, unknown_key};
 
 use crate::decl::{LANGUAGES, SearchDecl, Weight};
 use crate::{NAMESPACE, VECTOR_COLUMN};
@@ -32,11 +32,6 @@ pub fn is_search_index(attr: &Attribute) -> bool {
     matches!(segs.as_slice(), [.., ns, name] if ns.ident == NAMESPACE && name.ident == "index")
 }
 
-/// An error over the whole of `tokens` (first to last token, also on stable rustc).
-fn spanned_error(tokens: impl ToTokens, message: &str, help: &str) -> syn::Error {
-    syn::Error::new_spanned(tokens, format!("{message}\n\nhelp: {help}"))
-}
-
 /// Takes every `#[Search::index]` out of `attrs`. A table has one search document: a second
 /// attribute is an error.
 pub fn take(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Option<ParsedSearch> {
@@ -48,7 +43,7 @@ pub fn take(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Option<ParsedSea
             continue;
         }
         if found.is_some() {
-            errors.push(spanned_error(
+            errors.push(error_spanned(
                 &attr,
                 "the table has two #[Search::index]",
                 "a table has one search document: list every field in one `fields = [...]`",
@@ -104,20 +99,11 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
                     Err(_) => true,
                 };
             } else {
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
-                return Err(error(
-                    meta.path.span(),
-                    &format!("unknown key `{key}` in #[Search::index]"),
-                    KEYS_HELP,
-                ));
+                return Err(unknown_key(&meta.path, "Search::index", KEYS_HELP));
             }
             Ok(())
         }),
-        _ => Err(spanned_error(
+        _ => Err(error_spanned(
             attr,
             "#[Search::index] needs the fields it searches",
             KEYS_HELP,
@@ -128,7 +114,7 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
         return None;
     }
     let Some(fields) = fields else {
-        errors.push(spanned_error(
+        errors.push(error_spanned(
             attr,
             "#[Search::index] needs `fields = [...]`: the text fields it searches",
             KEYS_HELP,
@@ -137,7 +123,7 @@ fn parse_one(attr: &Attribute, errors: &mut Errors) -> Option<ParsedSearch> {
     };
     let mut ok = true;
     if fields.is_empty() {
-        errors.push(spanned_error(attr, "`fields` is empty", KEYS_HELP));
+        errors.push(error_spanned(attr, "`fields` is empty", KEYS_HELP));
         ok = false;
     }
     let language_text = match &language {
@@ -216,7 +202,7 @@ fn is_text(sql_type: &str) -> bool {
 pub fn validate(parsed: &ParsedSearch, columns: &[ColumnInfo<'_>], errors: &mut Errors) {
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     if names.contains(&VECTOR_COLUMN) {
-        errors.push(spanned_error(
+        errors.push(error_spanned(
             &parsed.tokens,
             &format!("the table already has a field `{VECTOR_COLUMN}`, the column #[Search::index] generates"),
             &format!("rename the field (`#[Postgres::renamed_from(\"{VECTOR_COLUMN}\")]` on it keeps its data)"),
