@@ -474,10 +474,6 @@ pub mod private {
         f
     }
 
-    pub fn handle_of(db: &crate::PostgresConnection) -> &CacheHandle {
-        db.cache()
-    }
-
     /// `{namespace}:{field}:{hex of the value's encoding}`.
     pub fn entry_key<V: Serialize + ?Sized>(namespace: &str, field: &str, value: &V) -> String {
         let bytes = encode(value);
@@ -497,8 +493,11 @@ pub mod private {
     }
 
     /// A cached finder: hit → decode; miss → the database, then store with the TTL.
+    ///
+    /// Inside a transaction the database is read directly: the cache holds committed rows,
+    /// and the transaction must see its own writes.
     pub async fn read_through<T, F>(
-        cache: &CacheHandle,
+        db: &impl crate::Executor,
         key: String,
         ttl_secs: u64,
         source: F,
@@ -507,6 +506,10 @@ pub mod private {
         T: CachedRow,
         F: Future<Output = Result<Option<T>, crate::Error>>,
     {
+        if db.in_transaction() {
+            return source.await;
+        }
+        let cache = db.cache_handle();
         if let Some(bytes) = cache.get(&key).await
             && let Some(row) = T::decode(&bytes)
         {
@@ -524,6 +527,12 @@ pub mod private {
     /// After a committed write: drop the row's entries (queued when Redis is unavailable).
     pub async fn invalidate(cache: &CacheHandle, keys: Vec<String>) {
         cache.invalidate_keys(keys).await
+    }
+
+    /// After a write through `db`: on the pool, invalidate now (the statement committed); in
+    /// a transaction, once it commits, and never if it rolls back.
+    pub async fn invalidate_after_commit(db: &impl crate::Executor, keys: Vec<String>) {
+        db.invalidate_after_commit(keys).await
     }
 
     fn envelope(fresh_until_ms: u64, payload: &[u8]) -> Vec<u8> {

@@ -51,6 +51,18 @@ pub enum Error {
     SchemaMismatch { tables: Vec<String> },
     #[error("database error: {0}")]
     Query(#[from] tokio_postgres::Error),
+    /// A [`Transaction`](crate::Transaction) used after its commit or rollback (a clone kept
+    /// outside the transaction's body).
+    #[error(
+        "this transaction has already been committed or rolled back\nhelp: use the transaction only inside the body passed to `transaction` (or the `#[Postgres::transaction]` function); keep no clone of it past the body"
+    )]
+    TransactionFinished,
+    /// A statement in the body failed, the body returned `Ok` anyway, and Postgres had
+    /// aborted the transaction: nothing was committed.
+    #[error(
+        "a statement in the transaction failed, so Postgres aborted it and nothing was committed, although the body returned Ok\nhelp: propagate statement errors out of the transaction body with `?`; to carry on after a failed statement, run it in its own transaction"
+    )]
+    TransactionAborted,
     #[error("connection pool error: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// The Telemetry Cell's runtime (the `/metrics` endpoint, the OTLP span exporter) could not

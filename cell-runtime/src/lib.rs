@@ -20,8 +20,10 @@
 pub mod cache;
 mod dev_state;
 mod error;
+mod executor;
 mod postgres;
 mod postgres_types;
+mod transaction;
 
 #[cfg(feature = "auth")]
 pub mod auth;
@@ -31,7 +33,9 @@ pub mod search;
 pub mod telemetry;
 
 pub use error::Error;
+pub use executor::Executor;
 pub use postgres::PostgresConnection;
+pub use transaction::{Isolation, Transaction, TransactionOptions};
 
 /// `#[service]`: fills a struct of Cell connections with `Self::connect().await?`.
 pub use cell_stub_macros::service;
@@ -77,6 +81,7 @@ pub mod Postgres {
     pub use cell_stub_macros::postgres_primary_key as primary_key;
     pub use cell_stub_macros::postgres_renamed_from as renamed_from;
     pub use cell_stub_macros::postgres_table as table;
+    pub use cell_stub_macros::postgres_transaction as transaction;
     pub use cell_stub_macros::postgres_unique as unique;
     pub use cell_stub_macros::postgres_varchar as varchar;
 }
@@ -105,6 +110,13 @@ pub mod Auth {
 pub mod Auth {
     pub use cell_stub_macros::auth_protected_without_feature as protected;
     pub use cell_stub_macros::auth_require_without_feature as require;
+}
+
+/// The vision's spelling of [`Postgres::transaction`]: `#[Database::transaction(isolation =
+/// "serializable")]`.
+#[allow(non_snake_case)]
+pub mod Database {
+    pub use cell_stub_macros::postgres_transaction as transaction;
 }
 
 /// The Redis Cell's attributes on a `#[Postgres::table]` struct.
@@ -219,8 +231,8 @@ pub mod prelude {
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::RateLimited;
     pub use crate::{
-        Cache, Error, Performance, Postgres, PostgresConnection, RateLimit, Redis, Search,
-        Telemetry, service,
+        Cache, Database, Error, Executor, Performance, Postgres, PostgresConnection, RateLimit,
+        Redis, Search, Telemetry, service,
     };
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};

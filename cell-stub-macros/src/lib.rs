@@ -66,6 +66,26 @@ pub fn postgres_enum(item: TokenStream) -> TokenStream {
     postgres::derive_enum(item.into()).into()
 }
 
+/// `#[Postgres::transaction(isolation = "serializable")]` (or `#[Database::transaction]`) on
+/// an async fn: its body runs in one transaction, retried on serialization failures and
+/// deadlocks. See `cell_runtime::PostgresConnection::transaction_with`.
+#[proc_macro_attribute]
+pub fn postgres_transaction(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let result = cell_postgres::transaction::parse_args(args.into()).and_then(|attr| {
+        let func: syn::ItemFn = syn::parse2(item2.clone())?;
+        cell_postgres::transaction::expand(&attr, &func)
+    });
+    match result {
+        Ok(out) => out.into(),
+        // The function as written beside the error, so its callers see no second error.
+        Err(e) => {
+            let err = e.to_compile_error();
+            quote::quote!(#item2 #err).into()
+        }
+    }
+}
+
 /// `#[service]`: a struct whose fields are Cell connections gets `Self::connect().await?`.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {

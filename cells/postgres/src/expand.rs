@@ -133,11 +133,12 @@ fn generate(
         let sql = format!("UPDATE {qt} SET {} WHERE {pk_col} = $1", sets.join(", "));
         let pk_bind = &self_binds[pk_index];
         let other_binds = others.iter().map(|&i| &self_binds[i]);
-        let b =
-            body(quote!(db.execute(#sql, &[#pk_bind #(, #other_binds)*]).await.map(|n| n == 1)));
+        let b = body(
+            quote!(#rt::Executor::execute(db, #sql, &[#pk_bind #(, #other_binds)*]).await.map(|n| n == 1)),
+        );
         quote! {
             /// Writes every field of this row, found by its primary key. `Ok(false)` when no row has that key.
-            pub async fn update(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> #b
+            pub async fn update(&self, db: &impl #rt::Executor) -> ::core::result::Result<bool, #rt::Error> #b
         }
     };
 
@@ -153,22 +154,22 @@ fn generate(
         if unique {
             let doc = format!("The row whose `{}` is `value`, if any.", c.name);
             let b = body(quote! {
-                match db.query_opt(#sql, &[#value]).await? {
+                match #rt::Executor::query_opt(db, #sql, &[#value]).await? {
                     ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
                     ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
                 }
             });
             quote! {
                 #[doc = #doc]
-                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
+                pub async fn #method(db: &impl #rt::Executor, value: #ty) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
             }
         } else {
             let doc = format!("Every row whose `{}` is `value`, in primary key order.", c.name);
             let sql = format!("{sql} ORDER BY {pk_col}");
-            let b = body(quote!(db.query(#sql, &[#value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
+            let b = body(quote!(#rt::Executor::query(db, #sql, &[#value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
             quote! {
                 #[doc = #doc]
-                pub async fn #method(db: &#rt::PostgresConnection, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
+                pub async fn #method(db: &impl #rt::Executor, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
             }
         }
     }).collect();
@@ -213,22 +214,22 @@ fn generate(
         if ix.unique {
             let doc = format!("The row with these {cols}, if any (a unique index).");
             let b = body(quote! {
-                match #conn.query_opt(#sql, &[#(#binds),*]).await? {
+                match #rt::Executor::query_opt(#conn, #sql, &[#(#binds),*]).await? {
                     ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
                     ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
                 }
             });
             Some(quote! {
                 #[doc = #doc]
-                pub async fn #method(#conn: &#rt::PostgresConnection, #(#params),*) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
+                pub async fn #method(#conn: &impl #rt::Executor, #(#params),*) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
             })
         } else {
             let doc = format!("Every row with these {cols}, in primary key order.");
             let sql = format!("{sql} ORDER BY {pk_col}");
-            let b = body(quote!(#conn.query(#sql, &[#(#binds),*]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
+            let b = body(quote!(#rt::Executor::query(#conn, #sql, &[#(#binds),*]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
             Some(quote! {
                 #[doc = #doc]
-                pub async fn #method(#conn: &#rt::PostgresConnection, #(#params),*) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
+                pub async fn #method(#conn: &impl #rt::Executor, #(#params),*) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
             })
         }
     });
@@ -236,16 +237,20 @@ fn generate(
     let delete_sql = format!("DELETE FROM {qt} WHERE {pk_col} = $1");
     let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
     let count_sql = format!("SELECT count(*) FROM {qt}");
-    let b_insert = body(quote!(db.execute(#insert_sql, &[#(#self_binds),*]).await.map(|_| ())));
+    let b_insert = body(
+        quote!(#rt::Executor::execute(db, #insert_sql, &[#(#self_binds),*]).await.map(|_| ())),
+    );
     let pk_bind = &self_binds[pk_index];
-    let b_delete = body(quote!(db.execute(#delete_sql, &[#pk_bind]).await.map(|n| n == 1)));
+    let b_delete =
+        body(quote!(#rt::Executor::execute(db, #delete_sql, &[#pk_bind]).await.map(|n| n == 1)));
     let id_bind = bind_key(pk_index, &format_ident!("id"));
-    let b_delete_by_id = body(quote!(db.execute(#delete_sql, &[#id_bind]).await.map(|n| n == 1)));
+    let b_delete_by_id =
+        body(quote!(#rt::Executor::execute(db, #delete_sql, &[#id_bind]).await.map(|n| n == 1)));
     let b_all = body(
-        quote!(db.query(#all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()),
+        quote!(#rt::Executor::query(db, #all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()),
     );
     let b_count = body(quote! {
-        let row = db.query_one(#count_sql, &[]).await?;
+        let row = #rt::Executor::query_one(db, #count_sql, &[]).await?;
         ::core::result::Result::Ok(row.try_get(0)?)
     });
 
@@ -351,7 +356,7 @@ fn generate(
             #(#column_consts)*
 
             /// Inserts this row.
-            pub async fn insert(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<(), #rt::Error> #b_insert
+            pub async fn insert(&self, db: &impl #rt::Executor) -> ::core::result::Result<(), #rt::Error> #b_insert
 
             #(#find_by)*
 
@@ -360,16 +365,16 @@ fn generate(
             #update
 
             /// Deletes this row (by primary key). `Ok(false)` when it was not there.
-            pub async fn delete(&self, db: &#rt::PostgresConnection) -> ::core::result::Result<bool, #rt::Error> #b_delete
+            pub async fn delete(&self, db: &impl #rt::Executor) -> ::core::result::Result<bool, #rt::Error> #b_delete
 
             /// Deletes the row with this primary key. `Ok(false)` when there was none.
-            pub async fn delete_by_id(db: &#rt::PostgresConnection, id: #pk_param) -> ::core::result::Result<bool, #rt::Error> #b_delete_by_id
+            pub async fn delete_by_id(db: &impl #rt::Executor, id: #pk_param) -> ::core::result::Result<bool, #rt::Error> #b_delete_by_id
 
             /// A page of rows in primary key order.
-            pub async fn all(db: &#rt::PostgresConnection, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b_all
+            pub async fn all(db: &impl #rt::Executor, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b_all
 
             /// The number of rows.
-            pub async fn count(db: &#rt::PostgresConnection) -> ::core::result::Result<i64, #rt::Error> #b_count
+            pub async fn count(db: &impl #rt::Executor) -> ::core::result::Result<i64, #rt::Error> #b_count
 
             #search
         }
@@ -566,7 +571,7 @@ mod tests {
         validate(&parsed).unwrap();
         let out = expand(&item, &parsed, LockView::Absent).to_string();
         assert!(
-            out.contains("fn find_by_org_id_and_email (db : & :: cell_runtime :: PostgresConnection , org_id : & i64 , email : & str) -> :: core :: result :: Result < :: core :: option :: Option < Self >"),
+            out.contains("fn find_by_org_id_and_email (db : & impl :: cell_runtime :: Executor , org_id : & i64 , email : & str) -> :: core :: result :: Result < :: core :: option :: Option < Self >"),
             "{out}"
         );
         assert!(
@@ -574,7 +579,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("fn find_by_created_at (db : & :: cell_runtime :: PostgresConnection , created_at : & i64) -> :: core :: result :: Result < :: std :: vec :: Vec < Self >"),
+            out.contains("fn find_by_created_at (db : & impl :: cell_runtime :: Executor , created_at : & i64) -> :: core :: result :: Result < :: std :: vec :: Vec < Self >"),
             "{out}"
         );
     }

@@ -30,6 +30,8 @@ pub mod enums;
 pub mod expand;
 #[cfg(feature = "macros")]
 pub mod parse;
+#[cfg(feature = "macros")]
+pub mod transaction;
 
 #[cfg(feature = "client")]
 pub mod live;

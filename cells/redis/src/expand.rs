@@ -177,7 +177,7 @@ pub fn cached_table(
                 let value = call_args.last().cloned().unwrap_or_default();
                 quote!({
                     let __cell_key = #p::entry_key(#ns, #field, &#value);
-                    #p::read_through(#p::handle_of(db), __cell_key, #ttl, #db_call).await
+                    #p::read_through(db, __cell_key, #ttl, #db_call).await
                 })
             } else {
                 let (stored, own) = match name.as_str() {
@@ -197,7 +197,7 @@ pub fn cached_table(
                     let mut __cell_keys = #stored;
                     let __cell_done = #db_call.await?;
                     #own
-                    #p::invalidate(#p::handle_of(db), __cell_keys).await;
+                    #p::invalidate_after_commit(db, __cell_keys).await;
                     ::core::result::Result::Ok(__cell_done)
                 })
             };
@@ -243,7 +243,7 @@ pub fn cached_table(
         });
         quote!({
             let mut keys = ::std::vec![#pk_key];
-            if let ::core::option::Option::Some(row) = db.query_opt(#sql, &[pk]).await? {
+            if let ::core::option::Option::Some(row) = #rt::Executor::query_opt(db, #sql, &[pk]).await? {
                 #(#reads)*
             }
             ::core::result::Result::Ok(keys)
@@ -285,7 +285,7 @@ pub fn cached_table(
             #(#[doc = #doc] #wrappers)*
 
             async fn __cell_stored_keys(
-                db: &#rt::PostgresConnection,
+                db: &impl #rt::Executor,
                 pk_key: ::std::string::String,
                 pk: &(dyn #p::ToSql + ::core::marker::Sync),
             ) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, #rt::Error> #stored
@@ -544,7 +544,12 @@ mod tests {
         );
         assert!(out.contains("cell:shop:t:products:"), "{out}");
         // `find_by_sku` keeps its public signature.
-        assert!(out.contains("pub async fn find_by_sku (db : & :: cell_runtime :: PostgresConnection , value : & str)"), "{out}");
+        assert!(
+            out.contains(
+                "pub async fn find_by_sku (db : & impl :: cell_runtime :: Executor , value : & str)"
+            ),
+            "{out}"
+        );
         assert_eq!(out.matches("pub async fn find_by_id").count(), 1, "{out}");
         assert!(out.contains("3600u64"), "{out}");
     }

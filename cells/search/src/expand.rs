@@ -29,7 +29,7 @@ pub fn methods(decl: &SearchDecl, table: &Table<'_>) -> TokenStream {
             quote!({ ::core::unreachable!("this table has compile errors") })
         } else {
             quote!({
-                db.query(#sql, &[&query, &limit, &offset])
+                #rt::Executor::query(db, #sql, &[&query, &limit, &offset])
                     .await?
                     .iter()
                     .map(|row| #p::search_hit::<Self>(row, #rank_at, #highlight))
@@ -65,10 +65,10 @@ pub fn methods(decl: &SearchDecl, table: &Table<'_>) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        pub async fn search(db: &#rt::PostgresConnection, query: &str, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<#rt::search::Hit<Self>>, #rt::Error> #plain
+        pub async fn search(db: &impl #rt::Executor, query: &str, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<#rt::search::Hit<Self>>, #rt::Error> #plain
 
         #[doc = #doc_highlighted]
-        pub async fn search_highlighted(db: &#rt::PostgresConnection, query: &str, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<#rt::search::Hit<Self>>, #rt::Error> #highlighted
+        pub async fn search_highlighted(db: &impl #rt::Executor, query: &str, limit: i64, offset: i64) -> ::core::result::Result<::std::vec::Vec<#rt::search::Hit<Self>>, #rt::Error> #highlighted
     }
 }
 

@@ -1,0 +1,154 @@
+//! [`Executor`]: what generated CRUD, cached reads and hand-written statements run on, the
+//! pool ([`PostgresConnection`]) or one [`Transaction`](crate::Transaction).
+
+use std::future::Future;
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::cache::CacheHandle;
+use crate::{Error, PostgresConnection};
+
+/// Runs statements on the pool or inside a transaction. Every generated method takes
+/// `db: &impl Executor`, so the same call works in both places:
+///
+/// ```no_run
+/// # use cell_runtime::prelude::*;
+/// async fn rename(db: &impl Executor, id: i64, name: &str) -> Result<u64, Error> {
+///     db.execute("UPDATE teams SET name = $2 WHERE id = $1", &[&id, &name]).await
+/// }
+/// ```
+///
+/// Statements are prepared once per pooled connection and reused (`prepare_cached`).
+pub trait Executor: Send + Sync + private::Sealed {
+    /// The rows a statement returns.
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send;
+
+    /// At most one row (an error if there are more).
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send;
+
+    /// Exactly one row.
+    fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Row, Error>> + Send;
+
+    /// Runs a statement; returns the number of rows it touched.
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// The Redis Cell's handle that `#[Redis::cache]` tables read through.
+    #[doc(hidden)]
+    fn cache_handle(&self) -> &CacheHandle;
+
+    /// Inside a transaction: cached reads go to the database (the cache holds committed rows
+    /// only), and invalidations wait for the commit.
+    #[doc(hidden)]
+    fn in_transaction(&self) -> bool;
+
+    /// Invalidates `keys` now (the pool) or after the commit (a transaction; a rollback drops
+    /// them, as nothing changed).
+    #[doc(hidden)]
+    fn invalidate_after_commit(&self, keys: Vec<String>) -> impl Future<Output = ()> + Send;
+}
+
+impl Executor for PostgresConnection {
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+        PostgresConnection::query(self, sql, params).await
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        PostgresConnection::query_opt(self, sql, params).await
+    }
+
+    async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        PostgresConnection::query_one(self, sql, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        PostgresConnection::execute(self, sql, params).await
+    }
+
+    fn cache_handle(&self) -> &CacheHandle {
+        self.cache()
+    }
+
+    fn in_transaction(&self) -> bool {
+        false
+    }
+
+    async fn invalidate_after_commit(&self, keys: Vec<String>) {
+        crate::cache::private::invalidate(self.cache(), keys).await
+    }
+}
+
+impl<E: Executor> Executor for &E {
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
+        E::query(self, sql, params)
+    }
+
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send {
+        E::query_opt(self, sql, params)
+    }
+
+    fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Row, Error>> + Send {
+        E::query_one(self, sql, params)
+    }
+
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        E::execute(self, sql, params)
+    }
+
+    fn cache_handle(&self) -> &CacheHandle {
+        E::cache_handle(self)
+    }
+
+    fn in_transaction(&self) -> bool {
+        E::in_transaction(self)
+    }
+
+    fn invalidate_after_commit(&self, keys: Vec<String>) -> impl Future<Output = ()> + Send {
+        E::invalidate_after_commit(self, keys)
+    }
+}
+
+mod private {
+    /// Only the pool and a transaction run statements: a third executor could not keep the
+    /// cache's promise (invalidate after commit, never for a rollback).
+    pub trait Sealed {}
+    impl Sealed for crate::PostgresConnection {}
+    impl Sealed for crate::Transaction {}
+    impl<E: Sealed> Sealed for &E {}
+}
