@@ -19,6 +19,7 @@ fn ui() {
     t.pass("tests/ui/redis/pass/*.rs");
     t.compile_fail("tests/ui/redis/fail/*.rs");
     t.compile_fail("tests/ui/telemetry/*.rs");
+    t.compile_fail("tests/ui/transaction/*.rs");
 }
 
 /// trybuild builds the cases in `target/tests/trybuild/`, and the macros look for `.cell/`

@@ -10,7 +10,13 @@ struct Organization {
     slug: String,
 }
 
+// The generated methods take `&impl Executor`: no trait needs importing to call them.
+async fn reads(db: &cell_runtime::PostgresConnection) -> Result<(), cell_runtime::Error> {
+    let _ = Organization::find_by_slug(db, "acme").await?;
+    Ok(())
+}
+
 fn main() {
-    let _ = Organization::find_by_slug;
+    let _ = reads;
     let _ = Organization::TABLE;
 }
