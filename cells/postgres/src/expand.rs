@@ -77,7 +77,8 @@ fn generate(
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let insert_sql = format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders})");
+    let insert_sql =
+        format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders}) RETURNING {select_list}");
 
     let pk_index = decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
     let pk_ty = &parsed.field_types[pk_index];
@@ -130,15 +131,22 @@ fn generate(
             .enumerate()
             .map(|(n, &i)| format!("{} = ${}", q(columns[i]), n + 2))
             .collect::<Vec<_>>();
-        let sql = format!("UPDATE {qt} SET {} WHERE {pk_col} = $1", sets.join(", "));
+        let sql = format!(
+            "UPDATE {qt} SET {} WHERE {pk_col} = $1 RETURNING {select_list}",
+            sets.join(", ")
+        );
         let pk_bind = &self_binds[pk_index];
         let other_binds = others.iter().map(|&i| &self_binds[i]);
-        let b = body(
-            quote!(#rt::Executor::execute(db, #sql, &[#pk_bind #(, #other_binds)*]).await.map(|n| n == 1)),
-        );
+        let b = body(quote! {
+            match #rt::Executor::query_opt(db, #sql, &[#pk_bind #(, #other_binds)*]).await? {
+                ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
+                ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
+            }
+        });
         quote! {
-            /// Writes every field of this row, found by its primary key. `Ok(false)` when no row has that key.
-            pub async fn update(&self, db: &impl #rt::Executor) -> ::core::result::Result<bool, #rt::Error> #b
+            /// Writes every field of this row, found by its primary key, and returns the row as
+            /// stored (`RETURNING`). `Ok(None)` when no row has that key.
+            pub async fn update(&self, db: &impl #rt::Executor) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
         }
     };
 
@@ -237,9 +245,10 @@ fn generate(
     let delete_sql = format!("DELETE FROM {qt} WHERE {pk_col} = $1");
     let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
     let count_sql = format!("SELECT count(*) FROM {qt}");
-    let b_insert = body(
-        quote!(#rt::Executor::execute(db, #insert_sql, &[#(#self_binds),*]).await.map(|_| ())),
-    );
+    let b_insert = body(quote! {
+        let row = #rt::Executor::query_one(db, #insert_sql, &[#(#self_binds),*]).await?;
+        <Self as #p::FromRow>::from_row(&row)
+    });
     let pk_bind = &self_binds[pk_index];
     let b_delete =
         body(quote!(#rt::Executor::execute(db, #delete_sql, &[#pk_bind]).await.map(|n| n == 1)));
@@ -355,8 +364,9 @@ fn generate(
             pub const COLUMNS: &'static [&'static str] = &[#(#columns),*];
             #(#column_consts)*
 
-            /// Inserts this row.
-            pub async fn insert(&self, db: &impl #rt::Executor) -> ::core::result::Result<(), #rt::Error> #b_insert
+            /// Inserts this row and returns it as stored (`RETURNING`): defaults, generated
+            /// values and the database's precision.
+            pub async fn insert(&self, db: &impl #rt::Executor) -> ::core::result::Result<Self, #rt::Error> #b_insert
 
             #(#find_by)*
 
@@ -426,7 +436,7 @@ mod tests {
         let out = expand_str(users(), LockView::Absent);
         assert!(
             out.contains(
-                r#"INSERT INTO \"users\" (\"id\", \"email\", \"age\") VALUES ($1, $2, $3)"#
+                r#"INSERT INTO \"users\" (\"id\", \"email\", \"age\") VALUES ($1, $2, $3) RETURNING \"id\", \"email\", \"age\""#
             ),
             "{out}"
         );
@@ -434,7 +444,7 @@ mod tests {
         assert!(out.contains("value : & str"), "{out}");
         assert!(out.contains("fn find_by_age"), "{out}");
         assert!(
-            out.contains(r#"UPDATE \"users\" SET \"email\" = $2, \"age\" = $3 WHERE \"id\" = $1"#),
+            out.contains(r#"UPDATE \"users\" SET \"email\" = $2, \"age\" = $3 WHERE \"id\" = $1 RETURNING \"id\", \"email\", \"age\""#),
             "{out}"
         );
         assert!(out.contains("COLUMN_EMAIL"), "{out}");

@@ -53,7 +53,7 @@ async fn main() -> Result<(), Error> {
     assert_eq!(found.id, alice.id);
 
     alice.nickname = Some("al".into());
-    assert!(alice.update(db).await?);
+    assert!(alice.update(db).await?.is_some());
     let reread = User::find_by_id(db, &alice.id).await?.expect("alice exists");
     assert_eq!(reread.nickname.as_deref(), Some("al"));
 

@@ -8,9 +8,9 @@ use crate::model::{NewNote, Note};
 #[Telemetry::span(name = "create_note")]
 #[Telemetry::metrics(counter = "notes_created_total", histogram = "note_create_seconds")]
 pub async fn create(db: &PostgresConnection, new: NewNote, author: &str) -> Result<Note, Error> {
-    let note = Note::new(new, author);
-    note.insert(db).await?;
-    Ok(note)
+    // The row as stored: `created_at` at the database's precision (microseconds), so the
+    // POST answers with what a later GET returns.
+    Note::new(new, author).insert(db).await
 }
 
 /// A cached read: Redis first, Postgres on a miss.

@@ -61,7 +61,7 @@ struct Everything {
 async fn exercise(db: &PostgresConnection, row: Everything) -> Result<(), Error> {
     row.insert(db).await?;
     let _: Option<Everything> = Everything::find_by_id(db, &row.id).await?;
-    let _: bool = row.update(db).await?;
+    let _: Option<Everything> = row.update(db).await?;
     let _: Vec<Everything> = Everything::all(db, 1, 0).await?;
     Ok(())
 }

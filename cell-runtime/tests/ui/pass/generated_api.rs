@@ -29,13 +29,13 @@ async fn exercise() -> Result<(), Error> {
         org_id: Uuid::new_v4(),
         nickname: None,
     };
-    let (): () = user.insert(&db).await?;
+    let _: User = user.insert(&db).await?;
     let _: Option<User> = User::find_by_id(&db, &user.id).await?;
     // A unique index finds one row; a `String` key is taken as `&str`.
     let _: Option<User> = User::find_by_email(&db, "ada@example.com").await?;
     // A plain index finds every matching row.
     let _: Vec<User> = User::find_by_age(&db, &36).await?;
-    let _: bool = user.update(&db).await?;
+    let _: Option<User> = user.update(&db).await?;
     let _: bool = user.delete(&db).await?;
     let _: bool = User::delete_by_id(&db, &user.id).await?;
     let _: Vec<User> = User::all(&db, 10, 0).await?;

@@ -72,7 +72,7 @@ async fn exercise() -> Result<(), Error> {
     let _: Vec<Order> = Order::find_by_status_and_priority(db, &OrderStatus::InTransit, &None).await?;
     // An indexed enum field has its own finder.
     let _: Vec<Order> = Order::find_by_status(db, &OrderStatus::Delivered).await?;
-    let _: bool = order.update(db).await?;
+    let _: Option<Order> = order.update(db).await?;
     let _: bool = Order::delete_by_id(db, &order.id).await?;
     Ok(())
 }

@@ -69,7 +69,7 @@ async fn generated(db: &PostgresConnection, rows: &mut [BenchUser]) -> Vec<Timed
     for r in rows.iter_mut() {
         r.age += 1;
     }
-    let update = time_each!(rows, |r| assert!(r.update(db).await.unwrap()));
+    let update = time_each!(rows, |r| assert!(r.update(db).await.unwrap().is_some()));
     let delete = time_each!(rows, |r| assert!(r.delete(db).await.unwrap()));
     vec![insert, by_id, by_email, update, delete]
 }
