@@ -529,12 +529,6 @@ pub mod private {
         cache.invalidate_keys(keys).await
     }
 
-    /// After a write through `db`: on the pool, invalidate now (the statement committed); in
-    /// a transaction, once it commits, and never if it rolls back.
-    pub async fn invalidate_after_commit(db: &impl crate::Executor, keys: Vec<String>) {
-        db.invalidate_after_commit(keys).await
-    }
-
     fn envelope(fresh_until_ms: u64, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + payload.len());
         out.extend_from_slice(&fresh_until_ms.to_be_bytes());

@@ -323,45 +323,41 @@ impl PostgresConnection {
         let result = body(tx.clone()).await;
         let failed = tx.inner.failed.load(Ordering::Acquire);
         let retryable = tx.inner.retryable.load(Ordering::Acquire);
-        match result {
-            Ok(value) if !failed => match tx.finish("COMMIT").await {
-                Ok(()) => {
-                    let keys = std::mem::take(
-                        &mut *tx
-                            .inner
-                            .invalidations
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner()),
-                    );
-                    if !keys.is_empty() {
-                        crate::cache::private::invalidate(self.cache(), keys).await;
-                    }
-                    Outcome::Done(Ok(value))
-                }
-                // A serializable transaction can fail at its commit.
-                Err(e) if is_retryable(&e) => Outcome::Retry(Error::Query(e).into()),
-                Err(e) => Outcome::Done(Err(Error::Query(e).into())),
-            },
+        let error = match result {
+            Ok(value) if !failed => return self.commit(&tx, value).await,
             // A statement failed but the body carried on: Postgres aborted the transaction, and
             // a COMMIT would quietly roll it back. Say so rather than report success.
-            Ok(_) => {
-                let _ = tx.finish("ROLLBACK").await;
-                let e = Error::TransactionAborted;
-                if retryable {
-                    Outcome::Retry(e.into())
-                } else {
-                    Outcome::Done(Err(e.into()))
+            Ok(_) => Error::TransactionAborted.into(),
+            Err(e) => e,
+        };
+        // If the ROLLBACK fails, the connection is closed on drop instead.
+        let _ = tx.finish("ROLLBACK").await;
+        if retryable {
+            Outcome::Retry(error)
+        } else {
+            Outcome::Done(Err(error))
+        }
+    }
+
+    /// Commits, then runs the invalidations the transaction queued.
+    async fn commit<T, E: From<Error>>(&self, tx: &Transaction, value: T) -> Outcome<T, E> {
+        match tx.finish("COMMIT").await {
+            Ok(()) => {
+                let keys = std::mem::take(
+                    &mut *tx
+                        .inner
+                        .invalidations
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+                if !keys.is_empty() {
+                    crate::cache::private::invalidate(self.cache(), keys).await;
                 }
+                Outcome::Done(Ok(value))
             }
-            Err(e) => {
-                // If the ROLLBACK fails, the connection is closed on drop instead.
-                let _ = tx.finish("ROLLBACK").await;
-                if retryable {
-                    Outcome::Retry(e)
-                } else {
-                    Outcome::Done(Err(e))
-                }
-            }
+            // A serializable transaction can fail at its commit.
+            Err(e) if is_retryable(&e) => Outcome::Retry(Error::Query(e).into()),
+            Err(e) => Outcome::Done(Err(Error::Query(e).into())),
         }
     }
 }

@@ -197,7 +197,7 @@ pub fn cached_table(
                     let mut __cell_keys = #stored;
                     let __cell_done = #db_call.await?;
                     #own
-                    #p::invalidate_after_commit(db, __cell_keys).await;
+                    #rt::Executor::invalidate_after_commit(db, __cell_keys).await;
                     ::core::result::Result::Ok(__cell_done)
                 })
             };
