@@ -23,6 +23,7 @@ mod error;
 mod executor;
 mod postgres;
 mod postgres_types;
+mod query;
 mod transaction;
 
 #[cfg(feature = "auth")]
@@ -36,6 +37,19 @@ pub use error::Error;
 pub use executor::Executor;
 pub use postgres::PostgresConnection;
 pub use transaction::{Isolation, Transaction, TransactionOptions};
+
+pub use query::Query;
+
+/// A statement checked at build time: `query!("SELECT ... WHERE id = $1", id)` is a
+/// [`Query`] whose rows are an anonymous struct with one field per column, typed as Postgres
+/// described the statement during `cargo cell build` (`Option<T>` where a column may be
+/// NULL), from `.cell/postgres.queries.lock.json`, with no database at compile time. See
+/// `docs/queries.md`.
+pub use cell_stub_macros::query;
+
+/// As [`query!`], with rows of your own struct: `query_as!(OrgCount, "SELECT ...", args..)`.
+/// Every column must be a field of that type, of exactly the locked type.
+pub use cell_stub_macros::query_as;
 
 /// `#[service]`: fills a struct of Cell connections with `Self::connect().await?`.
 pub use cell_stub_macros::service;
@@ -256,6 +270,7 @@ pub mod __private {
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,
     };
+    pub use crate::query::{Query, column};
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::__private as ratelimit;
     pub use crate::search::hit as search_hit;

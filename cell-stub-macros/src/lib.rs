@@ -11,6 +11,7 @@
 mod auth;
 mod locks;
 mod postgres;
+mod query;
 mod ratelimit;
 mod record;
 mod redis;
@@ -84,6 +85,20 @@ pub fn postgres_transaction(args: TokenStream, item: TokenStream) -> TokenStream
             quote::quote!(#item2 #err).into()
         }
     }
+}
+
+/// `query!("SELECT ...", args..)`: a statement checked against what Postgres said of it
+/// during `cargo cell build`. See `cell_runtime::query!`.
+#[proc_macro]
+pub fn query(input: TokenStream) -> TokenStream {
+    query::query(input.into(), false).into()
+}
+
+/// `query_as!(Type, "SELECT ...", args..)`: rows as your own struct. See
+/// `cell_runtime::query_as!`.
+#[proc_macro]
+pub fn query_as(input: TokenStream) -> TokenStream {
+    query::query(input.into(), true).into()
 }
 
 /// `#[service]`: a struct whose fields are Cell connections gets `Self::connect().await?`.

@@ -26,6 +26,7 @@ pub fn section(manifest: &Manifest) -> &PostgresSection {
         tables: Vec::new(),
         origins: Vec::new(),
         enums: Vec::new(),
+        queries: Vec::new(),
     };
     manifest
         .section::<PostgresSection>(CELL_NAME)

@@ -18,6 +18,7 @@ pub mod error;
 pub mod ident;
 pub mod lock;
 pub mod plan;
+pub mod queries;
 pub mod safety;
 pub mod schema;
 #[cfg(feature = "cell")]

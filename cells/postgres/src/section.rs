@@ -1,6 +1,8 @@
 //! The Postgres Cell's section of the manifest: the `#[Postgres::table]` structs (key
-//! `postgres`, always written) and the `#[derive(Postgres::Enum)]` types (key
-//! `postgres_enums`, left out when empty), each sorted by its Postgres name and each once.
+//! `postgres`, always written), the `#[derive(Postgres::Enum)]` types (key
+//! `postgres_enums`, left out when empty), each sorted by its Postgres name and each once,
+//! and the checked queries (key `postgres_queries`, left out when empty), one entry per
+//! statement and place it is written.
 
 use std::any::Any;
 
@@ -9,6 +11,7 @@ use cell_core::{CellError, Section};
 
 use crate::declare::{EnumDecl, TableDecl};
 use crate::error::PostgresError;
+use crate::queries::QueryDecl;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostgresSection {
@@ -18,6 +21,8 @@ pub struct PostgresSection {
     pub origins: Vec<String>,
     /// Sorted by Postgres name; each once.
     pub enums: Vec<EnumDecl>,
+    /// `query!`, `query_as!`, `#[Postgres::query]`: sorted by hash and place; each once.
+    pub queries: Vec<QueryDecl>,
 }
 
 impl PostgresSection {
@@ -56,17 +61,30 @@ impl PostgresSection {
     }
 }
 
+impl PostgresSection {
+    pub fn add_query(&mut self, decl: QueryDecl) {
+        let key = |d: &QueryDecl| (d.hash.clone(), d.site.clone());
+        if let Err(i) = self.queries.binary_search_by(|d| key(d).cmp(&key(&decl))) {
+            self.queries.insert(i, decl);
+        }
+    }
+}
+
 impl Section for PostgresSection {
     fn add(&mut self, kind: &str, value: serde_json::Value, origin: &str) -> Result<(), CellError> {
         match kind {
             "table" => self.add_table(decode(value, origin, crate::CELL_NAME, kind)?, origin),
             "enum" => self.add_enum(decode(value, origin, crate::CELL_NAME, kind)?, origin),
+            "query" => {
+                self.add_query(decode(value, origin, crate::CELL_NAME, kind)?);
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.tables.is_empty() && self.enums.is_empty()
+        self.tables.is_empty() && self.enums.is_empty() && self.queries.is_empty()
     }
 
     fn entries(&self) -> Vec<(&'static str, &dyn erased_serde::Serialize)> {
@@ -74,6 +92,9 @@ impl Section for PostgresSection {
             vec![("postgres", &self.tables)];
         if !self.enums.is_empty() {
             out.push(("postgres_enums", &self.enums));
+        }
+        if !self.queries.is_empty() {
+            out.push(("postgres_queries", &self.queries));
         }
         out
     }
@@ -105,6 +126,7 @@ pub fn read(
         origins: vec![String::new(); tables.len()],
         tables,
         enums: serde_json::from_value(get("postgres_enums"))?,
+        queries: serde_json::from_value(get("postgres_queries"))?,
     })
 }
 
@@ -145,6 +167,29 @@ mod tests {
                 .contains("`User in app` and by `Account in other`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn queries_are_kept_once_per_place_and_round_trip() {
+        let mut s = PostgresSection::default();
+        let q = |site: &str| QueryDecl {
+            hash: crate::queries::statement_hash("SELECT 1"),
+            sql: "SELECT 1".into(),
+            site: site.into(),
+            form: "query!".into(),
+        };
+        for site in ["src/b.rs:1", "src/a.rs:9", "src/b.rs:1"] {
+            s.add("query", serde_json::to_value(q(site)).unwrap(), "app")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let sites: Vec<_> = s.queries.iter().map(|d| d.site.as_str()).collect();
+        assert_eq!(sites, ["src/a.rs:9", "src/b.rs:1"]);
+        assert!(!s.is_empty());
+        let mut map = serde_json::Map::new();
+        for (key, value) in s.entries() {
+            map.insert(key.into(), serde_json::to_value(value).unwrap());
+        }
+        assert_eq!(read(&map).unwrap().queries, s.queries);
     }
 
     #[test]

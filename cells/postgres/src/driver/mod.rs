@@ -3,6 +3,7 @@
 //! (`--env NAME`) the same plan and apply run against the database whose URL the
 //! environment gives, through TLS, and never write the lock.
 
+mod describe;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -683,7 +684,49 @@ async fn converge_locked(
         ));
     }
     cx.timings.stage("apply", start, ());
-    Ok(written && !existed && planned.previous_lock.is_none())
+    let start = Instant::now();
+    let queries_created = write_queries_lock(cx, &s.queries, client).await?;
+    cx.timings.stage("describe", start, ());
+    Ok((written && !existed && planned.previous_lock.is_none()) || queries_created)
+}
+
+/// Prepares every recorded query on the dev Cell and writes what Postgres said to
+/// `.cell/postgres.queries.lock.json` (only when its bytes change; not at all for a
+/// workspace that has never had a query). Returns whether the file was created.
+async fn write_queries_lock(
+    cx: &Context<'_>,
+    queries: &[crate::queries::QueryDecl],
+    client: &tokio_postgres::Client,
+) -> Result<bool, CellError> {
+    use crate::queries::{Described, QUERIES_LOCK_FILE};
+    let path = cx.ws.lock_path(QUERIES_LOCK_FILE);
+    let existed = path.exists();
+    if queries.is_empty() && !existed {
+        return Ok(false);
+    }
+    let lock = describe::describe_all(client, queries)
+        .await
+        .map_err(pg_error)?;
+    let rejected = lock
+        .queries
+        .values()
+        .filter(|q| matches!(q.described, Described::Rejected { .. }))
+        .count();
+    let written = cell_core::lockfile::write_if_changed(&path, &lock.to_bytes())
+        .map_err(|source| (path.clone(), source))?;
+    if written {
+        let n = lock.queries.len();
+        cx.ui.info(&format!(
+            "postgres: described {n} quer{} in {}{}",
+            if n == 1 { "y" } else { "ies" },
+            path.display(),
+            match rejected {
+                0 => String::new(),
+                r => format!(" ({r} refused by Postgres: the build shows why, at each query)"),
+            }
+        ));
+    }
+    Ok(written && !existed)
 }
 
 /// `cargo cell apply`'s step: the plan shown, refused when unsafe, confirmed, applied; the
