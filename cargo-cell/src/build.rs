@@ -60,9 +60,10 @@ pub async fn build(
     match &recording {
         None => {}
         Some(recording)
-            if unchanged
-                .as_ref()
-                .is_some_and(|c| c.covers(ws, &recording.manifest)) =>
+            if !recording.pending
+                && unchanged
+                    .as_ref()
+                    .is_some_and(|c| c.covers(ws, &recording.manifest)) =>
         {
             for cell in unchanged.iter().flat_map(|c| c.cells()) {
                 ui.info(&format!(
@@ -84,7 +85,7 @@ pub async fn build(
                 };
             }
         }
-        Some(recording) => {
+        Some(first) => {
             // The manifest changed: a build running ahead is against the old locks.
             drop(ahead.take());
             crate::converged::forget(ws);
@@ -95,18 +96,34 @@ pub async fn build(
                 allow_destructive: args.safety.allow_destructive,
                 saved_plan: None,
             };
-            let mut lock_created = false;
-            for cell in &cells {
-                lock_created |= cell
-                    .apply(&cx, &recording.manifest, &how)
-                    .await?
-                    .lock_created;
-            }
-            crate::converged::save(&cx, &cells, &recording.manifest).await;
-            if lock_created {
-                // Crates compiled before a lock existed do not depend on it yet (the stub
-                // expansion had no file to track): compile them once more.
-                record::recompile(ws, &recording.packages, ui);
+            let mut again = None;
+            for round in 1.. {
+                let recording = again.as_ref().unwrap_or(first);
+                let mut lock_created = false;
+                for cell in &cells {
+                    lock_created |= cell
+                        .apply(&cx, &recording.manifest, &how)
+                        .await?
+                        .lock_created;
+                }
+                if lock_created {
+                    // Crates compiled before a lock existed do not depend on it yet (the stub
+                    // expansion had no file to track): compile them once more.
+                    record::recompile(ws, &recording.packages, ui);
+                }
+                if !recording.pending {
+                    crate::converged::save(&cx, &cells, &recording.manifest).await;
+                    break;
+                }
+                // Queries the record step could not expand are described now: record again,
+                // so the crates they stopped from compiling record too.
+                if round == MAX_ROUNDS {
+                    return Err(Error::QueriesPending {
+                        count: pending_count(&recording.manifest, ws),
+                        rounds: round,
+                    });
+                }
+                again = Some(record_manifest(ws, &args.cargo, ui, &t)?);
             }
         }
     }
@@ -120,6 +137,27 @@ pub async fn build(
     } else {
         Err(Error::BuildFailed)
     }
+}
+
+/// Record and describe rounds before giving up on queries that stay undescribed: one for
+/// a new query, one more for each layer of workspace crates whose queries a failing crate
+/// hid (a library's, then its binaries').
+const MAX_ROUNDS: usize = 4;
+
+/// How many recorded queries the lock does not describe.
+fn pending_count(manifest: &cell_core::Manifest, ws: &Workspace) -> usize {
+    use cell_core::lockfile::LockFile as _;
+    use cell_postgres::queries::{QUERIES_LOCK_FILE, QueriesLock};
+    let lock = QueriesLock::read(&ws.lock_path(QUERIES_LOCK_FILE))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    cell_postgres::section(manifest)
+        .queries
+        .iter()
+        .filter(|q| !lock.queries.contains_key(&q.hash))
+        .count()
+        .max(1)
 }
 
 /// Phase 2: exactly the `cargo build` a user would run, so a later plain `cargo build` is

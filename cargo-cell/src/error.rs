@@ -44,6 +44,15 @@ pub enum Error {
     )]
     RecordFailed,
 
+    #[error("{count} checked quer{} still not described after {rounds} rounds of record and describe", if *.count == 1 { "y is" } else { "ies are" })]
+    #[diagnostic(
+        code(cell::queries_pending),
+        help(
+            "queries are described by the Postgres Cell during `cargo cell build`: make sure it is not left out (`--without postgres`), and that .cell/postgres.queries.lock.json is writable"
+        )
+    )]
+    QueriesPending { count: usize, rounds: usize },
+
     #[error("cargo build failed")]
     #[diagnostic(
         code(cell::build),

@@ -25,11 +25,17 @@ use cell_core::ui::Ui;
 const RECORD_DIR_ENV: &str = "CELL_RECORD_DIR";
 const RUN_ID_ENV: &str = "CELL_RUN_ID";
 const RUN_MARKER: &str = "_run";
+use cell_postgres::queries::PENDING_MARKER;
 
 pub struct Recording {
     pub manifest: Manifest,
     /// Workspace packages with at least one recorded item.
     pub packages: Vec<String>,
+    /// The workspace compiled but for checked queries not described yet (see
+    /// `cell_postgres::queries::PENDING_MARKER`): the manifest holds every unit that compiled
+    /// or failed only for those, and the last recording of units cargo had to skip. Once the
+    /// Cells have described the queries, recording again gives the whole manifest.
+    pub pending: bool,
 }
 
 pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Error> {
@@ -50,6 +56,9 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
     cmd.arg("check")
         .arg("--workspace")
         .arg("--all-targets")
+        // A crate whose only errors are queries not described yet must not stop the others
+        // from recording.
+        .arg("--keep-going")
         .arg("--manifest-path")
         .arg(&ws.manifest_path)
         .arg("--target-dir")
@@ -83,6 +92,9 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
 
     let mut units: HashMap<String, bool> = HashMap::new();
     let mut diagnostics = Vec::new();
+    // Errors other than "query not described yet".
+    let mut other_errors = 0usize;
+    let mut pending_queries = 0usize;
     let mut observed = fingerprint::Observed::default();
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
     for message in Message::parse_stream(stdout).flatten() {
@@ -97,6 +109,13 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
                 }
             }
             Message::CompilerMessage(m) => {
+                if m.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error {
+                    if m.message.message.contains(PENDING_MARKER) {
+                        pending_queries += 1;
+                    } else if !m.message.message.starts_with("aborting due to") {
+                        other_errors += 1;
+                    }
+                }
                 if let Some(r) = m.message.rendered {
                     diagnostics.push(r);
                 }
@@ -109,6 +128,20 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
         source,
     })?;
     let stderr_text = stderr_reader.join().unwrap_or_default();
+    let pending = !status.success() && other_errors == 0 && pending_queries > 0;
+    if pending {
+        let recording = reconcile(&fragments, &units, &run_id, Partial::Yes)?;
+        task.finish(format!(
+            "recorded {} ({pending_queries} quer{} to describe before the rest compiles)",
+            recording.manifest.summary(),
+            if pending_queries == 1 { "y" } else { "ies" }
+        ));
+        // No stamp: the next record must compile again, now against the described queries.
+        return Ok(Recording {
+            pending: true,
+            ..recording
+        });
+    }
     if !status.success() {
         task.fail("the workspace does not compile");
         ui.suspend(|| {
@@ -125,7 +158,7 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
         return Err(Error::RecordFailed);
     }
 
-    let recording = reconcile(&fragments, &units, &run_id)?;
+    let recording = reconcile(&fragments, &units, &run_id, Partial::No)?;
     let unit_keys: BTreeSet<String> = units.keys().cloned().collect();
     match observed.stamp(ws, args, unit_keys, &recording.manifest.to_bytes()) {
         Ok(stamp) => {
@@ -152,7 +185,7 @@ fn unchanged(
     };
     // Every unit is fresh: each keeps the fragments of the run that compiled it.
     let units: HashMap<String, bool> = stamp.units.iter().map(|u| (u.clone(), true)).collect();
-    let Ok(recording) = reconcile(fragments, &units, "") else {
+    let Ok(recording) = reconcile(fragments, &units, "", Partial::No) else {
         return Ok(None);
     };
     if fingerprint::manifest_hash(&recording.manifest.to_bytes()) != stamp.manifest {
@@ -183,16 +216,30 @@ fn fragment_error(path: &Path, source: Box<dyn std::error::Error + Send + Sync>)
     .into()
 }
 
+/// Whether the compilation stopped short (see [`Recording::pending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Partial {
+    No,
+    /// Units cargo did not report failed (only for queries to describe) or were skipped
+    /// because a dependency failed: their folders are kept as the last run left them.
+    Yes,
+}
+
 /// The union of the fragments of the units cargo reported in this run.
 fn reconcile(
     fragments: &Path,
     units: &HashMap<String, bool>,
     run_id: &str,
+    partial: Partial,
 ) -> Result<Recording, Error> {
     let mut manifest = crate::registry::empty_manifest();
     let mut packages = Vec::new();
     let Ok(dirs) = std::fs::read_dir(fragments) else {
-        return Ok(Recording { manifest, packages });
+        return Ok(Recording {
+            manifest,
+            packages,
+            pending: false,
+        });
     };
     let mut dirs: Vec<PathBuf> = dirs
         .flatten()
@@ -222,6 +269,9 @@ fn reconcile(
         for source in sources {
             let marker = std::fs::read_to_string(source.join(RUN_MARKER)).unwrap_or_default();
             let keep = match fresh {
+                // Failed for queries to describe (it recorded in this run), or skipped for a
+                // dependency that did: its folder is its best recording.
+                None if partial == Partial::Yes => true,
                 // Not built in this configuration (a removed target, other features): stale.
                 None => false,
                 Some(true) => true,
@@ -263,7 +313,11 @@ fn reconcile(
             let _ = std::fs::remove_dir(&dir);
         }
     }
-    Ok(Recording { manifest, packages })
+    Ok(Recording {
+        manifest,
+        packages,
+        pending: false,
+    })
 }
 
 /// Crates compiled before the lock existed do not track it yet: compile them once more.
@@ -328,7 +382,7 @@ mod tests {
         write_source(root, "a-1", "cell-other-macros", "now", &["theirs"]);
         let theirs = root.join("a-1").join("cell-other-macros");
         let units: HashMap<String, bool> = [("a-1".to_string(), false)].into();
-        let rec = reconcile(root, &units, "now").unwrap();
+        let rec = reconcile(root, &units, "now", Partial::No).unwrap();
         let names: Vec<&str> = cell_postgres::section(&rec.manifest)
             .tables
             .iter()
@@ -336,7 +390,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["ours", "theirs"]);
         // Rebuilt again, and only the built-in macros ran: the other crate's items are gone.
-        let rec = reconcile(root, &units, "later").unwrap();
+        let rec = reconcile(root, &units, "later", Partial::No).unwrap();
         assert!(cell_postgres::section(&rec.manifest).tables.is_empty());
         assert!(!theirs.exists());
     }
@@ -355,7 +409,7 @@ mod tests {
             ("c-3".to_string(), false),
         ]
         .into();
-        let rec = reconcile(root, &units, "now").unwrap();
+        let rec = reconcile(root, &units, "now", Partial::No).unwrap();
         let names: Vec<&str> = cell_postgres::section(&rec.manifest)
             .tables
             .iter()
