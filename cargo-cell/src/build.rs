@@ -61,6 +61,7 @@ pub async fn build(
         None => {}
         Some(recording)
             if !recording.pending
+                && undescribed(&recording.manifest, ws) == 0
                 && unchanged
                     .as_ref()
                     .is_some_and(|c| c.covers(ws, &recording.manifest)) =>
@@ -119,7 +120,7 @@ pub async fn build(
                 // so the crates they stopped from compiling record too.
                 if round == MAX_ROUNDS {
                     return Err(Error::QueriesPending {
-                        count: pending_count(&recording.manifest, ws),
+                        count: undescribed(&recording.manifest, ws).max(1),
                         rounds: round,
                     });
                 }
@@ -144,20 +145,28 @@ pub async fn build(
 /// hid (a library's, then its binaries').
 const MAX_ROUNDS: usize = 4;
 
-/// How many recorded queries the lock does not describe.
-fn pending_count(manifest: &cell_core::Manifest, ws: &Workspace) -> usize {
+/// How many recorded queries the lock does not describe, or describes as refused: those
+/// are prepared again even when no Cell changed (a refusal may have been for a view or a
+/// table made since).
+fn undescribed(manifest: &cell_core::Manifest, ws: &Workspace) -> usize {
     use cell_core::lockfile::LockFile as _;
-    use cell_postgres::queries::{QUERIES_LOCK_FILE, QueriesLock};
+    use cell_postgres::queries::{Described, QUERIES_LOCK_FILE, QueriesLock};
+    let queries = &cell_postgres::section(manifest).queries;
+    if queries.is_empty() {
+        return 0;
+    }
     let lock = QueriesLock::read(&ws.lock_path(QUERIES_LOCK_FILE))
         .ok()
         .flatten()
         .unwrap_or_default();
-    cell_postgres::section(manifest)
-        .queries
+    queries
         .iter()
-        .filter(|q| !lock.queries.contains_key(&q.hash))
+        .filter(|q| {
+            lock.queries
+                .get(&q.hash)
+                .is_none_or(|l| matches!(l.described, Described::Rejected { .. }))
+        })
         .count()
-        .max(1)
 }
 
 /// Phase 2: exactly the `cargo build` a user would run, so a later plain `cargo build` is

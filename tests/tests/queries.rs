@@ -114,6 +114,43 @@ fn checked_queries_are_typed_by_postgres_and_build_offline() {
     app.edit("src/lib.rs", "SELECT o.slgu, count", "SELECT o.slug, count");
     app.cargo_cell(&["build"]).assert_success();
 
+    // Dropping a column a query reads (in its WHERE): the plan names the query and where
+    // it is written, and the build refuses before anything is applied.
+    app.edit(
+        "src/lib.rs",
+        "    #[Postgres::default(\"NOW()\")]\n    pub created_at: DateTime<Utc>,\n",
+        "",
+    );
+    let lib = app.read("src/lib.rs");
+    let site = format!(
+        "query! at src/lib.rs:{}",
+        line_of(&lib, "count(c.id) AS customers") - 1
+    );
+    let plan = app.cargo_cell(&["plan"]).output();
+    assert!(
+        plan.contains(&format!(
+            "dropping column `organizations.created_at` breaks the query {site}"
+        )),
+        "{plan}"
+    );
+    let refused = app.cargo_cell(&["build", "--allow-destructive"]);
+    refused.assert_failure();
+    assert!(
+        refused.output().contains("breaks the query"),
+        "{}",
+        refused.output()
+    );
+    assert!(
+        app.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'organizations' AND column_name = 'created_at'").trim() == "1",
+        "nothing was applied"
+    );
+    // Once the query no longer reads it, the drop goes through.
+    app.edit("src/lib.rs", "WHERE o.created_at > $1", "WHERE now() > $1");
+    let plan = app.cargo_cell(&["plan"]).output();
+    assert!(!plan.contains("breaks the query"), "{plan}");
+    app.cargo_cell(&["build", "--allow-destructive"])
+        .assert_success();
+
     // No Cell running and no Docker: the crate still compiles, from the lock alone.
     app.cargo_cell(&["down"]).assert_success();
     app.cargo(&["clean", "-p", "queries-app"]).assert_success();

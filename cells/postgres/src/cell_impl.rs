@@ -11,6 +11,7 @@ use crate::check;
 use crate::declare::{self, Desired, EnumDecl, TableDecl};
 use crate::error::PostgresError;
 use crate::lock::Lock;
+use crate::queries::{self, QUERIES_LOCK_FILE, QueriesLock};
 use crate::section::PostgresSection;
 use crate::{CELL_NAME, LOCK_FILE};
 
@@ -67,13 +68,30 @@ impl Cell for PostgresCell {
         let decls = resolve_enums(&section.tables, &section.enums)?;
         let desired = declare::desired(&decls, &section.enums);
         let n = section.tables.len();
-        let used = n > 0 || lock.is_some();
+        let used = n > 0 || lock.is_some() || !section.queries.is_empty();
+        let mut problems = code_against_lock(&decls, &desired, lock.as_ref());
+        if !section.queries.is_empty() {
+            let queries = QueriesLock::read(&ws.lock_path(QUERIES_LOCK_FILE))?;
+            let empty = Default::default();
+            let tables = lock.as_ref().map_or(&empty, |l| &l.tables);
+            problems.extend(queries::check_against(
+                &section.queries,
+                queries.as_ref(),
+                tables,
+            ));
+        }
+        let q = section.queries.len();
         Ok(Checked {
-            problems: code_against_lock(&decls, &desired, lock.as_ref()),
+            problems,
             agreed: used.then(|| {
                 format!(
-                    "postgres: code and lock agree ({n} table{})",
-                    if n == 1 { "" } else { "s" }
+                    "postgres: code and lock agree ({n} table{}{})",
+                    if n == 1 { "" } else { "s" },
+                    match q {
+                        0 => String::new(),
+                        1 => ", 1 query".to_string(),
+                        q => format!(", {q} queries"),
+                    }
                 )
             }),
         })

@@ -204,10 +204,247 @@ pub fn rust_type_of(pg: &PgType) -> Option<String> {
     Some(t.to_string())
 }
 
+/// The plan's steps that would break a query the code still runs: a dropped or renamed
+/// table it names, a dropped, renamed or retyped column it mentions. Each is a refusal (not
+/// one `--allow-destructive` lifts: the query would fail at run time) naming the query and
+/// where the code writes it. `recorded` are the code's queries now; a query whose text
+/// changed is another statement, so changing it lets the plan through.
+pub fn broken_by(
+    steps: &[crate::plan::Step],
+    lock: &QueriesLock,
+    recorded: &[QueryDecl],
+) -> Vec<crate::safety::Refusal> {
+    use crate::plan::Step;
+    let mut out = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        // What the step takes away: a table (`None` column) or one of its columns.
+        let (what, table, column): (String, &str, Option<&str>) = match step {
+            Step::DropTable { table } => (format!("dropping table `{table}`"), table, None),
+            Step::RenameTable { from, to } => {
+                (format!("renaming table `{from}` to `{to}`"), from, None)
+            }
+            Step::DropColumn { table, column, .. } => (
+                format!("dropping column `{table}.{column}`"),
+                table,
+                Some(column),
+            ),
+            Step::RenameColumn { table, from, to } => (
+                format!("renaming column `{table}.{from}` to `{to}`"),
+                table,
+                Some(from),
+            ),
+            Step::AlterType {
+                table,
+                column,
+                from,
+                to,
+            } => (
+                format!("changing the type of `{table}.{column}` from {from} to {to}"),
+                table,
+                Some(column),
+            ),
+            _ => continue,
+        };
+        let hit = |d: &Described| match column {
+            None => names_table(d, table),
+            Some(column) => uses(d, table, column),
+        };
+        for (hash, locked) in &lock.queries {
+            if !hit(&locked.described) {
+                continue;
+            }
+            let sites: Vec<&QueryDecl> = recorded.iter().filter(|d| d.hash == *hash).collect();
+            if sites.is_empty() {
+                continue;
+            }
+            let at = sites
+                .iter()
+                .map(|d| format!("{} at {}", d.form, d.site))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(crate::safety::Refusal {
+                step: i,
+                message: format!(
+                    "{what} breaks the query {at}: `{}`",
+                    abbreviate(&locked.sql)
+                ),
+                help: "change or remove the query first (`cargo cell build` describes it again against the new schema); then the plan goes through".into(),
+                overridable: false,
+            });
+        }
+    }
+    out
+}
+
+/// `cargo cell check`: every query the code runs against the locks, with no database. A
+/// query missing from the queries lock (new, or edited), one Postgres refused, and one
+/// reading a column of a locked table that the schema lock no longer has are problems, one
+/// line each.
+pub fn check_against(
+    recorded: &[QueryDecl],
+    lock: Option<&QueriesLock>,
+    tables: &BTreeMap<String, crate::schema::Table>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in recorded {
+        let at = format!("{} at {}", d.form, d.site);
+        match lock.and_then(|l| l.queries.get(&d.hash)) {
+            None => out.push(format!(
+                "{at} is not in .cell/{QUERIES_LOCK_FILE} (new, or its text changed): run `cargo cell build`"
+            )),
+            Some(LockedQuery {
+                described: Described::Rejected { message, .. },
+                ..
+            }) => out.push(format!("{at}: Postgres refuses it: {message}")),
+            Some(LockedQuery {
+                described: Described::Ok { uses, .. },
+                ..
+            }) => {
+                for used in uses {
+                    let Some((table, column)) = used.split_once('.') else {
+                        continue;
+                    };
+                    if let Some(t) = tables.get(table)
+                        && !t.columns.contains_key(column)
+                    {
+                        out.push(format!(
+                            "{at} uses `{used}`, which .cell/postgres.lock.json does not have"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn names_table(d: &Described, table: &str) -> bool {
+    matches!(d, Described::Ok { tables, .. } if tables.iter().any(|t| t == table))
+}
+
+fn uses(d: &Described, table: &str, column: &str) -> bool {
+    let key = format!("{table}.{column}");
+    matches!(d, Described::Ok { uses, .. } if uses.contains(&key))
+}
+
+/// The statement on one line, cut to 60 characters.
+fn abbreviate(sql: &str) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= 60 {
+        one_line
+    } else {
+        format!("{}...", one_line.chars().take(57).collect::<String>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn check_finds_missing_refused_and_stale_queries() {
+        let ok = "SELECT name FROM customers";
+        let bad = "SELECT nmae FROM customers";
+        let mut lock = QueriesLock::default();
+        lock.queries.insert(
+            statement_hash(ok),
+            LockedQuery {
+                sql: ok.into(),
+                sites: vec![],
+                described: Described::Ok {
+                    params: vec![],
+                    columns: vec![],
+                    uses: vec!["customers.name".into(), "a_view.x".into()],
+                    tables: vec!["customers".into()],
+                },
+            },
+        );
+        lock.queries.insert(
+            statement_hash(bad),
+            LockedQuery {
+                sql: bad.into(),
+                sites: vec![],
+                described: Described::Rejected {
+                    message: "column \"nmae\" does not exist".into(),
+                    position: Some(8),
+                    hint: None,
+                },
+            },
+        );
+        let decl = |sql: &str, line: u32| QueryDecl {
+            hash: statement_hash(sql),
+            sql: sql.into(),
+            site: format!("src/lib.rs:{line}"),
+            form: "query!".into(),
+        };
+        let recorded = vec![decl(ok, 1), decl(bad, 2), decl("SELECT 3", 3)];
+        let mut tables = BTreeMap::new();
+        tables.insert("customers".to_string(), crate::schema::Table::default());
+        let problems = check_against(&recorded, Some(&lock), &tables);
+        assert_eq!(
+            problems,
+            [
+                "query! at src/lib.rs:1 uses `customers.name`, which .cell/postgres.lock.json does not have",
+                "query! at src/lib.rs:2: Postgres refuses it: column \"nmae\" does not exist",
+                "query! at src/lib.rs:3 is not in .cell/postgres.queries.lock.json (new, or its text changed): run `cargo cell build`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plan_that_breaks_a_recorded_query_is_refused_with_its_place() {
+        use crate::plan::Step;
+        let sql = "SELECT c.name FROM customers c WHERE c.org_id = $1";
+        let mut lock = QueriesLock::default();
+        lock.queries.insert(
+            statement_hash(sql),
+            LockedQuery {
+                sql: sql.into(),
+                sites: vec!["src/old.rs:1".into()],
+                described: Described::Ok {
+                    params: vec![PgType::new("int8")],
+                    columns: vec![],
+                    uses: vec!["customers.name".into(), "customers.org_id".into()],
+                    tables: vec!["customers".into()],
+                },
+            },
+        );
+        let recorded = vec![QueryDecl {
+            hash: statement_hash(sql),
+            sql: sql.into(),
+            site: "src/lib.rs:40".into(),
+            form: "query!".into(),
+        }];
+        let steps = vec![
+            Step::DropColumn {
+                table: "customers".into(),
+                column: "org_id".into(),
+                derived: false,
+            },
+            Step::DropColumn {
+                table: "customers".into(),
+                column: "email".into(),
+                derived: false,
+            },
+            Step::DropTable {
+                table: "customers".into(),
+            },
+        ];
+        let refused = broken_by(&steps, &lock, &recorded);
+        let messages: Vec<&str> = refused.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "dropping column `customers.org_id` breaks the query query! at src/lib.rs:40: `SELECT c.name FROM customers c WHERE c.org_id = $1`",
+                "dropping table `customers` breaks the query query! at src/lib.rs:40: `SELECT c.name FROM customers c WHERE c.org_id = $1`",
+            ]
+        );
+        assert_eq!(refused[0].step, 0);
+        assert!(!refused[0].overridable);
+        // The query changed in the code: it is another statement, the plan goes through.
+        assert!(broken_by(&steps, &lock, &[]).is_empty());
+    }
 
     #[test]
     fn overrides_are_taken_apart() {

@@ -179,6 +179,8 @@ pub struct Planned {
     pub previous_lock: Option<Lock>,
     /// The declared schema's fingerprint, before Postgres normalised its defaults.
     pub declared_fingerprint: String,
+    /// Steps that would break a locked query the code still runs.
+    pub query_breaks: Vec<safety::Refusal>,
 }
 
 impl Planned {
@@ -191,7 +193,9 @@ impl Planned {
     }
 
     pub fn refusals(&self, allow_destructive: bool) -> Vec<safety::Refusal> {
-        safety::judge(&self.plan, &self.counts, allow_destructive)
+        let mut out = safety::judge(&self.plan, &self.counts, allow_destructive);
+        out.extend(self.query_breaks.iter().cloned());
+        out
     }
 
     /// The declared tables, for the lock.
@@ -217,6 +221,7 @@ pub async fn plan_against(
     client: &mut tokio_postgres::Client,
     decls: &[TableDecl],
     enums: &[EnumDecl],
+    queries: &[crate::queries::QueryDecl],
 ) -> Result<Planned, CellError> {
     let decls = &resolve_enums(decls, enums)?[..];
     let previous_lock = Lock::read(&ws.lock_path(LOCK_FILE))?;
@@ -276,7 +281,12 @@ pub async fn plan_against(
         Some(_) => crate::diff::drift(&previous, &live_schema),
         None => Plan::default(),
     };
+    let queries_lock =
+        crate::queries::QueriesLock::read(&ws.lock_path(crate::queries::QUERIES_LOCK_FILE))?
+            .unwrap_or_default();
+    let query_breaks = crate::queries::broken_by(&plan.steps, &queries_lock, queries);
     Ok(Planned {
+        query_breaks,
         desired,
         live: live_schema,
         plan,
@@ -594,7 +604,7 @@ impl LiveCell for PostgresCell {
         let s = section(manifest);
         let mut client = client(cx).await?;
         let start = Instant::now();
-        let planned = plan_against(cx.ws, &mut client, &s.tables, &s.enums).await?;
+        let planned = plan_against(cx.ws, &mut client, &s.tables, &s.enums, &s.queries).await?;
         cx.timings.stage("plan", start, ());
         Ok(Some(Box::new(PostgresPlan {
             planned,
@@ -653,7 +663,7 @@ async fn converge_locked(
     let (ws, ui) = (cx.ws, cx.ui);
     let s = section(manifest);
     let start = Instant::now();
-    let planned = plan_against(ws, client, &s.tables, &s.enums).await?;
+    let planned = plan_against(ws, client, &s.tables, &s.enums, &s.queries).await?;
     cx.timings.stage("plan", start, ());
     let start = Instant::now();
     if !planned.drift.is_empty() {
@@ -740,7 +750,7 @@ async fn apply_locked(
     let (ws, ui) = (cx.ws, cx.ui);
     let s = section(manifest);
     let start = Instant::now();
-    let mut planned = plan_against(ws, client, &s.tables, &s.enums).await?;
+    let mut planned = plan_against(ws, client, &s.tables, &s.enums, &s.queries).await?;
     if let Some((file, entry)) = how.saved_plan {
         use_saved_plan(file, entry, &mut planned, client).await?;
     }

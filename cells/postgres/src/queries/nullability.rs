@@ -643,7 +643,10 @@ mod tests {
             nullable: false,
         });
         assert_eq!(
-            infer_for("SELECT id FROM active_customers", &[view.clone()]),
+            infer_for(
+                "SELECT id FROM active_customers",
+                std::slice::from_ref(&view)
+            ),
             [false]
         );
         let sql = "SELECT o.id, v.id FROM organizations o LEFT JOIN active_customers v ON true";
