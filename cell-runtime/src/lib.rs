@@ -81,6 +81,10 @@ pub use cell_stub_macros::service;
 /// (numeric), `serde_json::Value` (jsonb), `Vec<u8>` (bytea), `Vec<T>` arrays of those,
 /// `Option<T>` for NULL, and `#[derive(Postgres::Enum)]` enums.
 ///
+/// `#[Postgres::query("SELECT ... WHERE org_id = $1")]` on an async function signature
+/// (`async fn by_org(db: &impl Executor, org: i64) -> Result<Vec<Row>, Error>;`) makes the
+/// function run that checked statement (see [`query!`] and `docs/queries.md`).
+///
 /// Generated for each table: `insert`, `find_by_<pk>`, `find_by_<field>` per indexed field
 /// (`Option<Self>` when unique, `Vec<Self>` otherwise), `find_by_<a>_and_<b>` per table-level
 /// index, `update`, `delete`, `delete_by_id`, `all(limit, offset)`, `count`, and the
@@ -93,6 +97,7 @@ pub mod Postgres {
     pub use cell_stub_macros::postgres_foreign_key as foreign_key;
     pub use cell_stub_macros::postgres_index as index;
     pub use cell_stub_macros::postgres_primary_key as primary_key;
+    pub use cell_stub_macros::postgres_query as query;
     pub use cell_stub_macros::postgres_renamed_from as renamed_from;
     pub use cell_stub_macros::postgres_table as table;
     pub use cell_stub_macros::postgres_transaction as transaction;

@@ -101,6 +101,13 @@ pub fn query_as(input: TokenStream) -> TokenStream {
     query::query(input.into(), true).into()
 }
 
+/// `#[Postgres::query("SELECT ...")]` on an async function signature: the function runs
+/// the checked statement. See `cell_runtime::Postgres`.
+#[proc_macro_attribute]
+pub fn postgres_query(args: TokenStream, item: TokenStream) -> TokenStream {
+    query::query_fn(args.into(), item.into()).into()
+}
+
 /// `#[service]`: a struct whose fields are Cell connections gets `Self::connect().await?`.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -23,7 +23,7 @@ fn checked_queries_are_typed_by_postgres_and_build_offline() {
     let build = app.cargo_cell(&["build"]);
     build.assert_success();
     let out = build.output();
-    assert!(out.contains("postgres: described 7 queries"), "{out}");
+    assert!(out.contains("postgres: described 9 queries"), "{out}");
 
     let lock: serde_json::Value =
         serde_json::from_str(&app.read(".cell/postgres.queries.lock.json")).expect("lock");
@@ -66,6 +66,8 @@ fn checked_queries_are_typed_by_postgres_and_build_offline() {
         "totals_3 Totals { orders: 1, sum: Some(5), largest: Some(5), total_or_zero: 5 }",
         "busiest [(1, 2, Some(30)), (3, 1, Some(5))]",
         r#"overrides (3, Some("acme"))"#,
+        r#"names_in_org [Some("Ann"), None]"#,
+        "largest_order Some(30)",
         "rename 1",
         "rename_in_tx 1",
     ] {

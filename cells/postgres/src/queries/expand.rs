@@ -23,6 +23,8 @@ use super::{
 pub struct QueryInput {
     /// `query_as!`'s result type.
     pub target: Option<syn::Path>,
+    /// `#[Postgres::query]` on a function returning one column's values: their type.
+    pub scalar: Option<syn::Type>,
     pub sql: LitStr,
     pub args: Vec<Expr>,
 }
@@ -58,7 +60,12 @@ impl QueryInput {
                     let rest: Punctuated<Expr, Token![,]> = Punctuated::parse_terminated(input)?;
                     args = rest.into_iter().collect();
                 }
-                Ok(Raw(QueryInput { target, sql, args }))
+                Ok(Raw(QueryInput {
+                    target,
+                    scalar: None,
+                    sql,
+                    args,
+                }))
             }
         }
         let Raw(input) = syn::parse2(tokens)?;
@@ -101,17 +108,29 @@ pub enum QueriesView<'a> {
 /// The expansion. `recording`: this is `cargo cell build`'s record step, where a query not
 /// yet described is an error the record step knows ([`PENDING_MARKER`]).
 pub fn expand(input: &QueryInput, view: QueriesView<'_>, recording: bool) -> TokenStream {
+    match expand_checked(input, view, recording) {
+        Ok(t) | Err(t) => t,
+    }
+}
+
+/// As [`expand`]; `Err` holds the compile errors (with the lock tracked, so fixing the lock
+/// recompiles the crate).
+pub fn expand_checked(
+    input: &QueryInput,
+    view: QueriesView<'_>,
+    recording: bool,
+) -> Result<TokenStream, TokenStream> {
     let span = input.sql.span();
     let (path, lock) = match view {
-        QueriesView::Absent if recording => return pending(span),
+        QueriesView::Absent if recording => return Err(pending(span)),
         QueriesView::Absent => {
-            return error(
+            return Err(error(
                 span,
                 &format!(
                     "there is no .cell/{QUERIES_LOCK_FILE} yet, so this query cannot be checked"
                 ),
                 "run `cargo cell build`: it prepares every query on the dev Cell and writes the lock (commit it with .cell/)",
-            );
+            ));
         }
         QueriesView::Present { path, lock } => (path, lock),
     };
@@ -122,7 +141,7 @@ pub fn expand(input: &QueryInput, view: QueriesView<'_>, recording: bool) -> Tok
     );
     let Some(locked) = lock.queries.get(&input.hash()) else {
         if recording {
-            return pending(span);
+            return Err(pending(span));
         }
         let err = error(
             span,
@@ -131,11 +150,11 @@ pub fn expand(input: &QueryInput, view: QueriesView<'_>, recording: bool) -> Tok
             ),
             "run `cargo cell build`: it prepares the query on the dev Cell and locks its types (no database is needed after that)",
         );
-        return quote!({ #tracking #err });
+        return Err(quote!({ #tracking #err }));
     };
     match expand_locked(input, locked) {
-        Ok(body) => quote!({ #tracking #body }),
-        Err(err) => quote!({ #tracking #err }),
+        Ok(body) => Ok(quote!({ #tracking #body })),
+        Err(err) => Err(quote!({ #tracking #err })),
     }
 }
 
@@ -206,6 +225,47 @@ fn expand_locked(input: &QueryInput, locked: &LockedQuery) -> Result<TokenStream
         ));
     }
 
+    let sql = &locked.sql;
+    let args = input.args.iter().map(|a| {
+        quote_spanned!(syn::spanned::Spanned::span(a)=> &(#a) as &(dyn #rt::__private::ToSql + ::core::marker::Sync))
+    });
+    if let Some(ty) = &input.scalar {
+        return match columns.as_slice() {
+            [c] if c.nullable
+                && ColumnName::parse(&c.name).nullable != Some(false)
+                && !is_option(ty) =>
+            {
+                Err(error(
+                    span,
+                    &format!(
+                        "column `{}` of this query may be NULL, but the function returns `{}` for it",
+                        c.name,
+                        quote!(#ty)
+                    ),
+                    &format!(
+                        "return `Option<{}>` for it, or insist in the statement: `... AS \"{}!\"`",
+                        quote!(#ty),
+                        ColumnName::parse(&c.name).field
+                    ),
+                ))
+            }
+            [_] => Ok(quote! {
+                fn decode(row: &#rt::__private::Row) -> ::core::result::Result<#ty, #rt::Error> {
+                    #rt::__private::column::<#ty>(row, 0)
+                }
+                #rt::__private::Query::<#ty>::new(#sql, ::std::vec![#(#args),*], decode)
+            }),
+            _ => Err(error(
+                span,
+                &format!(
+                    "this query returns {} columns, but the function returns one value per row",
+                    columns.len()
+                ),
+                "return a struct with one field per column (named as the columns), or select one column",
+            )),
+        };
+    }
+
     let mut fields = Vec::new();
     let mut errors = TokenStream::new();
     for (i, c) in columns.iter().enumerate() {
@@ -266,10 +326,6 @@ fn expand_locked(input: &QueryInput, locked: &LockedQuery) -> Result<TokenStream
         return Err(errors);
     }
 
-    let sql = &locked.sql;
-    let args = input.args.iter().map(|a| {
-        quote_spanned!(syn::spanned::Spanned::span(a)=> &(#a) as &(dyn #rt::__private::ToSql + ::core::marker::Sync))
-    });
     let reads = fields
         .iter()
         .map(|(ident, ty, i)| quote!(#ident: #rt::__private::column::<#ty>(row, #i)?));
@@ -294,6 +350,218 @@ fn expand_locked(input: &QueryInput, locked: &LockedQuery) -> Result<TokenStream
         }
         #rt::__private::Query::<#ty>::new(#sql, ::std::vec![#(#args),*], decode)
     })
+}
+
+fn is_option(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+/// `#[Postgres::query("SQL")]` on a function signature (no body): the function runs the
+/// statement. Its first parameter is the executor; the others are `$1`, `$2`, ... in order.
+/// What it returns says how: `Result<Vec<T>, E>` every row, `Result<Option<T>, E>` at most
+/// one, `Result<u64, E>` the rows touched, `Result<T, E>` exactly one; `T` a struct with
+/// one field per column, or one column's type.
+pub struct QueryFn {
+    pub sql: LitStr,
+    pub item: syn::ForeignItemFn,
+}
+
+/// How a `#[Postgres::query]` function runs its statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    All,
+    Optional,
+    One,
+    Execute,
+}
+
+const FN_HELP: &str = "write `#[Postgres::query(\"SELECT ... WHERE id = $1\")] async fn name(db: &impl Executor, id: i64) -> Result<Vec<Row>, Error>;`";
+
+impl QueryFn {
+    pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<QueryFn> {
+        let sql: LitStr = syn::parse2(args).map_err(|e| {
+            syn::Error::new(e.span(), format!("#[Postgres::query] takes the statement as one string literal\n\nhelp: {FN_HELP}"))
+        })?;
+        let item: syn::ForeignItemFn = syn::parse2(item).map_err(|e| {
+            syn::Error::new(e.span(), format!("#[Postgres::query] goes on a function signature without a body\n\nhelp: {FN_HELP}"))
+        })?;
+        if item.sig.asyncness.is_none() {
+            return Err(syn::Error::new_spanned(
+                &item.sig.fn_token,
+                format!("a #[Postgres::query] function must be async\n\nhelp: {FN_HELP}"),
+            ));
+        }
+        Ok(QueryFn { sql, item })
+    }
+
+    /// The statement's input (the arguments are the parameters after the executor), how
+    /// to fetch, and the executor's name.
+    pub fn input(&self) -> syn::Result<(QueryInput, Fetch, syn::Ident)> {
+        let sig = &self.item.sig;
+        let mut names = Vec::new();
+        for arg in &sig.inputs {
+            match arg {
+                syn::FnArg::Typed(t) => match t.pat.as_ref() {
+                    syn::Pat::Ident(p) => names.push(p.ident.clone()),
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            other,
+                            "each parameter of a #[Postgres::query] function needs a plain name (it is bound as `$n`)",
+                        ));
+                    }
+                },
+                syn::FnArg::Receiver(r) => {
+                    return Err(syn::Error::new_spanned(
+                        r,
+                        format!(
+                            "a #[Postgres::query] function takes the executor first, not `self`\n\nhelp: {FN_HELP}"
+                        ),
+                    ));
+                }
+            }
+        }
+        let Some((db, params)) = names.split_first() else {
+            return Err(syn::Error::new_spanned(
+                &sig.ident,
+                format!(
+                    "a #[Postgres::query] function takes the executor (the pool or a transaction) as its first parameter\n\nhelp: {FN_HELP}"
+                ),
+            ));
+        };
+        let bad_return = || {
+            syn::Error::new_spanned(
+                &sig.output,
+                format!(
+                    "a #[Postgres::query] function returns `Result<Vec<T>, E>`, `Result<Option<T>, E>`, `Result<T, E>` or `Result<u64, E>`\n\nhelp: {FN_HELP}"
+                ),
+            )
+        };
+        let syn::ReturnType::Type(_, ret) = &sig.output else {
+            return Err(bad_return());
+        };
+        let ok = generic_arg(ret, "Result").ok_or_else(bad_return)?;
+        let (fetch, row) = if let Some(t) = generic_arg(ok, "Vec") {
+            (Fetch::All, Some(t))
+        } else if let Some(t) = generic_arg(ok, "Option") {
+            (Fetch::Optional, Some(t))
+        } else if matches!(ok, syn::Type::Path(p) if p.path.is_ident("u64")) {
+            (Fetch::Execute, None)
+        } else {
+            (Fetch::One, Some(ok))
+        };
+        let (target, scalar) = match row {
+            None => (None, None),
+            Some(t) if is_scalar(t) => (None, Some(t.clone())),
+            Some(syn::Type::Path(p)) if p.qself.is_none() => (Some(p.path.clone()), None),
+            Some(other) => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "the rows of a #[Postgres::query] function are a struct (one field per column) or one column's type",
+                ));
+            }
+        };
+        let args = params.iter().map(|n| syn::parse_quote!(#n)).collect();
+        Ok((
+            QueryInput {
+                target,
+                scalar,
+                sql: self.sql.clone(),
+                args,
+            },
+            fetch,
+            db.clone(),
+        ))
+    }
+
+    pub fn form(&self) -> String {
+        format!("#[Postgres::query] fn {}", self.item.sig.ident)
+    }
+}
+
+/// `T` of `Name<T, ..>` when `ty`'s last segment is `name`.
+fn generic_arg<'t>(ty: &'t syn::Type, name: &str) -> Option<&'t syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
+}
+
+/// A type decoded from one column (not a struct of columns).
+fn is_scalar(ty: &syn::Type) -> bool {
+    const SCALARS: &[&str] = &[
+        "bool",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "u32",
+        "f32",
+        "f64",
+        "String",
+        "Uuid",
+        "DateTime",
+        "NaiveDate",
+        "NaiveDateTime",
+        "NaiveTime",
+        "Decimal",
+        "Value",
+        "Vec",
+        "Option",
+    ];
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| SCALARS.contains(&s.ident.to_string().as_str())))
+}
+
+/// The function, with a body that runs the statement.
+pub fn expand_fn(f: &QueryFn, view: QueriesView<'_>, recording: bool) -> TokenStream {
+    let item = &f.item;
+    let (attrs, vis, sig) = (&item.attrs, &item.vis, &item.sig);
+    let (mut input, mut fetch, db) = match f.input() {
+        Ok(x) => x,
+        Err(e) => {
+            let err = e.to_compile_error();
+            return quote!(#(#attrs)* #vis #sig { #err ::core::unreachable!() });
+        }
+    };
+    // `Result<Option<T>, E>` of one column that may be NULL (`max(x)`): the one row's value,
+    // NULL as `None`; it reads as the function is written.
+    if let (Fetch::Optional, Some(ty), QueriesView::Present { lock, .. }) =
+        (fetch, &input.scalar, &view)
+        && let Some(LockedQuery {
+            described: Described::Ok { columns, .. },
+            ..
+        }) = lock.queries.get(&input.hash())
+        && let [c] = columns.as_slice()
+        && c.nullable
+        && ColumnName::parse(&c.name).nullable != Some(false)
+    {
+        input.scalar = Some(syn::parse_quote!(::core::option::Option<#ty>));
+        fetch = Fetch::One;
+    }
+    let query = match expand_checked(&input, view, recording) {
+        Ok(q) => q,
+        // The signature stands as written, so its callers see no second error.
+        Err(err) => return quote!(#(#attrs)* #vis #sig { #err ::core::unreachable!() }),
+    };
+    let run = match fetch {
+        Fetch::All => quote!(fetch_all),
+        Fetch::Optional => quote!(fetch_optional),
+        Fetch::One => quote!(fetch_one),
+        Fetch::Execute => quote!(execute),
+    };
+    quote! {
+        #(#attrs)* #vis #sig {
+            let query = #query;
+            ::core::result::Result::Ok(query.#run(#db).await?)
+        }
+    }
 }
 
 /// Postgres's message with the place it points at: the line of the statement and a caret.
@@ -589,6 +857,143 @@ mod tests {
         );
         let msg = rejected_message(sql, "relation \"organizations\" does not exist", Some(20));
         assert!(msg.contains("(line 2, column 6)"), "{msg}");
+    }
+
+    fn run_fn(args: TokenStream, item: TokenStream, lock: &QueriesLock) -> String {
+        let f = QueryFn::parse(args, item).unwrap();
+        let view = QueriesView::Present {
+            path: Path::new("/ws/.cell/postgres.queries.lock.json"),
+            lock,
+        };
+        expand_fn(&f, view, false).to_string()
+    }
+
+    #[test]
+    fn a_query_function_runs_its_statement_by_its_return_type() {
+        let lock = lock_with(SQL, described());
+        let out = run_fn(
+            quote!(#SQL),
+            quote!(
+                pub async fn per_org(
+                    db: &impl Executor,
+                    since: DateTime<Utc>,
+                ) -> Result<Vec<OrgCount>, Error>;
+            ),
+            &lock,
+        );
+        assert!(
+            out.contains("pub async fn per_org (db : & impl Executor , since : DateTime < Utc >)"),
+            "{out}"
+        );
+        assert!(out.contains("OrgCount { slug :"), "{out}");
+        assert!(out.contains("query . fetch_all (db) . await ?"), "{out}");
+        assert!(out.contains("& (since) as"), "{out}");
+
+        let one = "SELECT count(*) AS n FROM customers";
+        let lock = lock_with(
+            one,
+            Described::Ok {
+                params: vec![],
+                columns: vec![col("n", "int8", false)],
+                uses: vec![],
+                tables: vec![],
+            },
+        );
+        let out = run_fn(
+            quote!(#one),
+            quote!(
+                async fn n(db: &impl Executor) -> Result<i64, Error>;
+            ),
+            &lock,
+        );
+        assert!(out.contains("column :: < i64 > (row , 0)"), "{out}");
+        assert!(out.contains("query . fetch_one (db)"), "{out}");
+    }
+
+    #[test]
+    fn a_query_function_returning_a_nullable_column_must_say_option() {
+        let one = "SELECT max(name) AS top FROM customers";
+        let lock = lock_with(
+            one,
+            Described::Ok {
+                params: vec![],
+                columns: vec![col("top", "text", true)],
+                uses: vec![],
+                tables: vec![],
+            },
+        );
+        let out = run_fn(
+            quote!(#one),
+            quote!(
+                async fn top(db: &impl Executor) -> Result<String, Error>;
+            ),
+            &lock,
+        );
+        assert!(
+            out.contains("may be NULL, but the function returns `String`"),
+            "{out}"
+        );
+        assert!(out.contains("unreachable"), "{out}");
+        let out = run_fn(
+            quote!(#one),
+            quote!(
+                async fn top(db: &impl Executor) -> Result<Option<String>, Error>;
+            ),
+            &lock,
+        );
+        assert!(
+            out.contains("query . fetch_one (db)"),
+            "one row whose value may be NULL: {out}"
+        );
+        assert!(
+            out.contains("column :: < :: core :: option :: Option < String > > (row , 0)"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn query_function_mistakes_say_how_to_write_it() {
+        let bad = |args: TokenStream, item: TokenStream| match QueryFn::parse(args, item) {
+            Err(e) => e.to_string(),
+            Ok(f) => f.input().err().map(|e| e.to_string()).unwrap_or_default(),
+        };
+        assert!(
+            bad(
+                quote!(42),
+                quote!(
+                    async fn f(db: &impl Executor) -> Result<u64, Error>;
+                )
+            )
+            .contains("one string literal")
+        );
+        assert!(
+            bad(
+                quote!("SELECT 1"),
+                quote!(
+                    fn f(db: &impl Executor) -> Result<u64, Error>;
+                )
+            )
+            .contains("must be async")
+        );
+        assert!(
+            bad(
+                quote!("SELECT 1"),
+                quote!(
+                    async fn f() -> Result<u64, Error>;
+                )
+            )
+            .contains("executor")
+        );
+        assert!(
+            bad(
+                quote!("SELECT 1"),
+                quote!(
+                    async fn f(db: &impl Executor) -> u64;
+                )
+            )
+            .contains("returns `Result<Vec<T>, E>`")
+        );
     }
 
     #[test]
