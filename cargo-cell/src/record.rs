@@ -94,7 +94,7 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
     let mut diagnostics = Vec::new();
     // Errors other than "query not described yet".
     let mut other_errors = 0usize;
-    let mut pending_queries = 0usize;
+    let mut pending_queries = std::collections::HashSet::new();
     let mut observed = fingerprint::Observed::default();
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
     for message in Message::parse_stream(stdout).flatten() {
@@ -111,7 +111,13 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
             Message::CompilerMessage(m) => {
                 if m.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error {
                     if m.message.message.contains(PENDING_MARKER) {
-                        pending_queries += 1;
+                        // The lib and its test target report the same query: count places.
+                        let at = m
+                            .message
+                            .spans
+                            .first()
+                            .map(|s| (s.file_name.clone(), s.line_start, s.column_start));
+                        pending_queries.insert(at);
                     } else if !m.message.message.starts_with("aborting due to") {
                         other_errors += 1;
                     }
@@ -128,13 +134,18 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
         source,
     })?;
     let stderr_text = stderr_reader.join().unwrap_or_default();
-    let pending = !status.success() && other_errors == 0 && pending_queries > 0;
+    let pending = !status.success() && other_errors == 0 && !pending_queries.is_empty();
     if pending {
         let recording = reconcile(&fragments, &units, &run_id, Partial::Yes)?;
         task.finish(format!(
-            "recorded {} ({pending_queries} quer{} to describe before the rest compiles)",
+            "recorded {} ({} quer{} to describe before the rest compiles)",
             recording.manifest.summary(),
-            if pending_queries == 1 { "y" } else { "ies" }
+            pending_queries.len(),
+            if pending_queries.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
         ));
         // No stamp: the next record must compile again, now against the described queries.
         return Ok(Recording {

@@ -158,4 +158,25 @@ fn checked_queries_are_typed_by_postgres_and_build_offline() {
     app.cargo(&["clean", "-p", "queries-app"]).assert_success();
     let offline = app.cargo_with(&["build"], &[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
     offline.assert_success();
+
+    // `cargo cell check`, as CI runs it: offline, the code's queries against the locks.
+    let no_docker = [("DOCKER_HOST", "tcp://127.0.0.1:9")];
+    let check = app.cargo_cell_with(&["check"], &no_docker);
+    check.assert_success();
+    assert!(
+        check.output().contains("(3 tables, 10 queries)"),
+        "{}",
+        check.output()
+    );
+    app.edit("src/lib.rs", "ORDER BY c.id\")]", "ORDER BY c.id DESC\")]");
+    let check = app.cargo_cell_with(&["check"], &no_docker);
+    check.assert_failure();
+    let line = line_of(&app.read("src/lib.rs"), "ORDER BY c.id DESC\")]");
+    assert!(
+        check.output().contains(&format!(
+            "#[Postgres::query] fn names_in_org at src/lib.rs:{line} is not in"
+        )),
+        "{}",
+        check.output()
+    );
 }

@@ -100,10 +100,19 @@ impl Section for PostgresSection {
     }
 
     fn summary(&self) -> Option<String> {
-        match self.tables.len() {
+        let tables = match self.tables.len() {
             0 => None,
             1 => Some("1 Postgres table".to_string()),
             n => Some(format!("{n} Postgres tables")),
+        };
+        let queries = match self.queries.len() {
+            0 => None,
+            1 => Some("1 checked query".to_string()),
+            n => Some(format!("{n} checked queries")),
+        };
+        match (tables, queries) {
+            (Some(t), Some(q)) => Some(format!("{t}, {q}")),
+            (t, q) => t.or(q),
         }
     }
 
@@ -184,6 +193,7 @@ mod tests {
         }
         let sites: Vec<_> = s.queries.iter().map(|d| d.site.as_str()).collect();
         assert_eq!(sites, ["src/a.rs:9", "src/b.rs:1"]);
+        assert_eq!(s.summary().as_deref(), Some("2 checked queries"));
         assert!(!s.is_empty());
         let mut map = serde_json::Map::new();
         for (key, value) in s.entries() {
