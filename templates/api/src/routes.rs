@@ -230,6 +230,8 @@ mod tests {
                 assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
                 let fetched: Note = cell_runtime::serde_json::from_slice(&body).unwrap();
                 assert_eq!((fetched.id, fetched.body.as_str()), (created.id, "from a test"));
+                // The POST answered with the row as stored, at the database's precision.
+                assert_eq!(fetched.created_at, created.created_at, "POST and GET agree");
             }
             let after = cell_runtime::cache::stats();
             assert_eq!(after.degraded, before.degraded, "Redis answered: {after:?}");
