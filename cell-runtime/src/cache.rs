@@ -345,7 +345,7 @@ impl CacheHandle {
         }
     }
 
-    async fn invalidate_tag(&self, tag: &str) -> Result<u64, CacheError> {
+    pub(crate) async fn invalidate_tag(&self, tag: &str) -> Result<u64, CacheError> {
         let Some(mut conn) = self.conn().await else {
             self.queue(Queued::Tag(tag.to_string()));
             return Err(CacheError::Unavailable);

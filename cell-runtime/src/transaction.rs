@@ -94,6 +94,8 @@ struct Inner {
     retryable: AtomicBool,
     /// Cache keys to invalidate once the commit succeeded.
     invalidations: Mutex<Vec<String>>,
+    /// `#[Cache::memoize]` tags to invalidate once the commit succeeded.
+    tags: Mutex<Vec<String>>,
 }
 
 impl Drop for Inner {
@@ -123,6 +125,18 @@ impl Transaction {
     /// serialization failure or a deadlock.
     pub fn attempt(&self) -> u32 {
         self.inner.attempt
+    }
+
+    /// Drops every memoized entry tagged `tag` once the transaction commits, and not at all
+    /// when it rolls back: the transactional form of [`crate::cache::invalidate_tag`]
+    /// (which, called in the body, would run before the commit and let a concurrent reader
+    /// cache the old value again).
+    pub fn invalidate_tag(&self, tag: impl Into<String>) {
+        self.inner
+            .tags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tag.into());
     }
 
     fn client(&self) -> Result<&Object, Error> {
@@ -318,6 +332,7 @@ impl PostgresConnection {
                 failed: AtomicBool::new(false),
                 retryable: AtomicBool::new(false),
                 invalidations: Mutex::new(Vec::new()),
+                tags: Mutex::new(Vec::new()),
             }),
         };
         let result = body(tx.clone()).await;
@@ -352,6 +367,12 @@ impl PostgresConnection {
                 );
                 if !keys.is_empty() {
                     crate::cache::private::invalidate(self.cache(), keys).await;
+                }
+                let tags =
+                    std::mem::take(&mut *tx.inner.tags.lock().unwrap_or_else(|p| p.into_inner()));
+                for tag in tags {
+                    // Unavailable: queued by the cache and replayed before its next read.
+                    let _ = self.cache().invalidate_tag(&tag).await;
                 }
                 Outcome::Done(Ok(value))
             }

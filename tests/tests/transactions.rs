@@ -19,6 +19,15 @@ struct Account {
     balance: i64,
 }
 
+/// How many times `label` ran its body.
+static LABEL_RUNS: AtomicU64 = AtomicU64::new(0);
+
+#[Cache::memoize(ttl = "5m", tags = ["tx-account:{id}"])]
+async fn label(id: i64) -> Result<String, Error> {
+    let n = LABEL_RUNS.fetch_add(1, Ordering::SeqCst) + 1;
+    Ok(format!("account {id}, computed {n} time(s)"))
+}
+
 /// Attempts after the first, over every transfer.
 static RETRIES: AtomicU64 = AtomicU64::new(0);
 
@@ -77,6 +86,7 @@ fn transactions_commit_roll_back_and_retry() {
         concurrent_serializable_transfers(&db).await;
         rollback_leaves_the_cache_and_commit_invalidates(&db, &app).await;
         a_swallowed_failure_is_not_reported_as_committed(&db).await;
+        tag_invalidations_wait_for_the_commit(&db).await;
     });
 }
 
@@ -221,4 +231,37 @@ async fn a_swallowed_failure_is_not_reported_as_committed(db: &PostgresConnectio
         .unwrap();
     let err = kept.execute("SELECT 1", &[]).await.unwrap_err();
     assert!(matches!(err, Error::TransactionFinished), "{err}");
+}
+
+async fn tag_invalidations_wait_for_the_commit(db: &PostgresConnection) {
+    let runs = || LABEL_RUNS.load(Ordering::SeqCst);
+    label(1).await.unwrap();
+    label(1).await.unwrap();
+    assert_eq!(runs(), 1, "memoized");
+
+    let rolled_back: Result<(), Error> = db
+        .transaction(|tx| async move {
+            tx.invalidate_tag("tx-account:1");
+            label(1).await?;
+            Err(Error::TransactionAborted)
+        })
+        .await;
+    assert!(rolled_back.is_err());
+    label(1).await.unwrap();
+    assert_eq!(
+        runs(),
+        1,
+        "a rolled-back transaction's tag invalidation never happened"
+    );
+
+    db.transaction(|tx| async move {
+        tx.invalidate_tag("tx-account:1");
+        label(1).await?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(runs(), 1, "inside the body the entry was still valid");
+    label(1).await.unwrap();
+    assert_eq!(runs(), 2, "the commit invalidated the tag");
 }
