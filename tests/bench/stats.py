@@ -262,7 +262,7 @@ else:
     p("")
     p("| Operation | generated | tokio-postgres | sqlx | Ratio to best hand-written (throughput, median of per-round ratios) | Goal | p50 ratio (best hand-written p50 / generated p50, median of rounds) | Runs | Reproduce |")
     p("|---|---|---|---|---|---|---|---|---|")
-    for op in ["insert", "find_by_id", "find_by_email", "update", "delete"]:
+    for op in ["insert", "find_by_id", "find_by_email", "checked_query", "update", "delete"]:
         cells = {}
         spread = {}
         for imp in ["generated", "tokio-postgres", "sqlx"]:
@@ -283,6 +283,26 @@ else:
           f"**{r:.2f}x** | ≥ 0.95x {verdict(r, '≥ 0.95x', 'CRUD ' + op + ': generated vs best hand-written throughput')} | "
           f"{r50:.2f}x | {rounds} rounds; {runs_txt} | "
           "`scripts/bench --only crud` (tests/bench/crud) |")
+    # The checked query, against each baseline on its own (the issue's two figures).
+    if any(c["op"] == "checked_query" for c in crud):
+        p("")
+        p("The checked query (`cell_runtime::query!(\"SELECT id, name, age FROM bench_users WHERE "
+          "email = $1\", email)`, typed from `.cell/postgres.queries.lock.json`) against each "
+          "baseline separately: sqlx's `query!` (the same text, checked against the database at "
+          "compile time) and the statement prepared once by hand with tokio-postgres, its three "
+          "values decoded by hand. Same runs as the table above.")
+        p("")
+        p("| Figure | Ratio (throughput, median of per-round ratios) | Goal | p50 ratio | Runs | Reproduce |")
+        p("|---|---|---|---|---|---|")
+        for base in ["sqlx", "tokio-postgres"]:
+            thr, p50 = paired(crud, "checked_query", "generated", [base])
+            if not thr:
+                continue
+            r, r50 = statistics.median(thr), statistics.median(p50)
+            figure = f"checked query! vs {base}" + (" query!" if base == "sqlx" else " prepared statement")
+            p(f"| {figure} | **{r:.2f}x** | ≥ 0.95x {verdict(r, '≥ 0.95x', figure)} | {r50:.2f}x | "
+              f"{len(thr)} rounds; per-round ratios {ratios_txt(thr)}; p50 ratios {ratios_txt(p50)} | "
+              "`scripts/bench --only crud` (tests/bench/crud) |")
     if client_path:
         c = client_path[0]
         p("")

@@ -37,6 +37,20 @@ pub mod state;
 #[cfg(feature = "live")]
 pub mod ui;
 
+/// `name` with every character but ASCII letters and digits as `_`, lowercased: the start
+/// of a suggested name (a metric's, a column's) when the one written is not valid.
+pub fn snake_chars(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Environment variable naming Cells built without their real expansion (comma-separated),
 /// set by `cargo cell --without CELL` and `[workspace.metadata.cell] disabled = [...]`.
 pub const DISABLED_ENV: &str = "CELL_DISABLED";

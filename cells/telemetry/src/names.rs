@@ -113,17 +113,7 @@ pub fn parse_sample_rate(text: &str) -> Result<f64, String> {
 }
 
 fn suggest(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s
+    cell_core::snake_chars(name)
 }
 
 #[cfg(test)]

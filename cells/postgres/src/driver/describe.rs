@@ -123,24 +123,9 @@ async fn describe(
             None => return Err(e),
         },
     };
-    let mut origins = Vec::new();
     let mut uses = BTreeSet::new();
-    for c in statement.columns() {
-        let origin = match (c.table_oid(), c.column_id()) {
-            (Some(oid), Some(attnum)) if oid != 0 => {
-                origin_of(client, catalogue, views, oid, attnum, &mut uses, 0).await?
-            }
-            _ => None,
-        };
-        origins.push(origin);
-    }
-    let lookup = |table: &str, column: &str| {
-        catalogue
-            .by_name
-            .get(&(table.to_string(), column.to_string()))
-            .copied()
-    };
-    let nullable = nullability::infer(sql, &origins, &lookup);
+    let nullable =
+        columns_nullable(client, catalogue, views, sql, &statement, &mut uses, 0).await?;
     let tables = nullability::tables_named(sql);
     // Every column of a named table whose name the statement mentions: what a schema change
     // must not take away (WHERE and JOIN columns included, not only the selected ones).
@@ -171,87 +156,107 @@ async fn describe(
     })
 }
 
-/// Where a column comes from, with its nullability; a view's column as its query says.
-#[allow(clippy::too_many_arguments)]
-fn origin_of<'a>(
+impl Catalogue {
+    /// Whether `table.column` may be NULL, as declared; `None` for a column it does not know.
+    fn nullable(&self, table: &str, column: &str) -> Option<bool> {
+        self.by_name
+            .get(&(table.to_string(), column.to_string()))
+            .copied()
+    }
+}
+
+type Boxed<'a, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + Send + 'a>>;
+
+/// Whether each column of `statement` (prepared from `sql`) may be NULL: where Postgres names
+/// its origin, from the catalogue (a view's column through the view's own query), the rest
+/// from the statement's text. Every table column an origin names goes into `uses`.
+fn columns_nullable<'a>(
     client: &'a Client,
     catalogue: &'a Catalogue,
     views: &'a mut HashMap<u32, Vec<bool>>,
-    oid: u32,
-    attnum: i16,
+    sql: &'a str,
+    statement: &'a tokio_postgres::Statement,
     uses: &'a mut BTreeSet<String>,
     depth: u32,
-) -> std::pin::Pin<
-    Box<dyn Future<Output = Result<Option<Origin>, tokio_postgres::Error>> + Send + 'a>,
-> {
+) -> Boxed<'a, Vec<bool>> {
     Box::pin(async move {
-        let Some(rel) = catalogue.by_oid.get(&oid) else {
-            return Ok(None);
-        };
-        let Some((column, nullable)) = rel.columns.get(&attnum) else {
-            return Ok(None);
-        };
-        uses.insert(format!("{}.{column}", rel.name));
-        if !rel.is_view {
-            return Ok(Some(Origin {
-                table: rel.name.clone(),
-                nullable: *nullable,
-            }));
-        }
-        if depth >= VIEW_DEPTH {
-            return Ok(Some(Origin {
-                table: rel.name.clone(),
-                nullable: true,
-            }));
-        }
-        if !views.contains_key(&oid) {
-            let row = client
-                .query_one("SELECT pg_get_viewdef($1::oid)", &[&oid])
-                .await?;
-            let definition: String = row.get(0);
-            let definition = definition.trim().trim_end_matches(';').to_string();
-            let inner = match client.prepare(&definition).await {
-                Ok(s) => s,
-                Err(e) if e.as_db_error().is_some() => {
-                    views.insert(oid, Vec::new());
-                    return Ok(Some(Origin {
-                        table: rel.name.clone(),
-                        nullable: true,
-                    }));
+        let mut origins = Vec::new();
+        for c in statement.columns() {
+            let origin = match (c.table_oid(), c.column_id()) {
+                (Some(oid), Some(attnum)) if oid != 0 => {
+                    origin_of(client, catalogue, views, oid, attnum, uses, depth).await?
                 }
-                Err(e) => return Err(e),
+                _ => None,
             };
-            let mut inner_origins = Vec::new();
-            let mut inner_uses = BTreeSet::new();
-            for c in inner.columns() {
-                let o = match (c.table_oid(), c.column_id()) {
-                    (Some(o), Some(a)) if o != 0 => {
-                        origin_of(client, catalogue, views, o, a, &mut inner_uses, depth + 1)
-                            .await?
-                    }
-                    _ => None,
-                };
-                inner_origins.push(o);
-            }
-            let lookup = |table: &str, column: &str| {
-                catalogue
-                    .by_name
-                    .get(&(table.to_string(), column.to_string()))
-                    .copied()
-            };
-            let inferred = nullability::infer(&definition, &inner_origins, &lookup);
-            views.insert(oid, inferred);
+            origins.push(origin);
         }
-        let nullable = views
-            .get(&oid)
-            .and_then(|cols| cols.get(usize::try_from(attnum - 1).ok()?))
-            .copied()
-            .unwrap_or(true);
+        Ok(nullability::infer(sql, &origins, &|t, c| {
+            catalogue.nullable(t, c)
+        }))
+    })
+}
+
+/// Where a column comes from, with its nullability; a view's column as its query says.
+async fn origin_of(
+    client: &Client,
+    catalogue: &Catalogue,
+    views: &mut HashMap<u32, Vec<bool>>,
+    oid: u32,
+    attnum: i16,
+    uses: &mut BTreeSet<String>,
+    depth: u32,
+) -> Result<Option<Origin>, tokio_postgres::Error> {
+    let Some(rel) = catalogue.by_oid.get(&oid) else {
+        return Ok(None);
+    };
+    let Some((column, nullable)) = rel.columns.get(&attnum) else {
+        return Ok(None);
+    };
+    uses.insert(format!("{}.{column}", rel.name));
+    let origin = |nullable| {
         Ok(Some(Origin {
             table: rel.name.clone(),
             nullable,
         }))
-    })
+    };
+    if !rel.is_view {
+        return origin(*nullable);
+    }
+    if depth >= VIEW_DEPTH {
+        return origin(true);
+    }
+    if !views.contains_key(&oid) {
+        let row = client
+            .query_one("SELECT pg_get_viewdef($1::oid)", &[&oid])
+            .await?;
+        let definition: String = row.get(0);
+        let definition = definition.trim().trim_end_matches(';').to_string();
+        let inferred = match client.prepare(&definition).await {
+            Ok(inner) => {
+                columns_nullable(
+                    client,
+                    catalogue,
+                    views,
+                    &definition,
+                    &inner,
+                    uses,
+                    depth + 1,
+                )
+                .await?
+            }
+            // A view Postgres cannot prepare by its own text: every column may be NULL.
+            Err(e) if e.as_db_error().is_some() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        views.insert(oid, inferred);
+    }
+    let nullable = views
+        .get(&oid)
+        .and_then(|cols| cols.get(usize::try_from(attnum - 1).ok()?))
+        .copied()
+        .unwrap_or(true);
+    origin(nullable)
 }
 
 fn pg_type(t: &Type) -> PgType {

@@ -387,7 +387,7 @@ impl QueryFn {
         })?;
         if item.sig.asyncness.is_none() {
             return Err(syn::Error::new_spanned(
-                &item.sig.fn_token,
+                item.sig.fn_token,
                 format!("a #[Postgres::query] function must be async\n\nhelp: {FN_HELP}"),
             ));
         }
@@ -601,17 +601,7 @@ fn field_ident(name: &str) -> Option<syn::Ident> {
 }
 
 fn suggest_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let s = s.trim_matches('_').to_string();
+    let s = cell_core::snake_chars(name).trim_matches('_').to_string();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         format!("column_{s}")
     } else {
@@ -882,7 +872,7 @@ mod tests {
             &lock,
         );
         assert!(
-            out.contains("pub async fn per_org (db : & impl Executor , since : DateTime < Utc >)"),
+            out.contains("pub async fn per_org (db : & impl Executor , since : DateTime < Utc >"),
             "{out}"
         );
         assert!(out.contains("OrgCount { slug :"), "{out}");

@@ -1,9 +1,10 @@
-//! Generated CRUD (`#[Postgres::table]`) against hand-written tokio-postgres (statements
-//! prepared once) and sqlx `query_as!`, on the same Postgres Cell, one connection each,
-//! one operation at a time.
+//! Generated CRUD (`#[Postgres::table]`) and a checked `query!` against hand-written
+//! tokio-postgres (statements prepared once) and sqlx `query!` / `query_as!`, on the same
+//! Postgres Cell, one connection each, one operation at a time.
 //!
 //! `cell-bench-crud ROUNDS N`: each round runs every implementation through N inserts, N
-//! find_by_id, N find_by_email, N updates and N deletes of its own rows, in chunks of
+//! find_by_id, N find_by_email, N checked queries (`checked_query`: a point select by email
+//! through `query!`), N updates and N deletes of its own rows, in chunks of
 //! CHUNK rows: chunk k of every implementation (in a rotating order) before chunk k + 1, so
 //! a burst of load on the busy machine, or autovacuum, hurts all implementations alike.
 //! Prints one JSON object per (implementation, op, round) with the latencies' p50/p99 and
@@ -26,7 +27,17 @@ pub struct BenchUser {
     pub age: i32,
 }
 
-const OPS: [&str; 5] = ["insert", "find_by_id", "find_by_email", "update", "delete"];
+const OPS: [&str; 6] = [
+    "insert",
+    "find_by_id",
+    "find_by_email",
+    "checked_query",
+    "update",
+    "delete",
+];
+
+// The checked query: `SELECT id, name, age FROM bench_users WHERE email = $1`, the same text
+// in every implementation (`query!` macros take the literal itself).
 
 fn rows(n: usize, tag: &str) -> Vec<BenchUser> {
     (0..n)
@@ -66,12 +77,23 @@ async fn generated(db: &PostgresConnection, rows: &mut [BenchUser]) -> Vec<Timed
             .unwrap()
             .is_some()
     ));
+    // `query!`: typed from .cell/postgres.queries.lock.json, prepared once per connection.
+    let checked = time_each!(rows, |r| assert!(
+        cell_runtime::query!(
+            "SELECT id, name, age FROM bench_users WHERE email = $1",
+            r.email
+        )
+            .fetch_optional(db)
+            .await
+            .unwrap()
+            .is_some_and(|row| row.id == r.id)
+    ));
     for r in rows.iter_mut() {
         r.age += 1;
     }
     let update = time_each!(rows, |r| assert!(r.update(db).await.unwrap().is_some()));
     let delete = time_each!(rows, |r| assert!(r.delete(db).await.unwrap()));
-    vec![insert, by_id, by_email, update, delete]
+    vec![insert, by_id, by_email, checked, update, delete]
 }
 
 struct Hand {
@@ -79,6 +101,7 @@ struct Hand {
     insert: tokio_postgres::Statement,
     by_id: tokio_postgres::Statement,
     by_email: tokio_postgres::Statement,
+    checked: tokio_postgres::Statement,
     update: tokio_postgres::Statement,
     delete: tokio_postgres::Statement,
 }
@@ -98,6 +121,9 @@ impl Hand {
                 .await
                 .unwrap(),
             by_email: p("SELECT id, email, name, age FROM bench_users WHERE email = $1")
+                .await
+                .unwrap(),
+            checked: p("SELECT id, name, age FROM bench_users WHERE email = $1")
                 .await
                 .unwrap(),
             update: p("UPDATE bench_users SET email = $2, name = $3, age = $4 WHERE id = $1")
@@ -138,6 +164,14 @@ async fn hand_written(h: &Hand, rows: &mut [BenchUser]) -> Vec<Timed> {
             .map(|x| from_row(&x))
             .is_some()
     ));
+    // The same statement, decoded by hand into the same three values.
+    let checked = time_each!(rows, |r| assert!(
+        c.query_opt(&h.checked, &[&r.email])
+            .await
+            .unwrap()
+            .map(|x| (x.get::<_, Uuid>(0), x.get::<_, String>(1), x.get::<_, i32>(2)))
+            .is_some_and(|(id, _, _)| id == r.id)
+    ));
     for r in rows.iter_mut() {
         r.age += 1;
     }
@@ -151,7 +185,7 @@ async fn hand_written(h: &Hand, rows: &mut [BenchUser]) -> Vec<Timed> {
         c.execute(&h.delete, &[&r.id]).await.unwrap(),
         1
     ));
-    vec![insert, by_id, by_email, update, delete]
+    vec![insert, by_id, by_email, checked, update, delete]
 }
 
 #[cfg(feature = "sqlx")]
@@ -204,6 +238,16 @@ mod with_sqlx {
             .unwrap()
             .is_some()
         ));
+        let checked = time_each!(rows, |r| assert!(
+            sqlx::query!(
+                "SELECT id, name, age FROM bench_users WHERE email = $1",
+                r.email
+            )
+            .fetch_optional(&mut *c)
+            .await
+            .unwrap()
+            .is_some_and(|row| row.id == r.id)
+        ));
         for r in rows.iter_mut() {
             r.age += 1;
         }
@@ -229,7 +273,7 @@ mod with_sqlx {
                 .rows_affected(),
             1
         ));
-        vec![insert, by_id, by_email, update, delete]
+        vec![insert, by_id, by_email, checked, update, delete]
     }
 }
 
