@@ -6,7 +6,7 @@
 //! fragments of the run that compiled it; a recompiled unit keeps only this run's; folders of
 //! units cargo no longer builds are ignored. Their union is the manifest.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -136,7 +136,8 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
     let stderr_text = stderr_reader.join().unwrap_or_default();
     let pending = !status.success() && other_errors == 0 && !pending_queries.is_empty();
     if pending {
-        let recording = reconcile(&fragments, &units, &run_id, Partial::Yes)?;
+        let crates = ws.members.iter().map(|m| m.replace('-', "_")).collect();
+        let recording = reconcile(&fragments, &units, &run_id, &Partial::Yes { crates })?;
         task.finish(format!(
             "recorded {} ({} quer{} to describe before the rest compiles)",
             recording.manifest.summary(),
@@ -169,7 +170,7 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
         return Err(Error::RecordFailed);
     }
 
-    let recording = reconcile(&fragments, &units, &run_id, Partial::No)?;
+    let recording = reconcile(&fragments, &units, &run_id, &Partial::No)?;
     let unit_keys: BTreeSet<String> = units.keys().cloned().collect();
     match observed.stamp(ws, args, unit_keys, &recording.manifest.to_bytes()) {
         Ok(stamp) => {
@@ -196,7 +197,7 @@ fn unchanged(
     };
     // Every unit is fresh: each keeps the fragments of the run that compiled it.
     let units: HashMap<String, bool> = stamp.units.iter().map(|u| (u.clone(), true)).collect();
-    let Ok(recording) = reconcile(fragments, &units, "", Partial::No) else {
+    let Ok(recording) = reconcile(fragments, &units, "", &Partial::No) else {
         return Ok(None);
     };
     if fingerprint::manifest_hash(&recording.manifest.to_bytes()) != stamp.manifest {
@@ -228,12 +229,17 @@ fn fragment_error(path: &Path, source: Box<dyn std::error::Error + Send + Sync>)
 }
 
 /// Whether the compilation stopped short (see [`Recording::pending`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Partial {
     No,
     /// Units cargo did not report failed (only for queries to describe) or were skipped
-    /// because a dependency failed: their folders are kept as the last run left them.
-    Yes,
+    /// because a dependency failed: their folders are kept as the last run left them, when
+    /// they recorded in this run or are a unit of one of these crates (the workspace
+    /// members' libraries and binaries; the record folder may be shared with other
+    /// workspaces through a shared target directory).
+    Yes {
+        crates: HashSet<String>,
+    },
 }
 
 /// The union of the fragments of the units cargo reported in this run.
@@ -241,7 +247,7 @@ fn reconcile(
     fragments: &Path,
     units: &HashMap<String, bool>,
     run_id: &str,
-    partial: Partial,
+    partial: &Partial,
 ) -> Result<Recording, Error> {
     let mut manifest = crate::registry::empty_manifest();
     let mut packages = Vec::new();
@@ -280,11 +286,14 @@ fn reconcile(
         for source in sources {
             let marker = std::fs::read_to_string(source.join(RUN_MARKER)).unwrap_or_default();
             let keep = match fresh {
-                // Failed for queries to describe (it recorded in this run), or skipped for a
-                // dependency that did: its folder is its best recording.
-                None if partial == Partial::Yes => true,
-                // Not built in this configuration (a removed target, other features): stale.
-                None => false,
+                None => match partial {
+                    // Failed for queries to describe (it recorded in this run), or skipped
+                    // for a dependency that did: its folder is its best recording.
+                    Partial::Yes { crates } => marker == run_id || crates.contains(&crate_name),
+                    // Not built in this configuration (a removed target, other features):
+                    // stale.
+                    Partial::No => false,
+                },
                 Some(true) => true,
                 // Recompiled: only if the macros ran in this run; else the unit lost its
                 // last attribute of this source.
@@ -393,7 +402,7 @@ mod tests {
         write_source(root, "a-1", "cell-other-macros", "now", &["theirs"]);
         let theirs = root.join("a-1").join("cell-other-macros");
         let units: HashMap<String, bool> = [("a-1".to_string(), false)].into();
-        let rec = reconcile(root, &units, "now", Partial::No).unwrap();
+        let rec = reconcile(root, &units, "now", &Partial::No).unwrap();
         let names: Vec<&str> = cell_postgres::section(&rec.manifest)
             .tables
             .iter()
@@ -401,9 +410,32 @@ mod tests {
             .collect();
         assert_eq!(names, ["ours", "theirs"]);
         // Rebuilt again, and only the built-in macros ran: the other crate's items are gone.
-        let rec = reconcile(root, &units, "later", Partial::No).unwrap();
+        let rec = reconcile(root, &units, "later", &Partial::No).unwrap();
         assert!(cell_postgres::section(&rec.manifest).tables.is_empty());
         assert!(!theirs.exists());
+    }
+
+    /// Stopped short for queries to describe: a unit that failed (it recorded now) and a
+    /// member's unit cargo skipped keep their folders; another workspace's folder in a shared
+    /// target directory does not count.
+    #[test]
+    fn a_partial_recording_keeps_failed_and_skipped_units_of_this_workspace_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write_unit(root, "app-1", "now", &["failed"]); // failed for a query: no artifact
+        write_unit(root, "app-2", "old", &["skipped"]); // the bin, skipped
+        write_unit(root, "other-3", "old", &["elsewhere"]); // another workspace's
+        let units: HashMap<String, bool> = HashMap::new();
+        let partial = Partial::Yes {
+            crates: ["app".to_string()].into(),
+        };
+        let rec = reconcile(root, &units, "now", &partial).unwrap();
+        let names: Vec<&str> = cell_postgres::section(&rec.manifest)
+            .tables
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["failed", "skipped"]);
     }
 
     #[test]
@@ -420,7 +452,7 @@ mod tests {
             ("c-3".to_string(), false),
         ]
         .into();
-        let rec = reconcile(root, &units, "now", Partial::No).unwrap();
+        let rec = reconcile(root, &units, "now", &Partial::No).unwrap();
         let names: Vec<&str> = cell_postgres::section(&rec.manifest)
             .tables
             .iter()
