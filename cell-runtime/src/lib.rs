@@ -21,6 +21,7 @@ pub mod cache;
 mod dev_state;
 mod error;
 mod executor;
+pub mod filter;
 mod postgres;
 mod postgres_types;
 mod transaction;
@@ -34,6 +35,7 @@ pub mod telemetry;
 
 pub use error::Error;
 pub use executor::Executor;
+pub use filter::{Column, Filter, Set};
 pub use postgres::PostgresConnection;
 pub use transaction::{Isolation, Transaction, TransactionOptions};
 
@@ -231,8 +233,8 @@ pub mod prelude {
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::RateLimited;
     pub use crate::{
-        Cache, Database, Error, Executor, Performance, Postgres, PostgresConnection, RateLimit,
-        Redis, Search, Telemetry, service,
+        Cache, Database, Error, Executor, Filter, Performance, Postgres, PostgresConnection,
+        RateLimit, Redis, Search, Telemetry, service,
     };
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
@@ -252,6 +254,8 @@ pub mod __private {
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;
+    pub use crate::executor::CopyValues;
+    pub use crate::filter::sql as filter_sql;
     pub use crate::postgres_types::{
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,
