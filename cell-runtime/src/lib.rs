@@ -71,8 +71,10 @@ pub use cell_stub_macros::service;
 ///
 /// Generated for each table: `insert`, `find_by_<pk>`, `find_by_<field>` per indexed field
 /// (`Option<Self>` when unique, `Vec<Self>` otherwise), `find_by_<a>_and_<b>` per table-level
-/// index, `update`, `delete`, `delete_by_id`, `all(limit, offset)`, `count`, and the
-/// constants `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
+/// index, `update`, `delete`, `delete_by_id`, `all(limit, offset)`, `count`, `upsert`,
+/// `upsert_on_<fields>` per unique index, `insert_many` (binary COPY), `update_where` and
+/// `delete_where` with typed filters from `columns()` (see [`filter`]), and the constants
+/// `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
 #[allow(non_snake_case)]
 pub mod Postgres {
     pub use cell_stub_macros::PostgresEnum as Enum;
