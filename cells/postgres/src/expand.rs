@@ -245,7 +245,6 @@ fn generate(
     });
 
     // Upserts: on the primary key, and on each unique index (`upsert_on_<cols>`).
-    let returning_row = |row: TokenStream| quote!(<Self as #p::FromRow>::from_row(&#row));
     let upserts: Vec<TokenStream> = std::iter::once((format_ident!("upsert"), vec![pk_index]))
         .chain(
             upsert_targets(parsed)
@@ -254,10 +253,9 @@ fn generate(
         )
         .map(|(method, target)| {
             let sql = upsert_sql(&insert_sql_head(&qt, &select_list, &placeholders), &columns, &target, pk_index, &select_list);
-            let row = returning_row(quote!(row));
             let b = body(quote! {
                 let row = #rt::Executor::query_one(db, #sql, &[#(#self_binds),*]).await?;
-                #row
+                <Self as #p::FromRow>::from_row(&row)
             });
             let doc = if method == "upsert" {
                 format!("Inserts this row, or when a row has its primary key (`{}`), writes every other field over it; returns the row as stored (`RETURNING`).", columns[pk_index])
@@ -272,7 +270,8 @@ fn generate(
         })
         .collect();
 
-    // insert_many: binary COPY (measured faster than INSERT ... SELECT FROM UNNEST).
+    // insert_many: binary COPY, twice as fast as INSERT ... SELECT FROM UNNEST in
+    // BENCHMARKS.md (section 11), and it takes array columns, which UNNEST flattens.
     let copy_sql = format!("COPY {qt} ({select_list}) FROM STDIN BINARY");
     let types_sql = format!("SELECT {select_list} FROM {qt} LIMIT 0");
     let row_binds = fields

@@ -2,9 +2,13 @@
 //!
 //! - [`cached_table`] rewrites a `#[Postgres::table]` expansion: the generated
 //!   `find_by_<pk>` and `find_by_<cache_key>` read through Redis, and `update`, `delete`,
-//!   `delete_by_id` invalidate after the database has committed. The database versions are
-//!   kept as private `__cell_db_*` methods, so the SQL stays the Postgres Cell's and every
-//!   signature stays the same: no call site changes.
+//!   `delete_by_id`, `upsert`, `upsert_on_<fields>`, `update_where` and `delete_where`
+//!   invalidate after the database has committed (the keys of every row they touched, before
+//!   and after the write). The database versions are kept as private `__cell_db_*` methods, so
+//!   the SQL stays the Postgres Cell's and every signature stays the same: no call site
+//!   changes. `update_where` and `delete_where` run their own statement, which returns the
+//!   touched rows' keys (`RETURNING`). `insert_many` only adds rows, and misses are not
+//!   cached, so it is not wrapped.
 //! - [`memoize`] wraps an async function's body in a read-through cache keyed by the
 //!   function's path and arguments.
 //!
