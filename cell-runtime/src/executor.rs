@@ -100,8 +100,7 @@ pub(crate) async fn copy_rows<R: Sync>(
         .map(|c| c.type_().clone())
         .collect();
     let sink = client.copy_in(copy_sql).await?;
-    let writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-    let mut writer = writer;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
     let mut row_values = Vec::with_capacity(types.len());
     for row in rows {
         row_values.clear();

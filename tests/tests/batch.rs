@@ -33,6 +33,16 @@ struct Event {
     note: Option<String>,
 }
 
+#[Postgres::table(name = "batch_handles", indexes = [("org_id", "handle", unique)])]
+#[derive(Debug, Clone, PartialEq)]
+struct Handle {
+    #[Postgres::primary_key]
+    id: i64,
+    org_id: i64,
+    handle: String,
+    owner: String,
+}
+
 #[test]
 fn batch_writes_land_and_the_cache_follows() {
     if !docker_available() {
@@ -61,6 +71,10 @@ fn batch_writes_land_and_the_cache_follows() {
         "CREATE TABLE batch_events (id bigint PRIMARY KEY, label text NOT NULL, \
          amount numeric NOT NULL, tags text[] NOT NULL, at timestamptz NOT NULL, note text)",
     );
+    app.psql(
+        "CREATE TABLE batch_handles (id bigint PRIMARY KEY, org_id bigint NOT NULL, \
+         handle text NOT NULL, owner text NOT NULL, UNIQUE (org_id, handle))",
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -70,6 +84,7 @@ fn batch_writes_land_and_the_cache_follows() {
     runtime.block_on(async {
         let db = PostgresConnection::connect_to(&postgres).await.unwrap();
         upserts(&db, &app).await;
+        upsert_on_a_table_level_unique_index(&db, &app).await;
         insert_many_copies_every_row(&db, &app).await;
         filtered_writes(&db, &app).await;
         filtered_writes_invalidate_the_cache(&db, &app).await;
@@ -153,6 +168,33 @@ async fn upserts(db: &PostgresConnection, app: &App) {
         .await
         .unwrap();
     assert_eq!(app.psql("SELECT count(*) FROM batch_members"), "2");
+}
+
+async fn upsert_on_a_table_level_unique_index(db: &PostgresConnection, app: &App) {
+    let handle = |id: i64, org_id: i64, owner: &str| Handle {
+        id,
+        org_id,
+        handle: "ops".to_string(),
+        owner: owner.to_string(),
+    };
+    handle(1, 7, "ada")
+        .upsert_on_org_id_and_handle(db)
+        .await
+        .unwrap();
+    let stored = handle(2, 7, "grace")
+        .upsert_on_org_id_and_handle(db)
+        .await
+        .unwrap();
+    assert_eq!(stored, handle(1, 7, "grace"));
+    // Another org: the same handle is another row.
+    handle(3, 8, "linus")
+        .upsert_on_org_id_and_handle(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.psql("SELECT string_agg(id || ':' || org_id || ':' || owner, ',' ORDER BY id) FROM batch_handles"),
+        "1:7:grace,3:8:linus"
+    );
 }
 
 fn events(ids: std::ops::RangeInclusive<i64>) -> Vec<Event> {
