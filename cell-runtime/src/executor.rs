@@ -4,7 +4,8 @@
 use std::future::Future;
 
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::cache::CacheHandle;
 use crate::{Error, PostgresConnection};
@@ -62,6 +63,51 @@ pub trait Executor: Send + Sync + private::Sealed {
     /// them, as nothing changed).
     #[doc(hidden)]
     fn invalidate_after_commit(&self, keys: Vec<String>) -> impl Future<Output = ()> + Send;
+
+    /// Writes `rows` with binary `COPY` (`copy_sql`, `COPY ... FROM STDIN BINARY`); the
+    /// columns' types are those of `types_sql` (a `SELECT` of the same columns), and
+    /// `values` lists one row's values in that order. Returns the number of rows written.
+    #[doc(hidden)]
+    fn copy_in<R: Sync>(
+        &self,
+        types_sql: &str,
+        copy_sql: &str,
+        rows: &[R],
+        values: CopyValues<R>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+}
+
+/// How `insert_many` lists one row's values for [`Executor::copy_in`].
+#[doc(hidden)]
+pub type CopyValues<R> = for<'r> fn(&'r R, &mut Vec<&'r (dyn ToSql + Sync)>);
+
+/// Binary `COPY` of `rows` on one connection (see [`Executor::copy_in`]).
+pub(crate) async fn copy_rows<R: Sync>(
+    client: &deadpool_postgres::ClientWrapper,
+    types_sql: &str,
+    copy_sql: &str,
+    rows: &[R],
+    values: CopyValues<R>,
+) -> Result<u64, tokio_postgres::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let types: Vec<Type> = client
+        .prepare_cached(types_sql)
+        .await?
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
+    let sink = client.copy_in(copy_sql).await?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    let mut row_values = Vec::with_capacity(types.len());
+    for row in rows {
+        row_values.clear();
+        values(row, &mut row_values);
+        writer.as_mut().write(&row_values).await?;
+    }
+    writer.finish().await
 }
 
 impl Executor for PostgresConnection {
@@ -95,6 +141,17 @@ impl Executor for PostgresConnection {
 
     async fn invalidate_after_commit(&self, keys: Vec<String>) {
         crate::cache::private::invalidate(self.cache(), keys).await
+    }
+
+    async fn copy_in<R: Sync>(
+        &self,
+        types_sql: &str,
+        copy_sql: &str,
+        rows: &[R],
+        values: CopyValues<R>,
+    ) -> Result<u64, Error> {
+        let client = self.client().await?;
+        Ok(copy_rows(&client, types_sql, copy_sql, rows, values).await?)
     }
 }
 
@@ -141,6 +198,16 @@ impl<E: Executor> Executor for &E {
 
     fn invalidate_after_commit(&self, keys: Vec<String>) -> impl Future<Output = ()> + Send {
         E::invalidate_after_commit(self, keys)
+    }
+
+    fn copy_in<R: Sync>(
+        &self,
+        types_sql: &str,
+        copy_sql: &str,
+        rows: &[R],
+        values: CopyValues<R>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        E::copy_in(self, types_sql, copy_sql, rows, values)
     }
 }
 

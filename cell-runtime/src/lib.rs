@@ -21,6 +21,7 @@ pub mod cache;
 mod dev_state;
 mod error;
 mod executor;
+pub mod filter;
 mod postgres;
 mod postgres_types;
 mod query;
@@ -35,6 +36,7 @@ pub mod telemetry;
 
 pub use error::Error;
 pub use executor::Executor;
+pub use filter::{Column, Filter, Set};
 pub use postgres::PostgresConnection;
 pub use transaction::{Isolation, Transaction, TransactionOptions};
 
@@ -87,8 +89,10 @@ pub use cell_stub_macros::service;
 ///
 /// Generated for each table: `insert`, `find_by_<pk>`, `find_by_<field>` per indexed field
 /// (`Option<Self>` when unique, `Vec<Self>` otherwise), `find_by_<a>_and_<b>` per table-level
-/// index, `update`, `delete`, `delete_by_id`, `all(limit, offset)`, `count`, and the
-/// constants `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
+/// index, `update`, `delete`, `delete_by_id`, `all(limit, offset)`, `count`, `upsert`,
+/// `upsert_on_<fields>` per unique index, `insert_many` (binary COPY), `update_where` and
+/// `delete_where` with typed filters from `columns()` (see [`filter`]), and the constants
+/// `TABLE`, `COLUMNS`, `COLUMN_<FIELD>`.
 #[allow(non_snake_case)]
 pub mod Postgres {
     pub use cell_stub_macros::PostgresEnum as Enum;
@@ -250,8 +254,8 @@ pub mod prelude {
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::RateLimited;
     pub use crate::{
-        Cache, Database, Error, Executor, Performance, Postgres, PostgresConnection, RateLimit,
-        Redis, Search, Telemetry, service,
+        Cache, Database, Error, Executor, Filter, Performance, Postgres, PostgresConnection,
+        RateLimit, Redis, Search, Telemetry, service,
     };
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
@@ -271,6 +275,8 @@ pub mod __private {
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;
+    pub use crate::executor::CopyValues;
+    pub use crate::filter::sql as filter_sql;
     pub use crate::postgres_types::{
         EnumColumn, EnumOps, PostgresEnum, enum_accepts, enum_column, enum_from_sql, enum_to_sql,
         str_eq, unknown_label,

@@ -211,6 +211,17 @@ impl Executor for Transaction {
         true
     }
 
+    async fn copy_in<R: Sync>(
+        &self,
+        types_sql: &str,
+        copy_sql: &str,
+        rows: &[R],
+        values: crate::executor::CopyValues<R>,
+    ) -> Result<u64, Error> {
+        let client = self.client()?;
+        self.note(crate::executor::copy_rows(client, types_sql, copy_sql, rows, values).await)
+    }
+
     async fn invalidate_after_commit(&self, keys: Vec<String>) {
         self.inner
             .invalidations

@@ -20,6 +20,7 @@ fn ui() {
     t.compile_fail("tests/ui/redis/fail/*.rs");
     t.compile_fail("tests/ui/telemetry/*.rs");
     t.compile_fail("tests/ui/transaction/*.rs");
+    t.compile_fail("tests/ui/filter/*.rs");
 }
 
 /// trybuild builds the cases in `target/tests/trybuild/`, and the macros look for `.cell/`

@@ -676,6 +676,56 @@ else:
       "is down a replica pays the fallback row instead.")
 p("")
 
+# ---------------------------------------------------------------- Batch writes
+p("## 11. insert_many against hand-written binary COPY")
+p("")
+batch = jsonl("batch.jsonl")
+if not batch:
+    p(NOT_YET)
+else:
+    n = batch[0]["n"]
+    rnds = sorted({c["round"] for c in batch})
+    p(f"The same Postgres Cell (`synchronous_commit = off`), a table of five columns (bigint key, "
+      f"uuid, text, integer, nullable text), {n:,} rows per implementation and round, {len(rnds)} "
+      "rounds; each round empties the table before each implementation, in a rotating order. "
+      "*generated*: `BenchEvent::insert_many(&db, &rows)` (binary `COPY` through the pool); "
+      "*tokio-postgres COPY*: `BinaryCopyInWriter` by hand on one connection, the column types "
+      "written out; *tokio-postgres UNNEST*: `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)`, "
+      "one array per column built from the rows (part of its time). Release build "
+      "(`tests/bench/crud/src/bin/cell-bench-batch.rs`). The generated `insert_many` uses COPY "
+      "because of the UNNEST row.")
+    p("")
+    p("| Figure | Ours | Baseline | Ratio (throughput, median of per-round ratios) | Goal | Runs | Reproduce |")
+    p("|---|---|---|---|---|---|---|")
+    thr = {imp: [c["rows_per_sec"] for c in batch if c["impl"] == imp]
+           for imp in ["generated", "tokio-postgres-copy", "tokio-postgres-unnest"]}
+
+    def per_round(ours, base):
+        out = []
+        for rnd in rnds:
+            o = [c for c in batch if c["round"] == rnd and c["impl"] == ours]
+            b = [c for c in batch if c["round"] == rnd and c["impl"] == base]
+            if o and b:
+                out.append(o[0]["rows_per_sec"] / b[0]["rows_per_sec"])
+        return out
+
+    for figure, ours, base, goal in [
+        ("insert_many (generated, COPY) vs hand-written binary COPY", "generated", "tokio-postgres-copy", "≥ 0.95x"),
+        ("hand-written UNNEST vs hand-written binary COPY", "tokio-postgres-unnest", "tokio-postgres-copy", "—"),
+    ]:
+        rs = per_round(ours, base)
+        if not rs:
+            continue
+        r = statistics.median(rs)
+        v = verdict(r, goal, figure) if goal != "—" else ""
+        o, b = thr[ours], thr[base]
+        p(f"| {figure} | {statistics.median(o):,.0f} rows/s | {statistics.median(b):,.0f} rows/s | **{r:.2f}x** | "
+          f"{goal} {v} | {len(rs)} rounds; per-round ratios {ratios_txt(rs)}; range ours "
+          f"{min(o):,.0f}–{max(o):,.0f}/s, baseline {min(b):,.0f}–{max(b):,.0f}/s | `scripts/bench --only batch` |")
+    p("")
+    p("The goal (≥ 0.95x of hand-written binary COPY) is the issue's.")
+p("")
+
 # ---------------------------------------------------------------- the seed's table
 p("## The seed's claims, beside our measurements")
 p("")
@@ -743,7 +793,7 @@ p("")
 p("```sh")
 p("scripts/bench            # everything; rewrites this file")
 p("scripts/bench --smoke    # a quick check of the script (target/bench/BENCHMARKS.smoke.md)")
-p("scripts/bench --only build,crud,cache,search,start,plan,macro,auth,telemetry,ratelimit")
+p("scripts/bench --only build,crud,cache,search,start,plan,macro,auth,telemetry,ratelimit,batch")
 p("```")
 p("")
 p("Raw results (hyperfine JSON, --timings lines, CRUD JSON lines, criterion estimates) are in "

@@ -77,8 +77,10 @@ fn generate(
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let insert_sql =
-        format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders}) RETURNING {select_list}");
+    let insert_sql = format!(
+        "{} RETURNING {select_list}",
+        insert_sql_head(&qt, &select_list, &placeholders)
+    );
 
     let pk_index = decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
     let pk_ty = &parsed.field_types[pk_index];
@@ -242,6 +244,74 @@ fn generate(
         }
     });
 
+    // Upserts: on the primary key, and on each unique index (`upsert_on_<cols>`).
+    let upserts: Vec<TokenStream> = std::iter::once((format_ident!("upsert"), vec![pk_index]))
+        .chain(
+            upsert_targets(parsed)
+                .into_iter()
+                .map(|(m, cols)| (format_ident!("{}", m), cols)),
+        )
+        .map(|(method, target)| {
+            let sql = upsert_sql(&insert_sql_head(&qt, &select_list, &placeholders), &columns, &target, pk_index, &select_list);
+            let b = body(quote! {
+                let row = #rt::Executor::query_one(db, #sql, &[#(#self_binds),*]).await?;
+                <Self as #p::FromRow>::from_row(&row)
+            });
+            let doc = if method == "upsert" {
+                format!("Inserts this row, or when a row has its primary key (`{}`), writes every other field over it; returns the row as stored (`RETURNING`).", columns[pk_index])
+            } else {
+                let cols = target.iter().map(|&i| format!("`{}`", columns[i])).collect::<Vec<_>>().join(", ");
+                format!("Inserts this row, or when a row has the same {cols} (a unique index), writes the other fields over it, keeping that row's primary key; returns the row as stored (`RETURNING`).")
+            };
+            quote! {
+                #[doc = #doc]
+                pub async fn #method(&self, db: &impl #rt::Executor) -> ::core::result::Result<Self, #rt::Error> #b
+            }
+        })
+        .collect();
+
+    // insert_many: binary COPY, twice as fast as INSERT ... SELECT FROM UNNEST in
+    // BENCHMARKS.md (section 11), and it takes array columns, which UNNEST flattens.
+    let copy_sql = format!("COPY {qt} ({select_list}) FROM STDIN BINARY");
+    let types_sql = format!("SELECT {select_list} FROM {qt} LIMIT 0");
+    let row_binds = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| bind(i, quote!(&row.#f)));
+    let b_insert_many = body(quote! {
+        fn values<'r>(row: &'r #ident, out: &mut ::std::vec::Vec<&'r (dyn #p::ToSql + ::core::marker::Sync)>) {
+            out.extend_from_slice(&[#(#row_binds),*]);
+        }
+        #rt::Executor::copy_in(db, #types_sql, #copy_sql, rows, values).await
+    });
+
+    // Typed columns, and update_where / delete_where.
+    let columns_ident = format_ident!("{}Columns", ident);
+    let vis = &item.vis;
+    let column_fields = fields
+        .iter()
+        .zip(&parsed.field_types)
+        .zip(&columns)
+        .map(|((f, ty), c)| {
+            let doc = format!("The column `{table}.{c}`.");
+            quote!(#[doc = #doc] pub #f: #rt::Column<#ident, #ty>)
+        });
+    let column_values = fields.iter().zip(&columns).map(|(f, c)| {
+        let quoted = q(c);
+        quote!(#f: #rt::Column::new(#quoted))
+    });
+    let columns_doc = format!(
+        "The columns of `{table}`, for the filters of `{ident}::update_where` and `{ident}::delete_where`: `{ident}::columns()`."
+    );
+    let b_delete_where = body(quote! {
+        let (sql, params) = #p::filter_sql::delete(#qt, &filter, "");
+        #rt::Executor::execute(db, &sql, &params).await
+    });
+    let b_update_where = body(quote! {
+        let (sql, params) = #p::filter_sql::update(#qt, &filter, &set, ::core::option::Option::None, "");
+        #rt::Executor::execute(db, &sql, &params).await
+    });
+
     let delete_sql = format!("DELETE FROM {qt} WHERE {pk_col} = $1");
     let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
     let count_sql = format!("SELECT count(*) FROM {qt}");
@@ -352,6 +422,13 @@ fn generate(
     quote! {
         #item
 
+        #[doc = #columns_doc]
+        #[allow(dead_code)]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #columns_ident {
+            #(#column_fields,)*
+        }
+
         #(#errors)*
 
         #support
@@ -368,11 +445,30 @@ fn generate(
             /// values and the database's precision.
             pub async fn insert(&self, db: &impl #rt::Executor) -> ::core::result::Result<Self, #rt::Error> #b_insert
 
+            #(#upserts)*
+
+            /// Writes `rows` in one binary `COPY` (all or none) and returns how many. Values
+            /// are written as given: column defaults do not apply, and a row whose key exists
+            /// fails the whole batch (use `upsert` for those).
+            pub async fn insert_many(db: &impl #rt::Executor, rows: &[Self]) -> ::core::result::Result<u64, #rt::Error> #b_insert_many
+
             #(#find_by)*
 
             #(#find_by_table)*
 
             #update
+
+            /// The typed columns, for `update_where` and `delete_where` filters:
+            /// `Self::columns().email.eq("a@b.c")`.
+            pub const fn columns() -> #columns_ident {
+                #columns_ident { #(#column_values,)* }
+            }
+
+            /// Deletes every row `filter` matches; returns how many.
+            pub async fn delete_where(db: &impl #rt::Executor, filter: #rt::Filter<Self>) -> ::core::result::Result<u64, #rt::Error> #b_delete_where
+
+            /// Sets the columns of `set` on every row `filter` matches; returns how many.
+            pub async fn update_where(db: &impl #rt::Executor, filter: #rt::Filter<Self>, set: #rt::Set<Self>) -> ::core::result::Result<u64, #rt::Error> #b_update_where
 
             /// Deletes this row (by primary key). `Ok(false)` when it was not there.
             pub async fn delete(&self, db: &impl #rt::Executor) -> ::core::result::Result<bool, #rt::Error> #b_delete
@@ -389,6 +485,89 @@ fn generate(
             #search
         }
     }
+}
+
+fn insert_sql_head(qt: &str, select_list: &str, placeholders: &str) -> String {
+    format!("INSERT INTO {qt} ({select_list}) VALUES ({placeholders})")
+}
+
+/// `INSERT ... ON CONFLICT (<target>) DO UPDATE SET <the others> = EXCLUDED.<...> RETURNING
+/// <every column>`. The primary key is kept on a conflict over another unique index. With
+/// nothing else to write, the first target column is set to itself, so RETURNING still
+/// gives the stored row (`DO NOTHING` would return none).
+fn upsert_sql(
+    head: &str,
+    columns: &[&str],
+    target: &[usize],
+    pk_index: usize,
+    select_list: &str,
+) -> String {
+    let conflict = target
+        .iter()
+        .map(|&i| q(columns[i]))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut written: Vec<usize> = (0..columns.len())
+        .filter(|i| !target.contains(i) && *i != pk_index)
+        .collect();
+    if written.is_empty() {
+        written.push(target[0]);
+    }
+    let sets = written
+        .iter()
+        .map(|&i| format!("{c} = EXCLUDED.{c}", c = q(columns[i])))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{head} ON CONFLICT ({conflict}) DO UPDATE SET {sets} RETURNING {select_list}")
+}
+
+/// The unique indexes other than the primary key, as `(upsert_on_<fields>, column indexes)`:
+/// a field's `#[Postgres::index(unique)]` / `#[Postgres::unique]`, then each table-level
+/// unique index (one method per list of columns). The Redis Cell wraps the same methods.
+pub fn upsert_targets(parsed: &ParsedTable) -> Vec<(String, Vec<usize>)> {
+    let decl = &parsed.decl;
+    let name = |i: usize| {
+        parsed.field_idents[i]
+            .to_string()
+            .trim_start_matches("r#")
+            .to_string()
+    };
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut push = |cols: Vec<usize>| {
+        let method = format!(
+            "upsert_on_{}",
+            cols.iter()
+                .map(|&i| name(i))
+                .collect::<Vec<_>>()
+                .join("_and_")
+        );
+        if !out.iter().any(|(m, _)| *m == method) {
+            out.push((method, cols));
+        }
+    };
+    for (i, c) in decl.columns.iter().enumerate() {
+        if !c.primary_key && c.index.is_some_and(|ix| ix.unique) {
+            push(vec![i]);
+        }
+    }
+    for ix in decl.indexes.iter().filter(|ix| ix.unique) {
+        let Some(cols) = ix
+            .columns
+            .iter()
+            .map(|c| decl.columns.iter().position(|d| &d.name == c))
+            .collect::<Option<Vec<usize>>>()
+        else {
+            continue;
+        };
+        // (An index naming a column twice is reported; the primary key alone is `upsert`.)
+        if (1..cols.len()).any(|n| cols[..n].contains(&cols[n]))
+            || cols.iter().all(|&i| decl.columns[i].primary_key)
+        {
+            continue;
+        }
+        push(cols);
+    }
+    out
 }
 
 /// How a finder takes its key: `&str` for `String`, a reference otherwise.
@@ -455,6 +634,109 @@ mod tests {
         assert!(
             !out.contains("Postgres :: primary_key"),
             "field attributes stripped: {out}"
+        );
+    }
+
+    #[test]
+    fn upserts_on_the_primary_key_and_each_unique_index() {
+        let mut item: ItemStruct = syn::parse2(quote! {
+            struct Member {
+                #[Postgres::primary_key] id: i64,
+                #[Postgres::unique] email: String,
+                org_id: i64,
+                handle: String,
+            }
+        })
+        .unwrap();
+        let parsed =
+            parse_table(quote!(indexes = [("org_id", "handle", unique)]), &mut item).unwrap();
+        validate(&parsed).unwrap();
+        let out = expand(&item, &parsed, LockView::Absent).to_string();
+        let head = r#"INSERT INTO \"members\" (\"id\", \"email\", \"org_id\", \"handle\") VALUES ($1, $2, $3, $4)"#;
+        let returning = r#"RETURNING \"id\", \"email\", \"org_id\", \"handle\""#;
+        for (method, conflict, sets) in [
+            (
+                "upsert",
+                r#"\"id\""#,
+                r#"\"email\" = EXCLUDED.\"email\", \"org_id\" = EXCLUDED.\"org_id\", \"handle\" = EXCLUDED.\"handle\""#,
+            ),
+            // The primary key of the row already there is kept.
+            (
+                "upsert_on_email",
+                r#"\"email\""#,
+                r#"\"org_id\" = EXCLUDED.\"org_id\", \"handle\" = EXCLUDED.\"handle\""#,
+            ),
+            (
+                "upsert_on_org_id_and_handle",
+                r#"\"org_id\", \"handle\""#,
+                r#"\"email\" = EXCLUDED.\"email\""#,
+            ),
+        ] {
+            assert!(
+                out.contains(&format!("pub async fn {method} (& self , db : & impl :: cell_runtime :: Executor) -> :: core :: result :: Result < Self , :: cell_runtime :: Error >")),
+                "{method}: {out}"
+            );
+            let sql = format!("{head} ON CONFLICT ({conflict}) DO UPDATE SET {sets} {returning}");
+            assert!(out.contains(&sql), "{sql}: {out}");
+        }
+        assert_eq!(
+            upsert_targets(&parsed),
+            vec![
+                ("upsert_on_email".to_string(), vec![1]),
+                ("upsert_on_org_id_and_handle".to_string(), vec![2, 3]),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_upsert_with_nothing_else_to_write_still_returns_the_row() {
+        let out = expand_str(
+            quote! {
+                struct Flag { #[Postgres::primary_key] name: String }
+            },
+            LockView::Absent,
+        );
+        assert!(
+            out.contains(r#"ON CONFLICT (\"name\") DO UPDATE SET \"name\" = EXCLUDED.\"name\" RETURNING \"name\""#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn insert_many_copies_in_binary_with_the_columns_types() {
+        let out = expand_str(users(), LockView::Absent);
+        assert!(
+            out.contains("pub async fn insert_many (db : & impl :: cell_runtime :: Executor , rows : & [Self]) -> :: core :: result :: Result < u64 , :: cell_runtime :: Error >"),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#""SELECT \"id\", \"email\", \"age\" FROM \"users\" LIMIT 0" , "COPY \"users\" (\"id\", \"email\", \"age\") FROM STDIN BINARY""#),
+            "{out}"
+        );
+        assert!(
+            out.contains("out . extend_from_slice (& [& row . id , & row . email , & row . age])"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn typed_columns_and_filtered_writes() {
+        let out = expand_str(users(), LockView::Absent);
+        assert!(
+            out.contains("struct UserColumns { # [doc = \"The column `users.id`.\"] pub id : :: cell_runtime :: Column < User , Uuid > ,"),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"email : :: cell_runtime :: Column :: new ("\"email\"")"#),
+            "{out}"
+        );
+        assert!(
+            out.contains("pub async fn delete_where (db : & impl :: cell_runtime :: Executor , filter : :: cell_runtime :: Filter < Self >) -> :: core :: result :: Result < u64"),
+            "{out}"
+        );
+        assert!(
+            out.contains("pub async fn update_where (db : & impl :: cell_runtime :: Executor , filter : :: cell_runtime :: Filter < Self > , set : :: cell_runtime :: Set < Self >) -> :: core :: result :: Result < u64"),
+            "{out}"
         );
     }
 

@@ -2,9 +2,13 @@
 //!
 //! - [`cached_table`] rewrites a `#[Postgres::table]` expansion: the generated
 //!   `find_by_<pk>` and `find_by_<cache_key>` read through Redis, and `update`, `delete`,
-//!   `delete_by_id` invalidate after the database has committed. The database versions are
-//!   kept as private `__cell_db_*` methods, so the SQL stays the Postgres Cell's and every
-//!   signature stays the same: no call site changes.
+//!   `delete_by_id`, `upsert`, `upsert_on_<fields>`, `update_where` and `delete_where`
+//!   invalidate after the database has committed (the keys of every row they touched, before
+//!   and after the write). The database versions are kept as private `__cell_db_*` methods, so
+//!   the SQL stays the Postgres Cell's and every signature stays the same: no call site
+//!   changes. `update_where` and `delete_where` run their own statement, which returns the
+//!   touched rows' keys (`RETURNING`). `insert_many` only adds rows, and misses are not
+//!   cached, so it is not wrapped.
 //! - [`memoize`] wraps an async function's body in a read-through cache keyed by the
 //!   function's path and arguments.
 //!
@@ -130,7 +134,24 @@ pub fn cached_table(
                     .map(|(_, f)| (format!("find_by_{}", field_name(f)), field_name(f))),
             )
             .collect();
-    let writes = ["update", "delete", "delete_by_id"];
+    let writes = ["update", "delete", "delete_by_id", "upsert"];
+    let upsert_targets = cell_postgres::expand::upsert_targets(parsed);
+    let filtered = ["update_where", "delete_where"];
+    let qt = q(&parsed.decl.name);
+    let key_columns: Vec<String> = std::iter::once(pk_index)
+        .chain(key_fields.iter().map(|(i, _)| *i))
+        .map(|i| q(&parsed.decl.columns[i].name))
+        .collect();
+    let qualified = |alias: &str| {
+        key_columns
+            .iter()
+            .map(|c| format!("\"{alias}\".{c}"))
+            .collect::<Vec<_>>()
+    };
+    let returning_keys = key_columns.join(", ");
+    let returning_new_old = [qualified("__new"), qualified("__old")].concat().join(", ");
+    let group = key_columns.len();
+    let pk_quoted = &key_columns[0];
 
     let mut wrappers = Vec::new();
     let mut found = Vec::new();
@@ -143,7 +164,12 @@ pub fn cached_table(
             let ImplItem::Fn(f) = member else { continue };
             let name = f.sig.ident.to_string();
             let finder = finders.iter().find(|(m, _)| *m == name);
-            if finder.is_none() && !writes.contains(&name.as_str()) {
+            let upsert_on = upsert_targets.iter().find(|(m, _)| *m == name);
+            if finder.is_none()
+                && upsert_on.is_none()
+                && !writes.contains(&name.as_str())
+                && !filtered.contains(&name.as_str())
+            {
                 continue;
             }
             found.push(name.clone());
@@ -173,7 +199,56 @@ pub fn cached_table(
             } else {
                 quote!(Self::#db_name(#(#call_args),*))
             };
-            let body = if let Some((_, field)) = finder {
+            let body = if name == "delete_where" {
+                // The deleted rows' keys come back from the DELETE itself.
+                quote!({
+                    let (sql, params) = ::cell_runtime::__private::filter_sql::delete(#qt, &filter, #returning_keys);
+                    let rows = #rt::Executor::query(db, &sql, &params).await?;
+                    let mut __cell_keys = ::std::vec::Vec::new();
+                    for row in &rows {
+                        Self::__cell_row_keys(row, 0, &mut __cell_keys)?;
+                    }
+                    #rt::Executor::invalidate_after_commit(db, __cell_keys).await;
+                    ::core::result::Result::Ok(rows.len() as u64)
+                })
+            } else if name == "update_where" {
+                // Joined to itself as it was, the UPDATE returns each row's keys before and after.
+                quote!({
+                    let (sql, params) = ::cell_runtime::__private::filter_sql::update(#qt, &filter, &set, ::core::option::Option::Some(#pk_quoted), #returning_new_old);
+                    let rows = #rt::Executor::query(db, &sql, &params).await?;
+                    let mut __cell_keys = ::std::vec::Vec::new();
+                    for row in &rows {
+                        Self::__cell_row_keys(row, 0, &mut __cell_keys)?;
+                        Self::__cell_row_keys(row, #group, &mut __cell_keys)?;
+                    }
+                    #rt::Executor::invalidate_after_commit(db, __cell_keys).await;
+                    ::core::result::Result::Ok(rows.len() as u64)
+                })
+            } else if let Some((_, target)) = upsert_on {
+                // The row that conflicts may have another primary key and other cache keys:
+                // its keys before, and the stored row's after.
+                let cond = target
+                    .iter()
+                    .enumerate()
+                    .map(|(n, &i)| format!("{} = ${}", q(&parsed.decl.columns[i].name), n + 1))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let sql = format!("SELECT {returning_keys} FROM {qt} WHERE {cond}");
+                let binds = target.iter().map(|&i| {
+                    let f = &parsed.field_idents[i];
+                    quote!(&self.#f)
+                });
+                quote!({
+                    let mut __cell_keys = ::std::vec::Vec::new();
+                    for row in #rt::Executor::query(db, #sql, &[#(#binds),*]).await? {
+                        Self::__cell_row_keys(&row, 0, &mut __cell_keys)?;
+                    }
+                    let __cell_done = #db_call.await?;
+                    __cell_keys.extend(__cell_done.__cell_own_keys());
+                    #rt::Executor::invalidate_after_commit(db, __cell_keys).await;
+                    ::core::result::Result::Ok(__cell_done)
+                })
+            } else if let Some((_, field)) = finder {
                 let value = call_args.last().cloned().unwrap_or_default();
                 quote!({
                     let __cell_key = #p::entry_key(#ns, #field, &#value);
@@ -253,6 +328,17 @@ pub fn cached_table(
         .chain(key_fields.iter().map(|(_, f)| (*f, field_name(f))))
         .map(|(f, name)| quote!(#p::entry_key(#ns, #name, &self.#f)));
 
+    let group_reads = std::iter::once((pk_index, pk_field))
+        .chain(key_fields.iter().copied())
+        .enumerate()
+        .map(|(n, (i, f))| {
+            let ty = &parsed.field_types[i];
+            let name = field_name(f);
+            quote!({
+                let v: #ty = row.try_get(at + #n)?;
+                keys.push(#p::entry_key(#ns, #name, &v));
+            })
+        });
     let fields = &parsed.field_idents;
     let types = &parsed.field_types;
     let serde_path =
@@ -289,6 +375,17 @@ pub fn cached_table(
                 pk_key: ::std::string::String,
                 pk: &(dyn #p::ToSql + ::core::marker::Sync),
             ) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, #rt::Error> #stored
+
+
+            /// The keys of the primary key and cache keys read from `row`, from column `at`.
+            fn __cell_row_keys(
+                row: &::cell_runtime::__private::Row,
+                at: usize,
+                keys: &mut ::std::vec::Vec<::std::string::String>,
+            ) -> ::core::result::Result<(), #rt::Error> {
+                #(#group_reads)*
+                ::core::result::Result::Ok(())
+            }
 
             fn __cell_own_keys(&self) -> ::std::vec::Vec<::std::string::String> {
                 ::std::vec![#(#own_keys),*]
@@ -552,6 +649,31 @@ mod tests {
         );
         assert_eq!(out.matches("pub async fn find_by_id").count(), 1, "{out}");
         assert!(out.contains("3600u64"), "{out}");
+    }
+
+    #[test]
+    fn batch_writes_invalidate_the_keys_of_every_row_they_touch() {
+        let out = expand_products();
+        for m in ["upsert", "upsert_on_sku", "update_where", "delete_where"] {
+            assert!(
+                out.contains(&format!("async fn __cell_db_{m} (")),
+                "{m}: {out}"
+            );
+            assert!(out.contains(&format!("pub async fn {m} (")), "{m}: {out}");
+        }
+        // Misses are not cached, so new rows need no invalidation.
+        assert!(!out.contains("__cell_db_insert_many"), "{out}");
+        // The row an upsert on a unique index meets: its keys before the write.
+        assert!(
+            out.contains(r#"SELECT \"id\", \"sku\" FROM \"products\" WHERE \"sku\" = $1"#),
+            "{out}"
+        );
+        // DELETE returns the deleted rows' keys; UPDATE, joined to itself, before and after.
+        assert!(
+            out.contains(r#"filter_sql :: delete ("\"products\"" , & filter , "\"id\", \"sku\"")"#),
+            "{out}"
+        );
+        assert!(out.contains(r#"Some ("\"id\"") , "\"__new\".\"id\", \"__new\".\"sku\", \"__old\".\"id\", \"__old\".\"sku\"")"#), "{out}");
     }
 
     #[test]
