@@ -353,6 +353,17 @@ impl App {
         App::run(cmd)
     }
 
+    /// The URL of a Cell this app brought up, from `.cell/state/<cell>.json`.
+    pub fn state_url(&self, cell: &str) -> String {
+        let state: serde_json::Value =
+            serde_json::from_str(&self.read(&format!(".cell/state/{cell}.json")))
+                .unwrap_or_else(|e| panic!("the {cell} state: {e}"));
+        state["url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the {cell} state names no URL: {state}"))
+            .to_string()
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }

@@ -51,18 +51,10 @@ fn batch_writes_land_and_the_cache_follows() {
     let app = App::copy_fixture("cache");
     app.cargo_cell(&["up", "postgres", "redis"])
         .assert_success();
-    let url_of = |cell: &str| -> String {
-        let state: serde_json::Value =
-            serde_json::from_str(&app.read(&format!(".cell/state/{cell}.json"))).expect("state");
-        state["url"]
-            .as_str()
-            .expect("the state names the URL")
-            .to_string()
-    };
-    let postgres = url_of("postgres");
+    let postgres = app.state_url("postgres");
     // SAFETY: set before any runtime or other thread of this test binary reads the
     // environment; this file holds one test.
-    unsafe { std::env::set_var("CELL_REDIS_URL", url_of("redis")) };
+    unsafe { std::env::set_var("CELL_REDIS_URL", app.state_url("redis")) };
     app.psql(
         "CREATE TABLE batch_members (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, \
          name text NOT NULL, score integer NOT NULL)",

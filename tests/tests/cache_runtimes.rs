@@ -27,12 +27,10 @@ fn one_runtime_after_another_keeps_the_cache() {
     }
     let app = App::copy_fixture("cache");
     app.cargo_cell(&["up", "redis"]).assert_success();
-    let state: serde_json::Value =
-        serde_json::from_str(&app.read(".cell/state/redis.json")).expect("redis state");
-    let url = state["url"].as_str().expect("the state names the URL");
+    let url = app.state_url("redis");
     // SAFETY: set before any runtime or other thread of this test binary reads the
     // environment; this file holds one test.
-    unsafe { std::env::set_var("CELL_REDIS_URL", url) };
+    unsafe { std::env::set_var("CELL_REDIS_URL", &url) };
 
     // A key no earlier run can have cached.
     let run = uuid::Uuid::new_v4().to_string();

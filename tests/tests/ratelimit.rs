@@ -158,12 +158,7 @@ fn one_limit_across_two_processes_and_a_fallback_per_process_without_redis() {
     }
     let app = App::copy_fixture("cache");
     app.cargo_cell(&["up", "redis"]).assert_success();
-    let state: serde_json::Value =
-        serde_json::from_str(&app.read(".cell/state/redis.json")).expect("redis state");
-    let url = state["url"]
-        .as_str()
-        .expect("the state names the URL")
-        .to_string();
+    let url = app.state_url("redis");
     // SAFETY: the only other test of this binary, `child_process`, read the environment
     // when it started and returned (here it is no child), seconds before: no other thread
     // reads or writes the environment now.

@@ -59,18 +59,10 @@ fn transactions_commit_roll_back_and_retry() {
     let app = App::copy_fixture("cache");
     app.cargo_cell(&["up", "postgres", "redis"])
         .assert_success();
-    let url_of = |cell: &str| -> String {
-        let state: serde_json::Value =
-            serde_json::from_str(&app.read(&format!(".cell/state/{cell}.json"))).expect("state");
-        state["url"]
-            .as_str()
-            .expect("the state names the URL")
-            .to_string()
-    };
-    let postgres = url_of("postgres");
+    let postgres = app.state_url("postgres");
     // SAFETY: set before any runtime or other thread of this test binary reads the
     // environment; this file holds one test.
-    unsafe { std::env::set_var("CELL_REDIS_URL", url_of("redis")) };
+    unsafe { std::env::set_var("CELL_REDIS_URL", app.state_url("redis")) };
     app.psql("CREATE TABLE tx_accounts (id bigint PRIMARY KEY, balance bigint NOT NULL)");
     app.psql(&format!(
         "INSERT INTO tx_accounts VALUES (1, {START}), (2, {START}), (3, 100)"

@@ -25,6 +25,9 @@ pub struct QueryInput {
     pub target: Option<syn::Path>,
     /// `#[Postgres::query]` on a function returning one column's values: their type.
     pub scalar: Option<syn::Type>,
+    /// The caller states the row type (`query_as!`, a `#[Postgres::query]` function): the
+    /// record step can expand a query not described yet without knowing its columns.
+    pub typed: bool,
     pub sql: LitStr,
     pub args: Vec<Expr>,
 }
@@ -63,6 +66,7 @@ impl QueryInput {
                 Ok(Raw(QueryInput {
                     target,
                     scalar: None,
+                    typed: false,
                     sql,
                     args,
                 }))
@@ -78,7 +82,10 @@ impl QueryInput {
                 input.sql.span(),
                 "query_as! takes the result type first\n\nhelp: `query_as!(OrgCount, \"SELECT ...\", args..)`",
             )),
-            _ => Ok(input),
+            _ => Ok(QueryInput {
+                typed: input.target.is_some(),
+                ..input
+            }),
         }
     }
 
@@ -121,7 +128,28 @@ pub fn expand_checked(
     recording: bool,
 ) -> Result<TokenStream, TokenStream> {
     let span = input.sql.span();
+    // The record step, for a query whose row type the caller states: a stub that compiles,
+    // so crates depending on this one record too; the statement is described after it.
+    let stub = || {
+        let rt = quote!(::cell_runtime);
+        let ty = match (&input.target, &input.scalar) {
+            (Some(path), _) => quote!(#path),
+            (None, Some(ty)) => quote!(#ty),
+            (None, None) => quote!(()),
+        };
+        let sql = input.sql.value();
+        let args = input.args.iter().map(|a| {
+            quote_spanned!(syn::spanned::Spanned::span(a)=> &(#a) as &(dyn #rt::__private::ToSql + ::core::marker::Sync))
+        });
+        quote!({
+            fn decode(_: &#rt::__private::Row) -> ::core::result::Result<#ty, #rt::Error> {
+                ::core::unreachable!("the record step only checks the code")
+            }
+            #rt::__private::Query::<#ty>::new(#sql, ::std::vec![#(#args),*], decode)
+        })
+    };
     let (path, lock) = match view {
+        QueriesView::Absent if recording && input.typed => return Ok(stub()),
         QueriesView::Absent if recording => return Err(pending(span)),
         QueriesView::Absent => {
             return Err(error(
@@ -139,7 +167,12 @@ pub fn expand_checked(
     let tracking = quote!(
         const _: &[u8] = ::core::include_bytes!(#path);
     );
-    let Some(locked) = lock.queries.get(&input.hash()) else {
+    let locked = lock.queries.get(&input.hash());
+    let described = locked.is_some_and(|l| matches!(l.described, Described::Ok { .. }));
+    if recording && input.typed && !described {
+        return Ok(stub());
+    }
+    let Some(locked) = locked else {
         if recording {
             return Err(pending(span));
         }
@@ -465,6 +498,7 @@ impl QueryFn {
             QueryInput {
                 target,
                 scalar,
+                typed: true,
                 sql: self.sql.clone(),
                 args,
             },
@@ -810,6 +844,38 @@ mod tests {
             out.contains("there is no .cell/postgres.queries.lock.json yet"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn the_record_step_stubs_a_typed_query_not_described_yet() {
+        let lock = lock_with(SQL, described());
+        // query_as!: the row type is known, so it compiles without the description.
+        let out = run(quote!(OrgCount, "SELECT 2", x), true, Some(&lock), true);
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("Query :: < OrgCount >"), "{out}");
+        assert!(
+            out.contains("& (x) as"),
+            "the arguments are still type-checked: {out}"
+        );
+        let out = run(quote!(OrgCount, "SELECT 2"), true, None, true);
+        assert!(!out.contains("compile_error"), "{out}");
+        // Refused by Postgres: the record step still compiles; phase 2 reports it.
+        let bad = "SELECT nmae FROM customers";
+        let refused = lock_with(
+            bad,
+            Described::Rejected {
+                message: "column \"nmae\" does not exist".into(),
+                position: Some(8),
+                hint: None,
+            },
+        );
+        let out = run(quote!(Row, #bad), true, Some(&refused), true);
+        assert!(!out.contains("compile_error"), "{out}");
+        let out = run(quote!(Row, #bad), true, Some(&refused), false);
+        assert!(out.contains("Postgres refuses this query"), "{out}");
+        // query!: its fields come from the description, so it waits for it.
+        let out = run(quote!("SELECT 2"), false, None, true);
+        assert!(out.contains(PENDING_MARKER), "{out}");
     }
 
     #[test]
