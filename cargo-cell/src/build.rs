@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use cell_core::live::Timings;
 use cell_core::ui::Ui;
-use cell_core::{ApplyOptions, Context, Target};
+use cell_core::{ApplyOptions, Context, LiveCell, Manifest, Target};
 
 use crate::cli::{BuildArgs, CargoArgs, GlobalArgs};
 use crate::error::Error;
@@ -61,7 +61,7 @@ pub async fn build(
         None => {}
         Some(recording)
             if !recording.pending
-                && undescribed(&recording.manifest, ws) == 0
+                && waiting(&cells, ws, &recording.manifest) == 0
                 && unchanged
                     .as_ref()
                     .is_some_and(|c| c.covers(ws, &recording.manifest)) =>
@@ -116,11 +116,11 @@ pub async fn build(
                     crate::converged::save(&cx, &cells, &recording.manifest).await;
                     break;
                 }
-                // Queries the record step could not expand are described now: record again,
-                // so the crates they stopped from compiling record too.
+                // Items the record step could not expand (checked queries) are described now:
+                // record again, so the crates they stopped from compiling record too.
                 if round == MAX_ROUNDS {
                     return Err(Error::QueriesPending {
-                        count: undescribed(&recording.manifest, ws).max(1),
+                        count: waiting(&cells, ws, &recording.manifest).max(1),
                         rounds: round,
                     });
                 }
@@ -140,33 +140,14 @@ pub async fn build(
     }
 }
 
-/// Record and describe rounds before giving up on queries that stay undescribed: one for
-/// a new query, one more for each layer of workspace crates whose queries a failing crate
-/// hid (a library's, then its binaries').
+/// Record and apply rounds before giving up on items that still wait for their Cell: one
+/// for a new checked query, one more for each layer of workspace crates whose queries a
+/// failing crate hid (a library's, then its binaries').
 const MAX_ROUNDS: usize = 4;
 
-/// How many recorded queries the lock does not describe, or describes as refused: those
-/// are prepared again even when no Cell changed (a refusal may have been for a view or a
-/// table made since).
-fn undescribed(manifest: &cell_core::Manifest, ws: &Workspace) -> usize {
-    use cell_core::lockfile::LockFile as _;
-    use cell_postgres::queries::{Described, QUERIES_LOCK_FILE, QueriesLock};
-    let queries = &cell_postgres::section(manifest).queries;
-    if queries.is_empty() {
-        return 0;
-    }
-    let lock = QueriesLock::read(&ws.lock_path(QUERIES_LOCK_FILE))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    queries
-        .iter()
-        .filter(|q| {
-            lock.queries
-                .get(&q.hash)
-                .is_none_or(|l| matches!(l.described, Described::Rejected { .. }))
-        })
-        .count()
+/// Recorded items that wait for their Cell's apply (see `Cell::waiting`).
+fn waiting(cells: &[&'static dyn LiveCell], ws: &Workspace, manifest: &Manifest) -> usize {
+    cells.iter().map(|c| c.waiting(ws, manifest)).sum()
 }
 
 /// Phase 2: exactly the `cargo build` a user would run, so a later plain `cargo build` is

@@ -44,11 +44,11 @@ pub enum Error {
     )]
     RecordFailed,
 
-    #[error("{count} checked quer{} still not described after {rounds} rounds of record and describe", if *.count == 1 { "y is" } else { "ies are" })]
+    #[error("{count} recorded item{} (checked queries) still wait{} for their Cell after {rounds} rounds of record and apply", if *.count == 1 { "" } else { "s" }, if *.count == 1 { "s" } else { "" })]
     #[diagnostic(
         code(cell::queries_pending),
         help(
-            "queries are described by the Postgres Cell during `cargo cell build`: make sure it is not left out (`--without postgres`), and that .cell/postgres.queries.lock.json is writable"
+            "checked queries are described by the Postgres Cell during `cargo cell build`: make sure it is not left out (`--without postgres`), and that .cell/postgres.queries.lock.json is writable"
         )
     )]
     QueriesPending { count: usize, rounds: usize },

@@ -25,14 +25,14 @@ use cell_core::ui::Ui;
 const RECORD_DIR_ENV: &str = "CELL_RECORD_DIR";
 const RUN_ID_ENV: &str = "CELL_RUN_ID";
 const RUN_MARKER: &str = "_run";
-use cell_postgres::queries::PENDING_MARKER;
+use cell_core::PENDING_MARKER;
 
 pub struct Recording {
     pub manifest: Manifest,
     /// Workspace packages with at least one recorded item.
     pub packages: Vec<String>,
-    /// The workspace compiled but for checked queries not described yet (see
-    /// `cell_postgres::queries::PENDING_MARKER`): the manifest holds every unit that compiled
+    /// The workspace compiled but for items that wait for their Cell (checked queries not
+    /// described yet, see `cell_core::PENDING_MARKER`): the manifest holds every unit that compiled
     /// or failed only for those, and the last recording of units cargo had to skip. Once the
     /// Cells have described the queries, recording again gives the whole manifest.
     pub pending: bool,
@@ -92,9 +92,9 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
 
     let mut units: HashMap<String, bool> = HashMap::new();
     let mut diagnostics = Vec::new();
-    // Errors other than "query not described yet".
+    // Errors other than "not described yet".
     let mut other_errors = 0usize;
-    let mut pending_queries = std::collections::HashSet::new();
+    let mut pending_items = std::collections::HashSet::new();
     let mut observed = fingerprint::Observed::default();
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
     for message in Message::parse_stream(stdout).flatten() {
@@ -111,13 +111,13 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
             Message::CompilerMessage(m) => {
                 if m.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error {
                     if m.message.message.contains(PENDING_MARKER) {
-                        // The lib and its test target report the same query: count places.
+                        // The lib and its test target report the same item: count places.
                         let at = m
                             .message
                             .spans
                             .first()
                             .map(|s| (s.file_name.clone(), s.line_start, s.column_start));
-                        pending_queries.insert(at);
+                        pending_items.insert(at);
                     } else if !m.message.message.starts_with("aborting due to") {
                         other_errors += 1;
                     }
@@ -134,19 +134,15 @@ pub fn record(ws: &Workspace, args: &CargoArgs, ui: &Ui) -> Result<Recording, Er
         source,
     })?;
     let stderr_text = stderr_reader.join().unwrap_or_default();
-    let pending = !status.success() && other_errors == 0 && !pending_queries.is_empty();
+    let pending = !status.success() && other_errors == 0 && !pending_items.is_empty();
     if pending {
         let crates = ws.members.iter().map(|m| m.replace('-', "_")).collect();
         let recording = reconcile(&fragments, &units, &run_id, &Partial::Yes { crates })?;
         task.finish(format!(
             "recorded {} ({} quer{} to describe before the rest compiles)",
             recording.manifest.summary(),
-            pending_queries.len(),
-            if pending_queries.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            }
+            pending_items.len(),
+            if pending_items.len() == 1 { "y" } else { "ies" }
         ));
         // No stamp: the next record must compile again, now against the described queries.
         return Ok(Recording {

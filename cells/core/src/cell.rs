@@ -43,6 +43,13 @@ pub trait Cell: Send + Sync + 'static {
     fn redact(&self, text: &str) -> String {
         text.to_string()
     }
+
+    /// How many recorded items wait for this Cell's apply before they expand (checked
+    /// queries not described yet, or refused last time): while any do, `cargo cell build`
+    /// applies even when nothing else changed, and records again after.
+    fn waiting(&self, _ws: &Workspace, _manifest: &Manifest) -> usize {
+        0
+    }
 }
 
 /// What `cargo cell check` found for one Cell.

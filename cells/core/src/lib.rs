@@ -51,6 +51,11 @@ pub fn snake_chars(name: &str) -> String {
         .collect()
 }
 
+/// What an expansion that waits for its Cell says in the record step (a checked query
+/// before Postgres described it). The record step knows a compilation that failed only with
+/// these errors: the Cells apply, then it records again. Keep the words.
+pub const PENDING_MARKER: &str = "cargo-cell: not described yet";
+
 /// Environment variable naming Cells built without their real expansion (comma-separated),
 /// set by `cargo cell --without CELL` and `[workspace.metadata.cell] disabled = [...]`.
 pub const DISABLED_ENV: &str = "CELL_DISABLED";

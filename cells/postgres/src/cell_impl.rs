@@ -100,6 +100,18 @@ impl Cell for PostgresCell {
     fn redact(&self, text: &str) -> String {
         crate::cell::redact(text)
     }
+
+    fn waiting(&self, ws: &Workspace, manifest: &Manifest) -> usize {
+        let recorded = &section(manifest).queries;
+        if recorded.is_empty() {
+            return 0;
+        }
+        // An unreadable lock: every query is described again, and the lock rewritten.
+        let lock = QueriesLock::read(&ws.lock_path(QUERIES_LOCK_FILE))
+            .ok()
+            .flatten();
+        queries::waiting(recorded, lock.as_ref())
+    }
 }
 
 /// The declarations with every enum column pointed at its Postgres enum type.

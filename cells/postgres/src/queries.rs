@@ -27,10 +27,9 @@ pub const QUERIES_LOCK_FILE: &str = "postgres.queries.lock.json";
 
 pub const QUERIES_LOCK_VERSION: u32 = 1;
 
-/// What the phase-1 expansion of a query not (yet) in the lock says. The record step knows
-/// a compilation that failed only with these errors: it describes the queries and records
-/// again. Keep the words.
-pub const PENDING_MARKER: &str = "cargo-cell: query not described yet";
+/// What the phase-1 expansion of a `query!` not (yet) in the lock says (see
+/// [`cell_core::PENDING_MARKER`]).
+pub use cell_core::PENDING_MARKER;
 
 /// One statement as the code writes it, recorded in phase 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +273,18 @@ pub fn broken_by(
         }
     }
     out
+}
+
+/// How many of `recorded` the lock does not describe, or describes as refused (see
+/// `Cell::waiting`).
+pub fn waiting(recorded: &[QueryDecl], lock: Option<&QueriesLock>) -> usize {
+    recorded
+        .iter()
+        .filter(|q| {
+            lock.and_then(|l| l.queries.get(&q.hash))
+                .is_none_or(|l| matches!(l.described, Described::Rejected { .. }))
+        })
+        .count()
 }
 
 /// `cargo cell check`: every query the code runs against the locks, with no database. A
