@@ -131,22 +131,18 @@ pub fn expand_checked(
     // The record step, for a query whose row type the caller states: a stub that compiles,
     // so crates depending on this one record too; the statement is described after it.
     let stub = || {
-        let rt = quote!(::cell_runtime);
         let ty = match (&input.target, &input.scalar) {
             (Some(path), _) => quote!(#path),
             (None, Some(ty)) => quote!(#ty),
             (None, None) => quote!(()),
         };
-        let sql = input.sql.value();
-        let args = input.args.iter().map(|a| {
-            quote_spanned!(syn::spanned::Spanned::span(a)=> &(#a) as &(dyn #rt::__private::ToSql + ::core::marker::Sync))
-        });
-        quote!({
-            fn decode(_: &#rt::__private::Row) -> ::core::result::Result<#ty, #rt::Error> {
-                ::core::unreachable!("the record step only checks the code")
-            }
-            #rt::__private::Query::<#ty>::new(#sql, ::std::vec![#(#args),*], decode)
-        })
+        let value = query_value(
+            input,
+            &input.sql.value(),
+            &ty,
+            quote!(let _ = row; ::core::unreachable!("the record step only checks the code")),
+        );
+        quote!({ #value })
     };
     let (path, lock) = match view {
         QueriesView::Absent if recording && input.typed => return Ok(stub()),
@@ -259,35 +255,34 @@ fn expand_locked(input: &QueryInput, locked: &LockedQuery) -> Result<TokenStream
     }
 
     let sql = &locked.sql;
-    let args = input.args.iter().map(|a| {
-        quote_spanned!(syn::spanned::Spanned::span(a)=> &(#a) as &(dyn #rt::__private::ToSql + ::core::marker::Sync))
-    });
     if let Some(ty) = &input.scalar {
         return match columns.as_slice() {
-            [c] if c.nullable
-                && ColumnName::parse(&c.name).nullable != Some(false)
-                && !is_option(ty) =>
-            {
-                Err(error(
-                    span,
-                    &format!(
-                        "column `{}` of this query may be NULL, but the function returns `{}` for it",
-                        c.name,
-                        quote!(#ty)
-                    ),
-                    &format!(
-                        "return `Option<{}>` for it, or insist in the statement: `... AS \"{}!\"`",
-                        quote!(#ty),
-                        ColumnName::parse(&c.name).field
-                    ),
-                ))
-            }
-            [_] => Ok(quote! {
-                fn decode(row: &#rt::__private::Row) -> ::core::result::Result<#ty, #rt::Error> {
-                    #rt::__private::column::<#ty>(row, 0)
+            [c] => {
+                let name = ColumnName::parse(&c.name);
+                if c.nullable && name.nullable != Some(false) && !is_option(ty) {
+                    Err(error(
+                        span,
+                        &format!(
+                            "column `{}` of this query may be NULL, but the function returns `{}` for it",
+                            c.name,
+                            quote!(#ty)
+                        ),
+                        &format!(
+                            "return `Option<{}>` for it, or insist in the statement: `... AS \"{}!\"`",
+                            quote!(#ty),
+                            name.field
+                        ),
+                    ))
+                } else {
+                    let ty = quote!(#ty);
+                    Ok(query_value(
+                        input,
+                        sql,
+                        &ty,
+                        quote!(#rt::__private::column::<#ty>(row, 0)),
+                    ))
                 }
-                #rt::__private::Query::<#ty>::new(#sql, ::std::vec![#(#args),*], decode)
-            }),
+            }
             _ => Err(error(
                 span,
                 &format!(
@@ -376,13 +371,34 @@ fn expand_locked(input: &QueryInput, locked: &LockedQuery) -> Result<TokenStream
             )
         }
     };
-    Ok(quote! {
-        #record
+    let value = query_value(
+        input,
+        sql,
+        &ty,
+        quote!(::core::result::Result::Ok(#ty { #(#reads,)* })),
+    );
+    Ok(quote!(#record #value))
+}
+
+/// `Query::<ty>::new(sql, args, decode)`, with `decode` a function of `row` whose body is
+/// `decode_body`: what every form of the expansion builds. The arguments are bound by
+/// reference, each spanned at its expression so a type error points there.
+fn query_value(
+    input: &QueryInput,
+    sql: &str,
+    ty: &TokenStream,
+    decode_body: TokenStream,
+) -> TokenStream {
+    let rt = quote!(::cell_runtime);
+    let args = input.args.iter().map(|a| {
+        quote_spanned!(syn::spanned::Spanned::span(a)=> &(#a) as &(dyn #rt::__private::ToSql + ::core::marker::Sync))
+    });
+    quote! {
         fn decode(row: &#rt::__private::Row) -> ::core::result::Result<#ty, #rt::Error> {
-            ::core::result::Result::Ok(#ty { #(#reads,)* })
+            #decode_body
         }
         #rt::__private::Query::<#ty>::new(#sql, ::std::vec![#(#args),*], decode)
-    })
+    }
 }
 
 fn is_option(ty: &syn::Type) -> bool {
