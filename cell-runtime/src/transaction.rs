@@ -132,11 +132,7 @@ impl Transaction {
     /// (which, called in the body, would run before the commit and let a concurrent reader
     /// cache the old value again).
     pub fn invalidate_tag(&self, tag: impl Into<String>) {
-        self.inner
-            .tags
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(tag.into());
+        queued(&self.inner.tags).push(tag.into());
     }
 
     fn client(&self) -> Result<&Object, Error> {
@@ -223,12 +219,14 @@ impl Executor for Transaction {
     }
 
     async fn invalidate_after_commit(&self, keys: Vec<String>) {
-        self.inner
-            .invalidations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(keys);
+        queued(&self.inner.invalidations).extend(keys);
     }
+}
+
+/// What a transaction queued for after its commit (cache keys, tags). A panic elsewhere
+/// while holding the lock leaves the list as it was: still usable.
+fn queued(list: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
+    list.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// SQLSTATE 40001 (serialization failure) or 40P01 (deadlock): the transaction was rolled
@@ -369,18 +367,11 @@ impl PostgresConnection {
     async fn commit<T, E: From<Error>>(&self, tx: &Transaction, value: T) -> Outcome<T, E> {
         match tx.finish("COMMIT").await {
             Ok(()) => {
-                let keys = std::mem::take(
-                    &mut *tx
-                        .inner
-                        .invalidations
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()),
-                );
+                let keys = std::mem::take(&mut *queued(&tx.inner.invalidations));
                 if !keys.is_empty() {
                     crate::cache::private::invalidate(self.cache(), keys).await;
                 }
-                let tags =
-                    std::mem::take(&mut *tx.inner.tags.lock().unwrap_or_else(|p| p.into_inner()));
+                let tags = std::mem::take(&mut *queued(&tx.inner.tags));
                 for tag in tags {
                     // Unavailable: queued by the cache and replayed before its next read.
                     let _ = self.cache().invalidate_tag(&tag).await;
