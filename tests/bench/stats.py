@@ -114,17 +114,19 @@ def fmt_ns(x):
     return f"{x / 1e6:.2f} ms"
 
 
-def paired(rows, op, ours, bases):
-    """Per round: ours' throughput over the best baseline's, and the best baseline's p50 over
-    ours' (rounds run the implementations side by side, so a round's ratio is fair even when
-    the machine's load moves between rounds). Returns two lists, in round order."""
+def paired(rows, op, ours, bases, rate="ops_per_s"):
+    """Per round: ours' throughput (`rate`) over the best baseline's, and the best baseline's
+    p50 over ours' where the rows have one (rounds run the implementations side by side, so a
+    round's ratio is fair even when the machine's load moves between rounds). Returns two
+    lists, in round order."""
     thr, p50 = [], []
     for rnd in sorted({c["round"] for c in rows}):
         here = {c["impl"]: c for c in rows if c["op"] == op and c["round"] == rnd}
         hand = [here[b] for b in bases if b in here]
         if ours in here and hand:
-            thr.append(here[ours]["ops_per_s"] / max(h["ops_per_s"] for h in hand))
-            p50.append(min(h["p50_us"] for h in hand) / here[ours]["p50_us"])
+            thr.append(here[ours][rate] / max(h[rate] for h in hand))
+            if "p50_us" in here[ours]:
+                p50.append(min(h["p50_us"] for h in hand) / here[ours]["p50_us"])
     return thr, p50
 
 
@@ -700,20 +702,11 @@ else:
     thr = {imp: [c["rows_per_sec"] for c in batch if c["impl"] == imp]
            for imp in ["generated", "tokio-postgres-copy", "tokio-postgres-unnest"]}
 
-    def per_round(ours, base):
-        out = []
-        for rnd in rnds:
-            o = [c for c in batch if c["round"] == rnd and c["impl"] == ours]
-            b = [c for c in batch if c["round"] == rnd and c["impl"] == base]
-            if o and b:
-                out.append(o[0]["rows_per_sec"] / b[0]["rows_per_sec"])
-        return out
-
     for figure, ours, base, goal in [
         ("insert_many (generated, COPY) vs hand-written binary COPY", "generated", "tokio-postgres-copy", "≥ 0.95x"),
         ("hand-written UNNEST vs hand-written binary COPY", "tokio-postgres-unnest", "tokio-postgres-copy", "—"),
     ]:
-        rs = per_round(ours, base)
+        rs, _ = paired(batch, "insert_many", ours, [base], rate="rows_per_sec")
         if not rs:
             continue
         r = statistics.median(rs)
