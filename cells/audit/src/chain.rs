@@ -172,27 +172,33 @@ pub fn verify<'a>(
 mod tests {
     use super::*;
 
+    /// Sets every record's hashes so the chain holds again, as someone rewriting it would.
+    fn relink(records: &mut [Record]) {
+        let mut prev = GENESIS;
+        for r in records {
+            r.prev_hash = prev;
+            r.hash = link_hash(&prev, r);
+            prev = r.hash;
+        }
+    }
+
     /// A valid chain of `n` records.
     fn chain(n: i64) -> Vec<Record> {
-        let mut prev = GENESIS;
-        (1..=n)
-            .map(|seq| {
-                let mut r = Record {
-                    seq,
-                    event: "user_deleted".into(),
-                    actor: (seq % 2 == 0).then(|| format!("user-{seq}")),
-                    args: format!(r#"{{"id": {seq}}}"#),
-                    outcome: "ok".into(),
-                    at: format!("2026-12-02T21:40:{:02}.000000Z", seq % 60),
-                    trace_id: None,
-                    prev_hash: prev,
-                    hash: [0; 32],
-                };
-                r.hash = link_hash(&prev, &r);
-                prev = r.hash;
-                r
+        let mut records: Vec<Record> = (1..=n)
+            .map(|seq| Record {
+                seq,
+                event: "user_deleted".into(),
+                actor: (seq % 2 == 0).then(|| format!("user-{seq}")),
+                args: format!(r#"{{"id": {seq}}}"#),
+                outcome: "ok".into(),
+                at: format!("2026-12-02T21:40:{:02}.000000Z", seq % 60),
+                trace_id: None,
+                prev_hash: GENESIS,
+                hash: GENESIS,
             })
-            .collect()
+            .collect();
+        relink(&mut records);
+        records
     }
 
     #[test]
@@ -272,12 +278,7 @@ mod tests {
         let anchored = verify(Anchor::GENESIS, &records[..2]).unwrap();
         let mut rewritten = chain(4);
         rewritten[0].event = "nothing_happened".into();
-        let mut prev = GENESIS;
-        for r in &mut rewritten {
-            r.prev_hash = prev;
-            r.hash = link_hash(&prev, r);
-            prev = r.hash;
-        }
+        relink(&mut rewritten);
         assert!(verify(Anchor::GENESIS, &rewritten).is_ok());
         assert_eq!(
             verify(anchored, &rewritten[2..]).unwrap_err().seq(),
