@@ -16,6 +16,7 @@ pub static CELLS: &[&dyn LiveCell] = &[
     &cell_auth::AuthCell,
     &cell_telemetry::TelemetryCell,
     &cell_ratelimit::RateLimitCell,
+    &cell_audit::AuditCell,
 ];
 
 static INSTALLED: OnceLock<&'static [&'static dyn LiveCell]> = OnceLock::new();

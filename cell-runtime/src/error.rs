@@ -69,6 +69,10 @@ pub enum Error {
     /// start or stop.
     #[error("{message}\nhelp: {help}")]
     Telemetry { message: String, help: String },
+    /// An audit record could not be made (no audit key for a sensitive argument, an
+    /// argument that does not serialise): the audited call fails rather than go unrecorded.
+    #[error("{message}\nhelp: {help}")]
+    Audit { message: String, help: String },
 }
 
 struct SchemaList<'a>(&'a [String]);

@@ -75,6 +75,14 @@ pub trait Executor: Send + Sync + private::Sealed {
         rows: &[R],
         values: CopyValues<R>,
     ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// Keeps the audit record of a failed call for after the transaction ends (so a
+    /// rollback does not take it along); the pool hands it back, to be written at once.
+    #[cfg(feature = "audit")]
+    #[doc(hidden)]
+    fn defer_audit(&self, record: crate::audit::Pending) -> Option<crate::audit::Pending> {
+        Some(record)
+    }
 }
 
 /// How `insert_many` lists one row's values for [`Executor::copy_in`].
@@ -208,6 +216,11 @@ impl<E: Executor> Executor for &E {
         values: CopyValues<R>,
     ) -> impl Future<Output = Result<u64, Error>> + Send {
         E::copy_in(self, types_sql, copy_sql, rows, values)
+    }
+
+    #[cfg(feature = "audit")]
+    fn defer_audit(&self, record: crate::audit::Pending) -> Option<crate::audit::Pending> {
+        E::defer_audit(self, record)
     }
 }
 

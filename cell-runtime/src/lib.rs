@@ -27,6 +27,8 @@ mod postgres_types;
 mod query;
 mod transaction;
 
+#[cfg(feature = "audit")]
+pub mod audit;
 #[cfg(feature = "auth")]
 pub mod auth;
 #[cfg(feature = "ratelimit")]
@@ -179,6 +181,25 @@ pub mod RateLimit {
     pub use cell_stub_macros::ratelimit_per_user_without_feature as per_user;
 }
 
+/// `#[Audit::log(event = "user_deleted", sensitive_fields = ["email"], retention = "7y")]`
+/// on an async function returning `Result<T, E>` (`E: From<Error>`): every call is a record
+/// of the hash-chained, append-only trail in the Postgres Cell: event, actor (from an
+/// `AuthContext` argument), the other arguments (sensitive ones as keyed hashes), outcome,
+/// time and trace id. With a `&Transaction` argument the record is in that transaction. See
+/// docs/audit.md. Needs the `audit` feature.
+#[cfg(feature = "audit")]
+#[allow(non_snake_case)]
+pub mod Audit {
+    pub use cell_stub_macros::audit_log as log;
+}
+
+/// Without the `audit` feature, `#[Audit::log]` is an error naming the feature.
+#[cfg(not(feature = "audit"))]
+#[allow(non_snake_case)]
+pub mod Audit {
+    pub use cell_stub_macros::audit_log_without_feature as log;
+}
+
 #[allow(non_snake_case)]
 pub mod Redis {
     pub use cell_stub_macros::redis_cache as cache;
@@ -254,7 +275,7 @@ pub mod prelude {
     #[cfg(feature = "ratelimit")]
     pub use crate::ratelimit::RateLimited;
     pub use crate::{
-        Cache, Database, Error, Executor, Filter, Performance, Postgres, PostgresConnection,
+        Audit, Cache, Database, Error, Executor, Filter, Performance, Postgres, PostgresConnection,
         RateLimit, Redis, Search, Telemetry, service,
     };
     #[cfg(feature = "auth")]
@@ -272,6 +293,8 @@ pub use uuid;
 /// Used by generated code only; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "audit")]
+    pub use crate::audit;
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;

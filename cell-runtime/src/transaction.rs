@@ -96,6 +96,9 @@ struct Inner {
     invalidations: Mutex<Vec<String>>,
     /// `#[Cache::memoize]` tags to invalidate once the commit succeeded.
     tags: Mutex<Vec<String>>,
+    /// Audit records of failed calls, written once the transaction ended either way.
+    #[cfg(feature = "audit")]
+    audits: Mutex<Vec<crate::audit::Pending>>,
 }
 
 impl Drop for Inner {
@@ -221,11 +224,17 @@ impl Executor for Transaction {
     async fn invalidate_after_commit(&self, keys: Vec<String>) {
         queued(&self.inner.invalidations).extend(keys);
     }
+
+    #[cfg(feature = "audit")]
+    fn defer_audit(&self, record: crate::audit::Pending) -> Option<crate::audit::Pending> {
+        queued(&self.inner.audits).push(record);
+        None
+    }
 }
 
 /// What a transaction queued for after its commit (cache keys, tags). A panic elsewhere
 /// while holding the lock leaves the list as it was: still usable.
-fn queued(list: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
+fn queued<T>(list: &Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
     list.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -342,6 +351,8 @@ impl PostgresConnection {
                 retryable: AtomicBool::new(false),
                 invalidations: Mutex::new(Vec::new()),
                 tags: Mutex::new(Vec::new()),
+                #[cfg(feature = "audit")]
+                audits: Mutex::new(Vec::new()),
             }),
         };
         let result = body(tx.clone()).await;
@@ -356,6 +367,7 @@ impl PostgresConnection {
         };
         // If the ROLLBACK fails, the connection is closed on drop instead.
         let _ = tx.finish("ROLLBACK").await;
+        self.after_end(&tx).await;
         if retryable {
             Outcome::Retry(error)
         } else {
@@ -365,7 +377,9 @@ impl PostgresConnection {
 
     /// Commits, then runs the invalidations the transaction queued.
     async fn commit<T, E: From<Error>>(&self, tx: &Transaction, value: T) -> Outcome<T, E> {
-        match tx.finish("COMMIT").await {
+        let committed = tx.finish("COMMIT").await;
+        self.after_end(tx).await;
+        match committed {
             Ok(()) => {
                 let keys = std::mem::take(&mut *queued(&tx.inner.invalidations));
                 if !keys.is_empty() {
@@ -381,6 +395,18 @@ impl PostgresConnection {
             // A serializable transaction can fail at its commit.
             Err(e) if is_retryable(&e) => Outcome::Retry(Error::Query(e).into()),
             Err(e) => Outcome::Done(Err(Error::Query(e).into())),
+        }
+    }
+
+    /// What waits for the end of a transaction, committed or not: the audit records of the
+    /// calls that failed in it.
+    async fn after_end(&self, _tx: &Transaction) {
+        #[cfg(feature = "audit")]
+        {
+            let records = std::mem::take(&mut *queued(&_tx.inner.audits));
+            if !records.is_empty() {
+                crate::audit::write_deferred(self, records).await;
+            }
         }
     }
 }

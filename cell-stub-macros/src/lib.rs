@@ -8,6 +8,7 @@
 //! they exist, and is the same stub when they don't. Nothing here touches the network, and
 //! nothing panics: every failure is a `compile_error!`.
 
+mod audit;
 mod auth;
 mod locks;
 mod postgres;
@@ -233,6 +234,19 @@ pub fn ratelimit_global(args: TokenStream, item: TokenStream) -> TokenStream {
         item.into(),
     )
     .into()
+}
+
+/// `#[Audit::log(event = "user_deleted", sensitive_fields = ["email"], retention = "7y")]`:
+/// every call is a record of the hash-chained audit trail. See `cell_runtime::Audit`.
+#[proc_macro_attribute]
+pub fn audit_log(args: TokenStream, item: TokenStream) -> TokenStream {
+    audit::log(args.into(), item.into()).into()
+}
+
+/// `#[Audit::log]` where cell-runtime's `audit` feature is off.
+#[proc_macro_attribute]
+pub fn audit_log_without_feature(_args: TokenStream, item: TokenStream) -> TokenStream {
+    without_feature("Audit::log", "audit", item)
 }
 
 macro_rules! ratelimit_without_feature {

@@ -217,6 +217,25 @@ impl Run {
     pub fn output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+
+    /// [`Run::output`] as one line: miette wraps its reports at 80 columns (also after a
+    /// hyphen), so a message is found whatever its length.
+    pub fn unwrapped(&self) -> String {
+        let text = self.output();
+        let mut out = String::with_capacity(text.len());
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        if let Some(first) = lines.next() {
+            out.push_str(first);
+        }
+        for line in lines {
+            let line = line.trim_start_matches('│').trim_start();
+            if !out.ends_with('-') {
+                out.push(' ');
+            }
+            out.push_str(line);
+        }
+        out
+    }
 }
 
 impl App {

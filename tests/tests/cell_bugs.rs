@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use cell_e2e::{App, Run, docker_available};
+use cell_e2e::{App, docker_available};
 
 const IMAGE_ENV: &str = "CELL_PROMETHEUS_IMAGE";
 
@@ -19,24 +19,6 @@ fn app_with(modules: &[&str]) -> App {
     let lib: String = modules.iter().map(|m| format!("pub mod {m};\n")).collect();
     app.write("src/lib.rs", &lib);
     app
-}
-
-/// The report as one line: miette wraps its help at 80 columns (also after a hyphen).
-fn unwrapped(run: &Run) -> String {
-    let text = run.output();
-    let mut out = String::with_capacity(text.len());
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    if let Some(first) = lines.next() {
-        out.push_str(first);
-    }
-    for line in lines {
-        let line = line.trim_start_matches('│').trim_start();
-        if !out.ends_with('-') {
-            out.push(' ');
-        }
-        out.push_str(line);
-    }
-    out
 }
 
 /// Bug: `cargo cell check` compared the Postgres, Redis and Auth locks, never Telemetry's. A
@@ -72,7 +54,7 @@ fn check_fails_when_a_metric_differs_from_the_telemetry_lock() {
         "`cargo cell check` passes with a metric the telemetry lock does not have:\n{}",
         check.output()
     );
-    let out = unwrapped(&check);
+    let out = check.unwrapped();
     assert!(
         out.contains("telemetry.lock")
             || out.contains("bug_orders_total")
@@ -228,7 +210,7 @@ fn a_missing_prometheus_image_names_the_variable_the_cell_reads() {
         ],
     );
     up.assert_failure();
-    let out = unwrapped(&up);
+    let out = up.unwrapped();
     assert!(
         out.contains("cargo-cell/absent-prometheus:0"),
         "the report names the image:\n{}",
@@ -268,7 +250,7 @@ fn every_cell_waits_by_one_policy_and_fails_with_one_report() {
             ],
         );
         run.assert_failure();
-        let report = unwrapped(&run);
+        let report = run.unwrapped();
         assert!(report.contains("cell::unhealthy"), "{cell}: {report}");
         assert!(
             report.contains(&format!("the {cell} Cell did not become ready within 3 s")),

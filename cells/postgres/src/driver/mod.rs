@@ -167,6 +167,12 @@ async fn client(cx: &Context<'_>) -> Result<tokio_postgres::Client, CellError> {
     }
 }
 
+/// A client of the target's database as the role that owns the schema (the one `build` and
+/// `apply` migrate with), for Cells that keep their data in the Postgres Cell (Audit).
+pub async fn owner_client(cx: &Context<'_>) -> Result<tokio_postgres::Client, CellError> {
+    client(cx).await
+}
+
 /// What applying the code's declarations would do, and what the data says about it.
 pub struct Planned {
     pub desired: Desired,
