@@ -267,3 +267,89 @@ fn concurrent_writers_leave_one_chain_and_a_removed_audit_needs_review() {
         check.output()
     );
 }
+
+/// Three chained records in January 2010, written as `append` would have written them then
+/// (a superuser backdating them: `append` always takes the current time).
+const OLD_MONTH: &str = "SET session_replication_role = replica;
+    CREATE TABLE cell_audit.records_2010_01 PARTITION OF cell_audit.records
+        FOR VALUES FROM ('2010-01-01 00:00:00+00') TO ('2010-02-01 00:00:00+00');
+    DO $$
+    DECLARE prev bytea; h bytea; t timestamptz;
+    BEGIN
+      SELECT hash INTO prev FROM cell_audit.head;
+      FOR i IN 1..3 LOOP
+        t := '2010-01-15 12:00:00+00'::timestamptz + make_interval(secs => i);
+        h := sha256(prev || cell_audit.canonical(i, 'account_opened', NULL, '{}'::jsonb, 'ok', t, NULL));
+        INSERT INTO cell_audit.records VALUES (i, 'account_opened', NULL, '{}', 'ok', t, NULL, prev, h);
+        prev := h;
+      END LOOP;
+      UPDATE cell_audit.head SET seq = 3, hash = prev;
+    END $$;";
+
+#[test]
+fn prune_drops_expired_months_and_verification_goes_on_from_its_checkpoint() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("audit-app");
+    app.cargo_cell(&["build"]).assert_success();
+    app.psql(OLD_MONTH);
+    let mut cmd = app.program(&cell_e2e::apps_target_dir().join("debug").join("audit-app"));
+    cmd.args(["open", "1", "ada@example.com"]);
+    assert!(cmd.output().expect("the app runs").status.success());
+    let verify = app.cargo_cell(&["audit", "verify"]);
+    verify.assert_success();
+    assert!(
+        verify
+            .stdout
+            .contains("audit: the chain holds: 4 records (1 to 4)"),
+        "{}",
+        verify.output()
+    );
+
+    // Without a terminal to confirm on, nothing is dropped.
+    let asked = app.cargo_cell(&["audit", "prune"]);
+    asked.assert_failure();
+    assert!(
+        asked
+            .unwrapped()
+            .contains("dropping records needs a confirmation"),
+        "{}",
+        asked.output()
+    );
+    let pruned = app.cargo_cell(&["audit", "prune", "--yes"]);
+    pruned.assert_success();
+    assert!(
+        pruned.stdout.contains("audit: dropped records_2010_01 (records up to 3); verification now starts from the checkpoint of record 3"),
+        "{}",
+        pruned.output()
+    );
+    assert_eq!(
+        app.psql("SELECT min(seq), max(seq) FROM cell_audit.records"),
+        "4|4"
+    );
+    assert_eq!(
+        app.psql("SELECT seq, reason FROM cell_audit.checkpoints"),
+        "3|prune"
+    );
+    let verify = app.cargo_cell(&["audit", "verify"]);
+    verify.assert_success();
+    assert!(
+        verify
+            .stdout
+            .contains("audit: the chain holds: 1 record (4 to 4), head ")
+            && verify
+                .stdout
+                .contains("checked from the checkpoint of record 3 (older months pruned)"),
+        "{}",
+        verify.output()
+    );
+    // The current months are within the retention: a second prune drops nothing.
+    let again = app.cargo_cell(&["audit", "prune", "--yes"]);
+    again.assert_success();
+    assert!(
+        again.stdout.contains("audit: nothing to prune"),
+        "{}",
+        again.output()
+    );
+}
