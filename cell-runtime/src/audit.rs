@@ -127,6 +127,39 @@ pub fn actor(ctx: &crate::auth::AuthContext) -> String {
     ctx.subject().unwrap_or("anonymous").to_string()
 }
 
+/// What an audited argument must be: recorded as JSON.
+#[diagnostic::on_unimplemented(
+    message = "the audited argument's type `{Self}` cannot be recorded",
+    label = "recorded as JSON in the audit trail",
+    note = "derive `serde::Serialize` for it, list it in `sensitive_fields` if it is personal data, or take it out of the function's arguments"
+)]
+pub trait Recordable {
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
+}
+
+impl<T: Serialize + ?Sized> Recordable for T {
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// What an audited function's error type must be: able to carry a record that could not be
+/// written (which fails the call).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry a failed audit record",
+    label = "an audited function fails when its record cannot be written",
+    note = "add `impl From<cell_runtime::Error> for {Self}`"
+)]
+pub trait FromAuditFailure {
+    fn from_audit_failure(e: Error) -> Self;
+}
+
+impl<E: From<Error>> FromAuditFailure for E {
+    fn from_audit_failure(e: Error) -> Self {
+        E::from(e)
+    }
+}
+
 /// One audited call in progress.
 #[derive(Debug)]
 pub struct Call {
@@ -147,8 +180,12 @@ impl Call {
         }
     }
 
-    fn value<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Option<serde_json::Value> {
-        match serde_json::to_value(value) {
+    fn value<T: Recordable + ?Sized>(
+        &mut self,
+        name: &str,
+        value: &T,
+    ) -> Option<serde_json::Value> {
+        match value.to_json() {
             Ok(v) => Some(v),
             Err(e) => {
                 self.failed.get_or_insert(Error::Audit {
@@ -164,14 +201,14 @@ impl Call {
     }
 
     /// An argument recorded as it is.
-    pub fn arg<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    pub fn arg<T: Recordable + ?Sized>(&mut self, name: &str, value: &T) {
         if let Some(v) = self.value(name, value) {
             self.args.insert(name.to_string(), v);
         }
     }
 
     /// A sensitive argument, recorded as its keyed hash only.
-    pub fn sensitive<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    pub fn sensitive<T: Recordable + ?Sized>(&mut self, name: &str, value: &T) {
         let Some(v) = self.value(name, value) else {
             return;
         };

@@ -105,7 +105,9 @@ pub fn expand(
     // Spanned at the return type: an error type without `From<cell_runtime::Error>` is
     // reported there.
     let fail = quote_spanned!(parsed.return_span=>
-        return ::core::result::Result::Err(::core::convert::From::from(__cell_audit_failed))
+        return ::core::result::Result::Err(
+            ::cell_runtime::__private::audit::FromAuditFailure::from_audit_failure(__cell_audit_failed)
+        )
     );
     let track = lock.map(|path| {
         let path = path.display().to_string();

@@ -72,6 +72,7 @@ pub fn parse_args(args: TokenStream) -> syn::Result<Args> {
     let mut event = None;
     let mut sensitive = Vec::new();
     let mut retention = None;
+    let mut retention_written = false;
     for item in &items {
         let Expr::Assign(a) = item else {
             errors.error(item.span(), "expected `name = value`", USAGE);
@@ -85,6 +86,7 @@ pub fn parse_args(args: TokenStream) -> syn::Result<Args> {
                 .unwrap_or_default(),
             _ => String::new(),
         };
+        retention_written |= name == "retention";
         match name.as_str() {
             "event" => match string(&a.right) {
                 Some(s) if valid_event(&s.value()) => event = Some(s.value()),
@@ -148,7 +150,7 @@ pub fn parse_args(args: TokenStream) -> syn::Result<Args> {
     if event.is_none() {
         errors.error(call_site, "#[Audit::log] needs an `event`", USAGE);
     }
-    if retention.is_none() {
+    if !retention_written {
         errors.error(
             call_site,
             "#[Audit::log] needs a `retention`: how long records are kept decides what `cargo cell audit prune` may drop",
