@@ -365,6 +365,12 @@ pub struct AuthReference;
 #[doc = include_str!("../../docs/ratelimit.md")]
 pub struct RateLimitReference;
 
+/// The Audit Cell's attribute reference (`docs/audit.md`): its examples are doctests, built
+/// with the `audit` and `auth` features (the dev-dependency on itself).
+#[cfg(all(doctest, feature = "audit", feature = "auth"))]
+#[doc = include_str!("../../docs/audit.md")]
+pub struct AuditReference;
+
 /// The Search Cell's attribute reference (`docs/search.md`): its examples are doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/search.md")]
