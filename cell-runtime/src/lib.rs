@@ -181,6 +181,17 @@ pub mod RateLimit {
     pub use cell_stub_macros::ratelimit_per_user_without_feature as per_user;
 }
 
+/// `#[Security::pii(fields = ["email", "ssn"])]` on a struct (or `#[Security::pii]` on the
+/// struct and on each personal field; alone on a struct that is personal as a whole, such as
+/// `struct Email(String)`). Its `Debug` prints `[redacted]` for them (a `derive(Debug)` is
+/// replaced), and naming such an argument in `#[Telemetry::span(fields = [...])]`, in metric
+/// `labels` or among an audit's clear-text arguments is a compile error. `Serialize` is not
+/// changed. See docs/security.md.
+#[allow(non_snake_case)]
+pub mod Security {
+    pub use cell_stub_macros::security_pii as pii;
+}
+
 /// `#[Audit::log(event = "user_deleted", sensitive_fields = ["email"], retention = "7y")]`
 /// on an async function returning `Result<T, E>` (`E: From<Error>`): every call is a record
 /// of the hash-chained, append-only trail in the Postgres Cell: event, actor (from an
@@ -276,7 +287,7 @@ pub mod prelude {
     pub use crate::ratelimit::RateLimited;
     pub use crate::{
         Audit, Cache, Database, Error, Executor, Filter, Performance, Postgres, PostgresConnection,
-        RateLimit, Redis, Search, Telemetry, service,
+        RateLimit, Redis, Search, Security, Telemetry, service,
     };
     #[cfg(feature = "auth")]
     pub use crate::{auth::AuthContext, auth::AuthError};
@@ -295,6 +306,16 @@ pub use uuid;
 pub mod __private {
     #[cfg(feature = "audit")]
     pub use crate::audit;
+
+    /// What the checks of `#[Security::pii]` data resolve: `<T>::__CELL_PII` is the struct's
+    /// inherent list when it has one, else this trait's empty default.
+    pub mod security {
+        pub trait PiiFields {
+            const __CELL_PII: &'static [&'static str] = &[];
+        }
+
+        impl<T: ?Sized> PiiFields for T {}
+    }
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;

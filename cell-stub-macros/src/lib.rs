@@ -236,6 +236,32 @@ pub fn ratelimit_global(args: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
+/// `#[Security::pii(fields = ["email"])]` (or on the struct and its fields): personal data,
+/// redacted from `Debug` and refused in span fields, metric labels and an audit's clear-text
+/// arguments. See `cell_runtime::Security`.
+#[proc_macro_attribute]
+pub fn security_pii(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args: proc_macro2::TokenStream = args.into();
+    let mut item: syn::ItemStruct = match syn::parse(item.clone()) {
+        Ok(s) => s,
+        Err(_) => {
+            let err = cell_core::macros::compile_error(
+                proc_macro2::Span::call_site(),
+                "#[Security::pii] goes on a struct (and on its personal fields)\n\nhelp: write `#[Security::pii(fields = [\"email\"])] struct User { ... }`, or put it on a struct whose value is personal as a whole, such as `struct Email(String)`",
+            );
+            let item: proc_macro2::TokenStream = item.into();
+            return quote::quote!(#err #item).into();
+        }
+    };
+    match cell_security::parse::parse(args, &mut item) {
+        Ok(pii) => cell_security::expand::expand(item, &pii).into(),
+        Err(e) => {
+            let err = e.to_compile_error();
+            quote::quote!(#item #err).into()
+        }
+    }
+}
+
 /// `#[Audit::log(event = "user_deleted", sensitive_fields = ["email"], retention = "7y")]`:
 /// every call is a record of the hash-chained audit trail. See `cell_runtime::Audit`.
 #[proc_macro_attribute]

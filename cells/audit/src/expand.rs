@@ -29,13 +29,13 @@ pub fn declaration(function: &str, parsed: &Parsed) -> AuditDecl {
         args: parsed
             .recorded
             .iter()
-            .map(|i| i.to_string())
+            .map(|(i, _)| i.to_string())
             .filter(|n| !parsed.is_sensitive(n))
             .collect(),
         sensitive: parsed
             .recorded
             .iter()
-            .map(|i| i.to_string())
+            .map(|(i, _)| i.to_string())
             .filter(|n| parsed.is_sensitive(n))
             .collect(),
         retention: parsed.args.retention.clone(),
@@ -76,13 +76,22 @@ pub fn expand(
         Some((ident, false)) => quote!(::core::option::Option::Some(#rt::actor(&#ident))),
         None => quote!(::core::option::Option::None),
     };
-    // Spanned at each argument: a type that is not `Serialize` is reported there.
-    let args = parsed.recorded.iter().map(|ident| {
+    // Spanned at each argument: a type that is not `Serialize`, or that holds personal data
+    // (`#[Security::pii]`) recorded in the clear, is reported there.
+    let args = parsed.recorded.iter().map(|(ident, ty)| {
         let name = ident.to_string();
         if parsed.is_sensitive(&name) {
             quote_spanned!(ident.span()=> __cell_audit_call.sensitive(#name, &#ident);)
         } else {
-            quote_spanned!(ident.span()=> __cell_audit_call.arg(#name, &#ident);)
+            let refuse = cell_core::macros::refuse_pii(
+                ty,
+                &item.sig.generics,
+                ident,
+                &format!(
+                    "`{name}` holds personal data (#[Security::pii]): the audit would record it in the clear\n\nhelp: list it in `sensitive_fields = [\"{name}\"]` to record its keyed hash only"
+                ),
+            );
+            quote_spanned!(ident.span()=> #refuse __cell_audit_call.arg(#name, &#ident);)
         }
     });
     // A transaction or pool taken by value is cloned (both are handles): the body may move it.

@@ -33,8 +33,9 @@ pub struct Parsed {
     /// The binding the record is written through (a `Transaction`, a `PostgresConnection` or
     /// an `impl Executor`), and whether it is a reference.
     pub executor: Option<(Ident, bool)>,
-    /// Every other binding, in the function's order: recorded as it is unless sensitive.
-    pub recorded: Vec<Ident>,
+    /// Every other binding and its type, in the function's order: recorded as it is unless
+    /// sensitive.
+    pub recorded: Vec<(Ident, Type)>,
     /// Where type errors about the return type point.
     pub return_span: Span,
 }
@@ -250,12 +251,12 @@ pub fn parse_fn(args: Args, item: &ItemFn) -> syn::Result<Parsed> {
             {
                 executor = Some((ident, by_ref || s == "impl Executor"))
             }
-            _ => recorded.push(ident),
+            _ => recorded.push((ident, (*pt.ty).clone())),
         }
     }
     for (name, span) in &args.sensitive {
-        if !recorded.iter().any(|i| i == name) {
-            let names: Vec<String> = recorded.iter().map(|i| format!("`{i}`")).collect();
+        if !recorded.iter().any(|(i, _)| i == name) {
+            let names: Vec<String> = recorded.iter().map(|(i, _)| format!("`{i}`")).collect();
             errors.error(
                 *span,
                 &format!("`{name}` is not an argument of this function"),
@@ -351,7 +352,10 @@ mod tests {
             Some(("tx".into(), true))
         );
         assert_eq!(
-            p.recorded.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+            p.recorded
+                .iter()
+                .map(|(i, _)| i.to_string())
+                .collect::<Vec<_>>(),
             ["id", "email"]
         );
         assert!(p.is_sensitive("email") && !p.is_sensitive("id"));

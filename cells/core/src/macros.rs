@@ -262,3 +262,89 @@ mod tests {
         );
     }
 }
+
+/// A compile-time refusal when `ty` (the type of the argument `name`) holds personal data
+/// marked `#[Security::pii]`: a `const` that panics with `message`, spanned at `name`, so the
+/// error points at the place that would record the data (a span field, a metric label, an
+/// audit's clear-text arguments).
+///
+/// `<T>::__CELL_PII` is the inherent constant `#[Security::pii]` generates, else the blanket
+/// trait's empty default. References are looked through (`&User` is checked as `User`);
+/// a type naming the function's generics, `Self` or `impl Trait` cannot appear in a `const`
+/// and is not checked (nothing is emitted).
+pub fn refuse_pii(
+    ty: &syn::Type,
+    generics: &syn::Generics,
+    name: &syn::Ident,
+    message: &str,
+) -> TokenStream {
+    let mut ty = ty;
+    while let syn::Type::Reference(r) = ty {
+        ty = &r.elem;
+    }
+    if !checkable(ty, generics) {
+        return TokenStream::new();
+    }
+    let span = name.span();
+    quote_spanned! {span=>
+        const _: () = {
+            #[allow(unused_imports)]
+            use ::cell_runtime::__private::security::PiiFields as _;
+            if !<#ty>::__CELL_PII.is_empty() {
+                ::core::panic!(#message);
+            }
+        };
+    }
+}
+
+/// Whether `ty` can be named in a `const` inside the function: no generic parameter of the
+/// function, no `Self`, no `impl Trait`, no inferred `_`.
+fn checkable(ty: &syn::Type, generics: &syn::Generics) -> bool {
+    use quote::ToTokens as _;
+    let params: Vec<String> = generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .chain(generics.const_params().map(|p| p.ident.to_string()))
+        .collect();
+    let mut ok = !matches!(ty, syn::Type::ImplTrait(_) | syn::Type::Infer(_));
+    fn walk(tokens: TokenStream, params: &[String], ok: &mut bool) {
+        for t in tokens {
+            match t {
+                proc_macro2::TokenTree::Ident(i) => {
+                    let s = i.to_string();
+                    if s == "Self" || s == "impl" || s == "_" || params.contains(&s) {
+                        *ok = false;
+                    }
+                }
+                proc_macro2::TokenTree::Group(g) => walk(g.stream(), params, ok),
+                proc_macro2::TokenTree::Punct(p) if p.as_char() == '_' => *ok = false,
+                _ => {}
+            }
+        }
+    }
+    walk(ty.to_token_stream(), &params, &mut ok);
+    ok
+}
+
+#[cfg(test)]
+mod pii_tests {
+    use super::*;
+
+    fn check(ty: &str, generics: &str) -> String {
+        let ty: syn::Type = syn::parse_str(ty).unwrap();
+        let item: syn::ItemFn = syn::parse_str(&format!("fn f{generics}() {{}}")).unwrap();
+        let name = syn::Ident::new("user", Span::call_site());
+        refuse_pii(&ty, &item.sig.generics, &name, "no").to_string()
+    }
+
+    #[test]
+    fn concrete_types_are_checked_through_references() {
+        let out = check("&&User", "");
+        assert!(out.contains("< User > :: __CELL_PII"), "{out}");
+        assert!(check("Vec<T>", "<T>").is_empty());
+        assert!(check("Self", "").is_empty());
+        assert!(check("impl Display", "").is_empty());
+        assert!(check("Vec<_>", "").is_empty());
+        assert!(!check("Vec<User>", "<T>").is_empty());
+    }
+}

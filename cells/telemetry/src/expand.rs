@@ -25,6 +25,29 @@ pub fn expand(item: &ItemFn, parsed: &Parsed) -> TokenStream {
     let timer_var = syn::Ident::new("__cell_timer", Span::mixed_site());
 
     let mut prelude = TokenStream::new();
+    // Personal data (`#[Security::pii]`) never goes to a trace backend or a /metrics page.
+    for arg in &parsed.fields {
+        prelude.extend(cell_core::macros::refuse_pii(
+            &arg.ty,
+            &item.sig.generics,
+            &arg.ident,
+            &format!(
+                "`{}` holds personal data (#[Security::pii]): as a span field it would be sent to the trace backend\n\nhelp: leave it out of `fields = [...]`, or pass the part that is not personal as an argument of its own and name that",
+                arg.ident
+            ),
+        ));
+    }
+    for arg in &parsed.labels {
+        prelude.extend(cell_core::macros::refuse_pii(
+            &arg.ty,
+            &item.sig.generics,
+            &arg.ident,
+            &format!(
+                "`{}` holds personal data (#[Security::pii]): as a metric label it would be published on /metrics\n\nhelp: leave it out of `labels = [...]`; a label is for a small set of values (a tier, a status), never a person's data",
+                arg.ident
+            ),
+        ));
+    }
     let label_vars: Vec<syn::Ident> = (0..parsed.labels.len())
         .map(|i| format_ident!("__cell_label_{}", i, span = Span::mixed_site()))
         .collect();

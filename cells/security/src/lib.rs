@@ -1,0 +1,17 @@
+//! The Security Cell: `#[Security::pii]` on a struct marks personal data.
+//!
+//! - `#[Security::pii(fields = ["email", "ssn"])]`, or `#[Security::pii]` on the struct and
+//!   on each field, or `#[Security::pii]` alone on a struct whose value is personal data as a
+//!   whole (a newtype such as `Email(String)`).
+//! - Its `Debug` prints `[redacted]` for those fields (a `derive(Debug)` on the struct is
+//!   replaced by this one), so a `{:?}` in a log line never shows them.
+//! - It gets an inherent `const __CELL_PII: &[&str]` naming them: the Telemetry and Audit
+//!   macros check every argument they would record against it
+//!   ([`cell_core::macros::refuse_pii`]), at compile time, with the fix.
+//! - `Serialize` is left as it is: an API that returns such a struct returns its fields, on
+//!   purpose (skip one with `#[serde(skip_serializing)]`).
+//!
+//! The Cell has no lock and nothing live: everything it guarantees is checked by rustc.
+
+pub mod expand;
+pub mod parse;
