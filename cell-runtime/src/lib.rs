@@ -386,6 +386,11 @@ pub struct AuthReference;
 #[doc = include_str!("../../docs/ratelimit.md")]
 pub struct RateLimitReference;
 
+/// Security (`docs/security.md`): its example of `#[Security::pii]` is a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/security.md")]
+pub struct SecurityReference;
+
 /// The Audit Cell's attribute reference (`docs/audit.md`): its examples are doctests, built
 /// with the `audit` and `auth` features (the dev-dependency on itself).
 #[cfg(all(doctest, feature = "audit", feature = "auth"))]
