@@ -6,7 +6,10 @@
 
 use std::any::Any;
 
-use cell_core::plan::{Action, CellPlan, Render, ReviewFlag, Summary};
+use cell_core::plan::{
+    Action, CellPlan, Render, ReviewFlag, ReviewedChange, Summary, render_reviewed, reviewed_flags,
+    reviewed_json,
+};
 use serde::Serialize;
 
 use crate::declare::AuditDecl;
@@ -37,8 +40,8 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-impl Change {
-    pub fn action(&self) -> Action {
+impl ReviewedChange for Change {
+    fn action(&self) -> Action {
         match self.kind {
             ChangeKind::Added { .. } => Action::Create,
             ChangeKind::Removed { .. } => Action::Delete,
@@ -46,7 +49,7 @@ impl Change {
         }
     }
 
-    pub fn needs_review(&self) -> bool {
+    fn needs_review(&self) -> bool {
         match &self.kind {
             ChangeKind::Added { .. } => false,
             ChangeKind::Removed { .. } => true,
@@ -55,7 +58,7 @@ impl Change {
     }
 
     /// `+ app::delete: event user_deleted, sensitive email, kept 7y`.
-    pub fn line(&self) -> String {
+    fn line(&self) -> String {
         let mut line = match &self.kind {
             ChangeKind::Added { now } => format!("  + {}: {}", self.name, now.describe()),
             ChangeKind::Removed { was } => format!(
@@ -166,44 +169,19 @@ impl CellPlan for AuditPlan {
     }
 
     fn render(&self, _how: &Render<'_>) -> String {
-        if self.plan.is_empty() {
-            return "audit: No changes. The audited functions match the code.\n".to_string();
-        }
-        let mut out = format!("audit: {}\n", self.plan.summary());
-        for c in &self.plan.changes {
-            out.push_str(&c.line());
-            out.push('\n');
-        }
-        if self.plan.loosened().next().is_some() {
-            out.push('\n');
-            out.push_str(LOOSENED_NOTE);
-            out.push('\n');
-        }
-        out
+        render_reviewed(
+            "audit",
+            &self.plan.summary(),
+            &self.plan.changes,
+            "No changes. The audited functions match the code.",
+            LOOSENED_NOTE,
+        )
     }
 
     /// `{"summary": {...}, "changes": [{"action", "description", "name", "change", ...}]}`
     /// (docs/plan-format.md).
     fn to_json(&self) -> Option<serde_json::Value> {
-        let changes: Vec<serde_json::Value> = self
-            .plan
-            .changes
-            .iter()
-            .map(|c| {
-                let mut v = serde_json::to_value(c).expect("a change serialises");
-                let obj = v.as_object_mut().expect("a change is an object");
-                obj.insert(
-                    "action".into(),
-                    serde_json::to_value(c.action()).expect("action"),
-                );
-                let line = c.line();
-                let description = line.trim_start().get(2..).unwrap_or_default();
-                obj.insert("description".into(), description.into());
-                obj.insert("needs_review".into(), c.needs_review().into());
-                v
-            })
-            .collect();
-        Some(serde_json::json!({"summary": self.summary(), "changes": changes}))
+        Some(reviewed_json(self.summary(), &self.plan.changes))
     }
 
     fn problems(&self) -> Vec<String> {
@@ -218,11 +196,7 @@ impl CellPlan for AuditPlan {
     }
 
     fn flags(&self) -> Vec<ReviewFlag> {
-        if self.plan.loosened().next().is_some() {
-            vec![ReviewFlag::Loosened]
-        } else {
-            Vec::new()
-        }
+        reviewed_flags(&self.plan.changes)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -148,6 +148,73 @@ pub trait CellPlan: Send + Sync {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// A change of a Cell whose plan is a list of reviewed changes (RateLimit, Audit): a line for
+/// `cargo cell plan`, its action, and whether it loosens something a reviewer must see.
+pub trait ReviewedChange: Serialize {
+    fn action(&self) -> Action;
+    /// `  + name: ...`, indented by two spaces, ending in `   LOOSENED: needs review` when
+    /// [`ReviewedChange::needs_review`].
+    fn line(&self) -> String;
+    fn needs_review(&self) -> bool;
+}
+
+/// `<cell>: <summary>`, a line per change and, when one needs review, `note`; or
+/// `no_changes` alone.
+pub fn render_reviewed<C: ReviewedChange>(
+    cell: &str,
+    summary: &str,
+    changes: &[C],
+    no_changes: &str,
+    note: &str,
+) -> String {
+    if changes.is_empty() {
+        return format!("{cell}: {no_changes}\n");
+    }
+    let mut out = format!("{cell}: {summary}\n");
+    for c in changes {
+        out.push_str(&c.line());
+        out.push('\n');
+    }
+    if changes.iter().any(ReviewedChange::needs_review) {
+        out.push('\n');
+        out.push_str(note);
+        out.push('\n');
+    }
+    out
+}
+
+/// `{"summary": {...}, "changes": [{"action", "description", "needs_review", ...}]}`
+/// (docs/plan-format.md): each change's own fields, its action, and its line without indent
+/// and sign as the description.
+pub fn reviewed_json<C: ReviewedChange>(summary: Summary, changes: &[C]) -> serde_json::Value {
+    let changes: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("a change serialises");
+            let obj = v.as_object_mut().expect("a change is an object");
+            obj.insert(
+                "action".into(),
+                serde_json::to_value(c.action()).expect("action"),
+            );
+            let line = c.line();
+            let description = line.trim_start().get(2..).unwrap_or_default();
+            obj.insert("description".into(), description.into());
+            obj.insert("needs_review".into(), c.needs_review().into());
+            v
+        })
+        .collect();
+    serde_json::json!({"summary": summary, "changes": changes})
+}
+
+/// [`ReviewFlag::Loosened`] when any change needs review.
+pub fn reviewed_flags<C: ReviewedChange>(changes: &[C]) -> Vec<ReviewFlag> {
+    if changes.iter().any(ReviewedChange::needs_review) {
+        vec![ReviewFlag::Loosened]
+    } else {
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,10 @@
 
 use std::any::Any;
 
-use cell_core::plan::{Action, CellPlan, Render, ReviewFlag, Summary};
+use cell_core::plan::{
+    Action, CellPlan, Render, ReviewFlag, ReviewedChange, Summary, render_reviewed, reviewed_flags,
+    reviewed_json,
+};
 use serde::Serialize;
 
 use crate::declare::LimitDecl;
@@ -30,8 +33,8 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-impl Change {
-    pub fn action(&self) -> Action {
+impl ReviewedChange for Change {
+    fn action(&self) -> Action {
         match self.kind {
             ChangeKind::Added { .. } => Action::Create,
             ChangeKind::Removed { .. } => Action::Delete,
@@ -39,7 +42,7 @@ impl Change {
         }
     }
 
-    pub fn needs_review(&self) -> bool {
+    fn needs_review(&self) -> bool {
         matches!(
             self.kind,
             ChangeKind::Removed { .. } | ChangeKind::Loosened { .. }
@@ -47,7 +50,7 @@ impl Change {
     }
 
     /// `+ app::f/per_user: 100 per 1m, burst 100, fail open`.
-    pub fn line(&self) -> String {
+    fn line(&self) -> String {
         let mut line = match &self.kind {
             ChangeKind::Added { now } => format!("  + {}: {}", self.name, now.describe()),
             ChangeKind::Removed { was } => format!(
@@ -169,45 +172,19 @@ impl CellPlan for RateLimitPlan {
     /// `ratelimit: No changes. ...`, or `ratelimit: <summary>`, a line per change and the
     /// note on loosened limits. Not coloured, as the Auth Cell's.
     fn render(&self, _how: &Render<'_>) -> String {
-        if self.plan.is_empty() {
-            return "ratelimit: No changes. The rate limits match the code.\n".to_string();
-        }
-        let mut out = format!("ratelimit: {}\n", self.plan.summary());
-        for c in &self.plan.changes {
-            out.push_str(&c.line());
-            out.push('\n');
-        }
-        if self.plan.loosened().next().is_some() {
-            out.push('\n');
-            out.push_str(LOOSENED_NOTE);
-            out.push('\n');
-        }
-        out
+        render_reviewed(
+            "ratelimit",
+            &self.plan.summary(),
+            &self.plan.changes,
+            "No changes. The rate limits match the code.",
+            LOOSENED_NOTE,
+        )
     }
 
     /// `{"summary": {...}, "changes": [{"action", "description", "name", "change", ...}]}`
     /// (docs/plan-format.md).
     fn to_json(&self) -> Option<serde_json::Value> {
-        let changes: Vec<serde_json::Value> = self
-            .plan
-            .changes
-            .iter()
-            .map(|c| {
-                let mut v = serde_json::to_value(c).expect("a change serialises");
-                let obj = v.as_object_mut().expect("a change is an object");
-                obj.insert(
-                    "action".into(),
-                    serde_json::to_value(c.action()).expect("action"),
-                );
-                // The line `cargo cell plan` prints, without its indent and sign.
-                let line = c.line();
-                let description = line.trim_start().get(2..).unwrap_or_default();
-                obj.insert("description".into(), description.into());
-                obj.insert("needs_review".into(), c.needs_review().into());
-                v
-            })
-            .collect();
-        Some(serde_json::json!({"summary": self.summary(), "changes": changes}))
+        Some(reviewed_json(self.summary(), &self.plan.changes))
     }
 
     fn problems(&self) -> Vec<String> {
@@ -222,11 +199,7 @@ impl CellPlan for RateLimitPlan {
     }
 
     fn flags(&self) -> Vec<ReviewFlag> {
-        if self.plan.loosened().next().is_some() {
-            vec![ReviewFlag::Loosened]
-        } else {
-            Vec::new()
-        }
+        reviewed_flags(&self.plan.changes)
     }
 
     fn as_any(&self) -> &dyn Any {
