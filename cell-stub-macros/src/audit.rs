@@ -13,9 +13,7 @@ use cell_audit::lock::Lock;
 use cell_audit::parse::{parse_args, parse_fn};
 use cell_audit::{CELL_NAME, LOCK_FILE};
 use cell_auth::rule::function_path;
-use cell_core::macros::{Phase, compile_error, lock_error_message, read_lock, track_disabled};
-
-use crate::record;
+use cell_core::macros::compile_error;
 
 pub fn log(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: ItemFn = match syn::parse2(input.clone()) {
@@ -39,47 +37,17 @@ pub fn log(args: TokenStream, input: TokenStream) -> TokenStream {
     let file = proc_macro::Span::call_site().file();
     let function = function_path(&crate_name, &file, &item.sig.ident.to_string());
     let decl = declaration(&function, &parsed);
-    let lock_path = match Phase::of(CELL_NAME, LOCK_FILE, record::is_recording()) {
-        Phase::Record => {
-            let value = serde_json::to_value(&decl).expect("audits serialise");
-            let name = decl.name().replace("::", "-");
-            if let Err(e) = record::record(CELL_NAME, "audit", &name, &value) {
-                let err = compile_error(
-                    Span::call_site(),
-                    &format!("cargo-cell could not record this audit: {e}"),
-                );
-                return quote!(#item #err);
-            }
-            return expand(item, &decl, &parsed, None);
-        }
-        // `--without audit`: from the declaration alone, never the lock.
-        Phase::Disabled | Phase::Expand(None) => None,
-        Phase::Expand(Some(path)) => Some(path),
-    };
-    let track = track_disabled();
-    let Some(lock_path) = lock_path else {
-        let out = expand(item, &decl, &parsed, None);
-        return quote!(#out #track);
-    };
-    match read_lock::<Lock>(&lock_path) {
-        Ok(None) => {
-            let out = expand(item, &decl, &parsed, None);
-            quote!(#out #track)
-        }
-        Ok(Some(lock)) => {
-            let out = expand(item, &decl, &parsed, Some(&lock_path));
-            match check_against_lock(&decl, &lock, &lock_path) {
-                Ok(()) => quote!(#out #track),
-                Err(message) => {
-                    let err = compile_error(Span::call_site(), &message);
-                    quote!(#out #err #track)
-                }
-            }
-        }
-        Err(e) => {
-            let err = compile_error(Span::call_site(), &lock_error_message(&e));
-            let out = expand(item, &decl, &parsed, None);
-            quote!(#out #err #track)
-        }
-    }
+    let name = decl.name().replace("::", "-");
+    crate::checked::expand::<Lock>(
+        crate::checked::Declared {
+            cell: CELL_NAME,
+            lock_file: LOCK_FILE,
+            kind: "audit",
+            name: &name,
+            value: serde_json::to_value(&decl).expect("declarations serialise"),
+            what: "audit",
+        },
+        |lock| expand(item.clone(), &decl, &parsed, lock),
+        |lock, path| check_against_lock(&decl, lock, path),
+    )
 }

@@ -10,6 +10,7 @@
 
 mod audit;
 mod auth;
+mod checked;
 mod locks;
 mod postgres;
 mod query;
