@@ -81,11 +81,25 @@ pub fn expand(mut item: ItemStruct, pii: &Pii) -> TokenStream {
         .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
         .unwrap_or_default();
     predicates.extend(bounds);
+    // The redacted fields are touched, as a derived Debug reads every field: a field read
+    // only by `Debug` does not become "never read".
+    let touched = item.fields.iter().enumerate().filter_map(|(i, f)| {
+        let key = f.ident.as_ref().map_or(i.to_string(), |id| id.to_string());
+        let member = match &f.ident {
+            Some(id) => quote!(#id),
+            None => {
+                let index = syn::Index::from(i);
+                quote!(#index)
+            }
+        };
+        redacted(&key).then(|| quote!(let _ = &self.#member;))
+    });
     quote! {
         #item
 
         impl #impl_generics ::core::fmt::Debug for #ident #ty_generics where #(#predicates),* {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                #(#touched)*
                 #body
             }
         }
