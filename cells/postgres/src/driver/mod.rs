@@ -1040,3 +1040,102 @@ async fn use_saved_plan(
     planned.counts = live::count_rows(client, &planned.plan, &planned.live).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(password: &str) -> RunningCell {
+        RunningCell {
+            cell: CELL_NAME.into(),
+            container_id: "c0ffee".into(),
+            container_name: "cell-postgres".into(),
+            image: "postgres:17".into(),
+            host_port: 54321,
+            env: vec![("POSTGRES_PASSWORD".into(), password.into())],
+            created: false,
+        }
+    }
+
+    /// A folder of its own under the system's temporary one, empty.
+    fn workspace(name: &str) -> (std::path::PathBuf, Workspace) {
+        let root =
+            std::env::temp_dir().join(format!("cell-postgres-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let ws = Workspace::bare(&root);
+        (root, ws)
+    }
+
+    #[test]
+    fn a_state_from_before_roles_still_reads() {
+        let old = r#"{"url":"postgres://cell:pw@127.0.0.1:5432/cell","user":"cell","password":"pw",
+            "database":"cell","container_id":"c0ffee","host_port":5432}"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        assert_eq!(state.password, "pw");
+        assert_eq!(
+            (state.app_user, state.app_password, state.app_url),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn run_and_test_get_the_app_role_and_migrations_keep_the_owner() {
+        let (root, ws) = workspace("endpoint");
+        let spec = spec(&ws, "ownerpw");
+        let endpoint = PostgresCell
+            .endpoint(&ws, &running("ownerpw"), Some(&spec))
+            .unwrap();
+        assert_eq!(endpoint.url, "postgres://cell:ownerpw@127.0.0.1:54321/cell");
+        let state = State::from_endpoint(&endpoint).unwrap();
+        let password = state.app_password.clone().unwrap();
+        assert_eq!(password.len(), 32);
+        let app_url = format!("postgres://cell_app_dev:{password}@127.0.0.1:54321/cell");
+        assert_eq!(state.app_url.as_deref(), Some(app_url.as_str()));
+        assert_eq!(state.app_user.as_deref(), Some(roles::DEV_LOGIN_ROLE));
+        assert_eq!(endpoint.env, [(URL_ENV.to_string(), app_url.clone())]);
+
+        // The next run keeps the password the state holds.
+        cell_core::state::write(&ws, CELL_NAME, &state).unwrap();
+        let again = PostgresCell
+            .endpoint(&ws, &running("ownerpw"), Some(&spec))
+            .unwrap();
+        assert_eq!(again.env, [(URL_ENV.to_string(), app_url)]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn status_invents_no_app_password() {
+        let (root, ws) = workspace("status");
+        let endpoint = PostgresCell
+            .endpoint(&ws, &running("ownerpw"), None)
+            .unwrap();
+        let state = State::from_endpoint(&endpoint).unwrap();
+        assert_eq!(state.app_password, None);
+        assert_eq!(endpoint.env, [(URL_ENV.to_string(), endpoint.url.clone())]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_deployment_names_its_owner_url_variable() {
+        let (root, mut ws) = workspace("owner-url");
+        assert_eq!(owner_url_var(&ws, "prod"), "CELL_POSTGRES_OWNER_URL");
+        assert_eq!(url_var(&ws, "prod"), "CELL_POSTGRES_URL");
+        ws.config = serde_json::json!({"environments": {"prod": {
+            "postgres_url_env": "PROD_APP_URL",
+            "postgres_owner_url_env": "PROD_OWNER_URL",
+        }}});
+        assert_eq!(owner_url_var(&ws, "prod"), "PROD_OWNER_URL");
+        assert_eq!(url_var(&ws, "prod"), "PROD_APP_URL");
+        assert_eq!(owner_url_var(&ws, "staging"), "CELL_POSTGRES_OWNER_URL");
+        // Neither set: the error names both, and says what each is for.
+        let e = owner_url(&ws, "prod").unwrap_err();
+        let text = format!("{e} {}", miette::Diagnostic::help(&e).unwrap());
+        assert!(
+            text.contains("$PROD_OWNER_URL") && text.contains("$PROD_APP_URL"),
+            "{text}"
+        );
+        assert!(text.contains("migrations run as"), "{text}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
