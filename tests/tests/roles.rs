@@ -200,6 +200,35 @@ fn the_program_connects_as_the_app_role_which_may_only_read_and_write() {
         "{}",
         again.output()
     );
+
+    // A state file from before roles (no `app_*`) keeps working: the program connects as
+    // the owner; the next `up` adds the application's role back, with a new password.
+    let mut old = state.clone();
+    for key in ["app_user", "app_password", "app_url"] {
+        old.as_object_mut().unwrap().remove(key);
+    }
+    app.write(".cell/state/postgres.json", &old.to_string());
+    let before_roles = app.run_binary("users");
+    before_roles.assert_success();
+    assert!(
+        before_roles.stdout.contains("connected as cell/cell"),
+        "{}",
+        before_roles.output()
+    );
+    app.cargo_cell(&["up"]).assert_success();
+    let renewed: serde_json::Value =
+        serde_json::from_str(&app.read(".cell/state/postgres.json")).unwrap();
+    assert_eq!(renewed["app_user"], DEV_LOGIN, "{renewed}");
+    assert_ne!(renewed["app_password"], state["app_password"]);
+    let after_up = app.run_binary("users");
+    after_up.assert_success();
+    assert!(
+        after_up
+            .stdout
+            .contains(&format!("connected as {DEV_LOGIN}/{DEV_LOGIN}")),
+        "the new password was set: {}",
+        after_up.output()
+    );
 }
 
 /// The grants follow the code: a privilege added by hand is taken back, one taken by hand
