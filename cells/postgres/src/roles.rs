@@ -41,13 +41,19 @@ pub struct Granted {
 }
 
 /// What [`APP_ROLE`] must hold: the declared tables and their sequences, in `schema` of
-/// `database` (the current one).
+/// `database` (the current one). `managed_*` are the tables the Cell answers for (the
+/// declared ones and those the lock had: the code declared them once) and their sequences:
+/// on those the role holds exactly what is wanted, nothing once no longer declared. Grants
+/// on other objects (a view made by hand) are the user's, and kept; but CREATE is revoked
+/// everywhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wanted {
     pub database: String,
     pub schema: String,
     pub tables: BTreeSet<String>,
     pub sequences: BTreeSet<String>,
+    pub managed_tables: BTreeSet<String>,
+    pub managed_sequences: BTreeSet<String>,
 }
 
 /// The attributes of an existing [`APP_ROLE`] that would give it more than its grants.
@@ -208,43 +214,58 @@ fn converge(
     out.extend(change("GRANT", &grant, kind, what, "TO"));
 }
 
-/// The statements that take [`APP_ROLE`] from `granted` to exactly `wanted`: the missing
-/// privileges granted, every other one revoked (a table the code no longer declares loses
-/// them all). Empty when nothing is to change, so running it twice changes nothing.
+/// Only CREATE revoked: the object is not the Cell's, its other grants are the user's.
+fn revoke_create(out: &mut Vec<String>, kind: &str, what: &str, have: &BTreeSet<String>) {
+    if have.contains("CREATE") {
+        out.extend(change(
+            "REVOKE",
+            &BTreeSet::from(["CREATE"]),
+            kind,
+            what,
+            "FROM",
+        ));
+    }
+}
+
+/// The statements that take [`APP_ROLE`] from `granted` to `wanted`: on the managed tables
+/// and sequences exactly the wanted privileges (the missing granted, every other one
+/// revoked, so a table the code no longer declares loses them all); USAGE and nothing else
+/// on the schema; CREATE revoked wherever it was granted. Empty when nothing is to change,
+/// so running it twice changes nothing.
 pub fn statements(wanted: &Wanted, granted: &Granted) -> Vec<String> {
     let mut out = Vec::new();
     let ours = |name: &str| (wanted.schema.clone(), name.to_string());
 
     // The schema first: a table's grants are no use without it, and REVOKE order is free.
-    let schemas: BTreeSet<&String> = granted
-        .schemas
-        .keys()
-        .chain(std::iter::once(&wanted.schema))
-        .collect();
-    for schema in schemas {
-        let want: &[&str] = if *schema == wanted.schema {
-            &SCHEMA_PRIVILEGES
-        } else {
-            &[]
-        };
-        converge(
-            &mut out,
-            "SCHEMA ",
-            &quote(schema),
-            want,
-            granted.schemas.get(schema),
-        );
+    converge(
+        &mut out,
+        "SCHEMA ",
+        &quote(&wanted.schema),
+        &SCHEMA_PRIVILEGES,
+        granted.schemas.get(&wanted.schema),
+    );
+    for (schema, have) in &granted.schemas {
+        if *schema != wanted.schema {
+            revoke_create(&mut out, "SCHEMA ", &quote(schema), have);
+        }
     }
 
+    let managed = |names: &BTreeSet<String>, (schema, name): &Object| {
+        *schema == wanted.schema && names.contains(name)
+    };
     let tables: BTreeSet<Object> = granted
         .tables
         .keys()
+        .filter(|t| managed(&wanted.managed_tables, t))
         .cloned()
         .chain(wanted.tables.iter().map(|t| ours(t)))
         .collect();
     for table in &tables {
-        let declared = table.0 == wanted.schema && wanted.tables.contains(&table.1);
-        let want: &[&str] = if declared { &TABLE_PRIVILEGES } else { &[] };
+        let want: &[&str] = if managed(&wanted.tables, table) {
+            &TABLE_PRIVILEGES
+        } else {
+            &[]
+        };
         converge(
             &mut out,
             "TABLE ",
@@ -257,12 +278,16 @@ pub fn statements(wanted: &Wanted, granted: &Granted) -> Vec<String> {
     let sequences: BTreeSet<Object> = granted
         .sequences
         .keys()
+        .filter(|s| managed(&wanted.managed_sequences, s))
         .cloned()
         .chain(wanted.sequences.iter().map(|s| ours(s)))
         .collect();
     for sequence in &sequences {
-        let declared = sequence.0 == wanted.schema && wanted.sequences.contains(&sequence.1);
-        let want: &[&str] = if declared { &SEQUENCE_PRIVILEGES } else { &[] };
+        let want: &[&str] = if managed(&wanted.sequences, sequence) {
+            &SEQUENCE_PRIVILEGES
+        } else {
+            &[]
+        };
         converge(
             &mut out,
             "SEQUENCE ",
@@ -272,15 +297,13 @@ pub fn statements(wanted: &Wanted, granted: &Granted) -> Vec<String> {
         );
     }
 
-    // CONNECT comes to everyone from PUBLIC; anything granted to the role itself goes.
-    let database: BTreeSet<&str> = granted.database.iter().map(String::as_str).collect();
-    out.extend(change(
-        "REVOKE",
-        &database,
+    // CONNECT and TEMPORARY come to everyone from PUBLIC; CREATE given to the role goes.
+    revoke_create(
+        &mut out,
         "DATABASE ",
         &quote(&wanted.database),
-        "FROM",
-    ));
+        &granted.database,
+    );
     out
 }
 
@@ -318,6 +341,8 @@ mod tests {
             schema: "public".into(),
             tables: set(tables),
             sequences: set(sequences),
+            managed_tables: set(tables),
+            managed_sequences: set(sequences),
         }
     }
 
@@ -360,7 +385,10 @@ mod tests {
     #[test]
     fn a_table_no_longer_declared_loses_every_privilege() {
         let before = wanted(&["users", "old"], &["old_id_seq"]);
-        let now = wanted(&["users"], &[]);
+        let mut now = wanted(&["users"], &[]);
+        // The lock had `old`: the Cell still answers for it and its sequence.
+        now.managed_tables = set(&["users", "old"]);
+        now.managed_sequences = set(&["old_id_seq"]);
         assert_eq!(
             statements(&now, &after(&before)),
             [
@@ -371,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn extra_privileges_and_other_schemas_are_revoked() {
+    fn extra_privileges_and_create_anywhere_are_revoked() {
         let w = wanted(&["users"], &[]);
         let mut g = after(&w);
         g.tables
@@ -379,19 +407,30 @@ mod tests {
             .unwrap()
             .extend(set(&["TRUNCATE", "REFERENCES", "TRIGGER"]));
         g.schemas.get_mut("public").unwrap().insert("CREATE".into());
-        g.schemas.insert("other".into(), set(&["USAGE"]));
-        g.tables.insert(obj("other", "users"), set(&["SELECT"]));
+        g.schemas.insert("other".into(), set(&["CREATE", "USAGE"]));
         g.database = set(&["CREATE", "TEMPORARY"]);
         assert_eq!(
             statements(&w, &g),
             [
-                "REVOKE USAGE ON SCHEMA \"other\" FROM \"cell_app\"",
                 "REVOKE CREATE ON SCHEMA \"public\" FROM \"cell_app\"",
-                "REVOKE SELECT ON TABLE \"other\".\"users\" FROM \"cell_app\"",
+                "REVOKE CREATE ON SCHEMA \"other\" FROM \"cell_app\"",
                 "REVOKE REFERENCES, TRIGGER, TRUNCATE ON TABLE \"public\".\"users\" FROM \"cell_app\"",
-                "REVOKE CREATE, TEMPORARY ON DATABASE \"cell\" FROM \"cell_app\"",
+                "REVOKE CREATE ON DATABASE \"cell\" FROM \"cell_app\"",
             ]
         );
+    }
+
+    /// A view or table made by hand is not the Cell's: what the user granted on it stays.
+    #[test]
+    fn grants_on_objects_the_cell_never_managed_are_kept() {
+        let w = wanted(&["users"], &[]);
+        let mut g = after(&w);
+        g.tables
+            .insert(obj("public", "active_users"), set(&["SELECT"]));
+        g.tables.insert(obj("other", "users"), set(&["SELECT"]));
+        g.sequences
+            .insert(obj("public", "tickets"), set(&["USAGE"]));
+        assert!(statements(&w, &g).is_empty());
     }
 
     #[test]

@@ -57,10 +57,12 @@ pub async fn granted(client: &impl GenericClient) -> Result<Granted, tokio_postg
     Ok(g)
 }
 
-/// What [`APP_ROLE`] must hold for `tables` (of the current schema) as they are now.
+/// What [`APP_ROLE`] must hold for `declared` (tables of the current schema) as they are
+/// now; `managed` adds the tables the Cell answers for (those the lock had).
 pub async fn wanted(
     client: &impl GenericClient,
-    tables: &[String],
+    declared: &[String],
+    managed: &[String],
 ) -> Result<Wanted, tokio_postgres::Error> {
     let row = client
         .query_one(
@@ -72,36 +74,39 @@ pub async fn wanted(
         .query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname = ANY($1)",
-            &[&tables],
+            &[&declared],
         )
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let sequences = client
-        .query(roles::SEQUENCES_SQL, &[&tables])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let sequences = |tables: Vec<String>| async move {
+        let rows = client.query(roles::SEQUENCES_SQL, &[&tables]).await?;
+        Ok::<BTreeSet<String>, tokio_postgres::Error>(rows.iter().map(|r| r.get(0)).collect())
+    };
+    let mut managed_tables: BTreeSet<String> = managed.iter().cloned().collect();
+    managed_tables.extend(declared.iter().cloned());
     Ok(Wanted {
         database: row.get(0),
         schema: row.get(1),
+        sequences: sequences(declared.to_vec()).await?,
+        managed_sequences: sequences(managed_tables.iter().cloned().collect()).await?,
         tables: existing,
-        sequences,
+        managed_tables,
     })
 }
 
-/// Takes [`APP_ROLE`] to exactly the privileges `tables` need, in one transaction; returns
-/// the statements run (none when it already held exactly those). Run it holding the apply's
-/// advisory lock.
+/// Takes [`APP_ROLE`] to exactly the privileges `declared` need (and none on the other
+/// `managed` tables), in one transaction; returns the statements run (none when it already
+/// held exactly those). Run it holding the apply's advisory lock.
 pub async fn sync(
     client: &mut Client,
-    tables: &[String],
+    declared: &[String],
+    managed: &[String],
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     ensure_group_role(&tx).await?;
-    let wanted = wanted(&tx, tables).await?;
+    let wanted = wanted(&tx, declared, managed).await?;
     let granted = granted(&tx).await?;
     let statements = roles::statements(&wanted, &granted);
     for sql in &statements {

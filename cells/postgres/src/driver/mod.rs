@@ -198,7 +198,12 @@ async fn grant_app_role(
     planned: &Planned,
 ) -> Result<(), CellError> {
     let start = Instant::now();
-    let statements = grants::sync(client, &planned.declared())
+    let managed: Vec<String> = planned
+        .previous_lock
+        .iter()
+        .flat_map(|l| l.tables.keys().cloned())
+        .collect();
+    let statements = grants::sync(client, &planned.declared(), &managed)
         .await
         .map_err(|source| role_error(&cx.target, "grant the application's role", source))?;
     if !statements.is_empty() {
@@ -773,7 +778,7 @@ impl LiveCell for PostgresCell {
             .await
             .is_ok()
         {
-            let synced = grants::sync(&mut client, &tables).await;
+            let synced = grants::sync(&mut client, &tables, &tables).await;
             let _ = unlock(&client).await;
             synced.map_err(|source| {
                 role_error(&Target::Dev, "grant the application's role", source)
