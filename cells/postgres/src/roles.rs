@@ -168,6 +168,11 @@ pub fn login_role(login: &str, password: &str) -> Vec<String> {
     ]
 }
 
+/// On the dev Cell: PUBLIC (every role, so the application's too) may not create in the
+/// `public` schema. Postgres 15 and later start so; older images gave PUBLIC CREATE there.
+/// A deployment's PUBLIC is not the Cell's to change (see docs/postgres.md).
+pub const DEV_PUBLIC_SCHEMA: &str = "REVOKE CREATE ON SCHEMA public FROM PUBLIC";
+
 /// Makes `login` a member of [`APP_ROLE`].
 pub fn membership(login: &str) -> String {
     format!("GRANT {} TO {}", quote(APP_ROLE), quote(login))

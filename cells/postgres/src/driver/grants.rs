@@ -117,13 +117,15 @@ pub async fn sync(
 }
 
 /// The dev login role with `password`, a member of [`APP_ROLE`] (which is created if
-/// missing). Idempotent.
+/// missing), and PUBLIC's CREATE on the `public` schema taken (older images grant it).
+/// Idempotent.
 pub async fn ensure_login(
     client: &Client,
     login: &str,
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
     ensure_group_role(client).await?;
+    client.batch_execute(roles::DEV_PUBLIC_SCHEMA).await?;
     for sql in roles::login_role(login, password) {
         client.batch_execute(&sql).await?;
     }
