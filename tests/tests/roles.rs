@@ -90,6 +90,28 @@ fn the_program_connects_as_the_app_role_which_may_only_read_and_write() {
         via_run.output()
     );
 
+    // `cargo cell test` too: a test of the program's crate connects as the application's role.
+    let main = app.read("src/main.rs");
+    app.write(
+        "src/main.rs",
+        &format!(
+            "{main}\n#[cfg(test)]\nmod role {{\n    use super::*;\n\n    \
+             #[tokio::test]\n    async fn connects_as_the_app_role() {{\n        \
+             let db = PostgresConnection::connect().await.unwrap();\n        \
+             let who = db.query(\"SELECT current_user::text\", &[]).await.unwrap();\n        \
+             assert_eq!(who[0].get::<_, String>(0), \"{DEV_LOGIN}\");\n    }}\n}}\n"
+        ),
+    );
+    let via_test = app.cargo_cell(&["test"]);
+    via_test.assert_success();
+    assert!(
+        via_test
+            .output()
+            .contains("test role::connects_as_the_app_role ... ok"),
+        "{}",
+        via_test.output()
+    );
+
     // The roles, as the catalogs say.
     assert_eq!(
         app.psql(&format!(
