@@ -83,12 +83,14 @@ pub async fn up(ws: &Workspace, args: UpArgs, g: &GlobalArgs, ui: &Ui) -> Result
         named(&args.cells)
     };
     for (cell, endpoint) in up_all(&cx, &cells).await? {
-        println!(
-            "{}: {}={}",
-            cell.name(),
-            cell.url_env(),
-            cell.redact(&endpoint.url)
-        );
+        // What `run` and `test` set (the Postgres Cell's is the application's role), else the
+        // endpoint's own URL.
+        let url = endpoint
+            .env
+            .iter()
+            .find(|(k, _)| k == cell.url_env())
+            .map_or(&endpoint.url, |(_, v)| v);
+        println!("{}: {}={}", cell.name(), cell.url_env(), cell.redact(url));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,19 @@ pub(crate) fn find_url(cell: &str) -> Result<String, String> {
     find::<Url>(cell).map(|s| s.url)
 }
 
+/// The URL a program connects to `cell` with: the state's `app_url` (the Postgres Cell's
+/// application login role, which holds only what the code needs), else its `url` (a state
+/// written before the application role existed; the next `cargo cell up` or `build` adds it).
+pub(crate) fn find_app_url(cell: &str) -> Result<String, String> {
+    #[derive(Deserialize)]
+    struct Urls {
+        url: String,
+        #[serde(default)]
+        app_url: Option<String>,
+    }
+    find::<Urls>(cell).map(|s| s.app_url.unwrap_or(s.url))
+}
+
 fn read<T: DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }

@@ -31,7 +31,8 @@ impl std::fmt::Debug for PostgresConnection {
 
 impl PostgresConnection {
     /// Connects from `CELL_POSTGRES_URL`, else `DATABASE_URL`, else the dev Cell's state that
-    /// `cargo cell build` wrote in `.cell/state/`; then checks the schema fingerprints.
+    /// `cargo cell build` wrote in `.cell/state/` (as the application's login role, a member
+    /// of `cell_app`, not as the Cell's superuser); then checks the schema fingerprints.
     pub async fn connect() -> Result<Self, Error> {
         let url = endpoint()?;
         Self::connect_to(&url).await
@@ -152,7 +153,7 @@ fn endpoint() -> Result<String, Error> {
             return Ok(url);
         }
     }
-    crate::dev_state::find_url("postgres").map_err(|searched| Error::CellNotFound {
+    crate::dev_state::find_app_url("postgres").map_err(|searched| Error::CellNotFound {
         cell: CELL,
         env: URL_ENV,
         why: format!(

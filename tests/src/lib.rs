@@ -655,6 +655,35 @@ impl App {
         String::from_utf8_lossy(&out.stdout).trim_end().to_string()
     }
 
+    /// `psql` as `user` on `database` in `container`, through its local socket (the official
+    /// image trusts it): the rows, or what the server said when it refused the statement.
+    pub fn try_psql_in(
+        &self,
+        container: &str,
+        user: &str,
+        database: &str,
+        sql: &str,
+    ) -> Result<String, String> {
+        let out = Command::new("docker")
+            .args([
+                "exec", container, "psql", "-X", "-q", "-At", "-U", user, "-d", database,
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("docker exec psql");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim_end().to_string())
+        }
+    }
+
+    /// `psql` in the Postgres Cell's container as `role`, on the Cell's database (see
+    /// [`App::try_psql_in`]).
+    pub fn psql_as(&self, role: &str, sql: &str) -> Result<String, String> {
+        self.try_psql_in(&self.cell_container("postgres"), role, "cell", sql)
+    }
+
     /// Starts a Postgres of the test image that is not a Cell (another environment's
     /// database), labelled for this test's cleanup. Returns its container id and URL once
     /// it accepts logins.

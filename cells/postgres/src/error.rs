@@ -106,14 +106,29 @@ pub enum PostgresError {
     Cancelled { target: String },
 
     #[cfg(feature = "live")]
-    #[error("environment `{env}` has no Postgres endpoint: ${var} is not set")]
+    #[error("environment `{env}` has no Postgres endpoint: neither ${owner_var} nor ${var} is set")]
     #[diagnostic(
         code(cell::env::endpoint),
         help(
-            "set {var} to the database URL (postgres://user:password@host:port/db) in the deploy job's environment; it is never written to disk. `--env dev` uses the Docker Cells"
+            "set {owner_var} to the URL of the role that owns the tables (migrations run as it) and {var} to the application's (postgres://user:password@host:port/db), in the deploy job's environment; they are never written to disk. With {var} alone, migrations run as the application's role. `--env dev` uses the Docker Cells"
         )
     )]
-    NoEndpoint { env: String, var: String },
+    NoEndpoint {
+        env: String,
+        var: String,
+        owner_var: String,
+    },
+
+    #[cfg(feature = "live")]
+    #[error("cannot {what} on {target}")]
+    #[diagnostic(code(cell::postgres::roles), help("{help}"))]
+    Roles {
+        target: String,
+        what: String,
+        help: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
 
     #[cfg(feature = "live")]
     #[error("cannot connect to the `{env}` database ({url})")]

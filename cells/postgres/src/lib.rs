@@ -19,6 +19,7 @@ pub mod ident;
 pub mod lock;
 pub mod plan;
 pub mod queries;
+pub mod roles;
 pub mod safety;
 pub mod schema;
 #[cfg(feature = "cell")]
@@ -48,6 +49,8 @@ pub use cell_impl::{PostgresCell, URL_ENV, code_against_lock, resolve_enums, sec
 pub use error::PostgresError;
 #[cfg(feature = "cell")]
 pub use section::PostgresSection;
+
+pub use roles::APP_ROLE;
 
 /// The Cell's name as it appears in manifests, locks and container labels.
 pub const CELL_NAME: &str = "postgres";

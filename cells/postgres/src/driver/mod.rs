@@ -4,6 +4,7 @@
 //! environment gives, through TLS, and never write the lock.
 
 mod describe;
+pub mod grants;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,11 +30,14 @@ use crate::error::PostgresError;
 use crate::lock::Lock;
 use crate::plan::{self, Plan};
 use crate::schema::Schema;
-use crate::{CELL_NAME, LOCK_FILE, live, safety};
+use crate::{CELL_NAME, LOCK_FILE, live, roles, safety};
 
 pub use report::{ChangeReport, PostgresReport, RefusalReport, postgres_report, render};
 
-/// The dev Cell's connection details, in `.cell/state/postgres.json` (git-ignored).
+/// The dev Cell's connection details, in `.cell/state/postgres.json` (git-ignored): the
+/// owner's (`url`, `user`, `password`: migrations) and the application's login role's
+/// (`app_*`: the runtime, `cargo cell run` and `test`). A state written before the
+/// application role existed has no `app_*`; the next `up` or `build` adds them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub url: String,
@@ -42,19 +46,36 @@ pub struct State {
     pub database: String,
     pub container_id: String,
     pub host_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_url: Option<String>,
 }
 
 impl State {
-    /// The state of a running container whose superuser has `password`.
-    fn of(password: String, running: &RunningCell) -> State {
+    /// The state of a running container whose superuser has `password` and whose
+    /// application login role has `app_password`.
+    fn of(password: String, app_password: Option<String>, running: &RunningCell) -> State {
+        let port = running.host_port;
         State {
-            url: cell::url(cell::USER, &password, running.host_port, cell::DATABASE),
+            url: cell::url(cell::USER, &password, port, cell::DATABASE),
             user: cell::USER.into(),
             password,
             database: cell::DATABASE.into(),
             container_id: running.container_id.clone(),
-            host_port: running.host_port,
+            host_port: port,
+            app_url: app_password
+                .as_deref()
+                .map(|p| cell::url(roles::DEV_LOGIN_ROLE, p, port, cell::DATABASE)),
+            app_user: app_password.is_some().then(|| roles::DEV_LOGIN_ROLE.into()),
+            app_password,
         }
+    }
+
+    fn from_endpoint(endpoint: &Endpoint) -> Option<State> {
+        serde_json::from_slice(endpoint.state.as_deref()?).ok()
     }
 }
 
@@ -70,19 +91,54 @@ fn known_password(ws: &Workspace, existing: Option<&RunningCell>) -> Option<Stri
         .or_else(|| read_state(ws).map(|s| s.password))
 }
 
-/// The environment variable holding the Postgres URL of a deployment environment, unless
+/// The environment variable holding the Postgres URL of a deployment environment (the one
+/// the application connects with), unless
 /// `[workspace.metadata.cell.environments.<name>] postgres_url_env` names another.
 pub const DEFAULT_URL_VAR: &str = URL_ENV;
 
-/// The variable a deployment environment's URL is read from.
-pub fn url_var(ws: &Workspace, env: &str) -> String {
+/// The environment variable holding the URL migrations run with (the tables' owner), unless
+/// `[workspace.metadata.cell.environments.<name>] postgres_owner_url_env` names another.
+/// When it is unset, migrations use the application's URL, as before there were two.
+pub const DEFAULT_OWNER_URL_VAR: &str = "CELL_POSTGRES_OWNER_URL";
+
+fn env_setting(ws: &Workspace, env: &str, key: &str) -> Option<String> {
     ws.config
         .get("environments")
         .and_then(|e| e.get(env))
-        .and_then(|e| e.get("postgres_url_env"))
+        .and_then(|e| e.get(key))
         .and_then(|v| v.as_str())
-        .unwrap_or(DEFAULT_URL_VAR)
-        .to_string()
+        .map(str::to_string)
+}
+
+/// The variable a deployment environment's (application) URL is read from.
+pub fn url_var(ws: &Workspace, env: &str) -> String {
+    env_setting(ws, env, "postgres_url_env").unwrap_or_else(|| DEFAULT_URL_VAR.to_string())
+}
+
+/// The variable a deployment environment's owner URL is read from.
+pub fn owner_url_var(ws: &Workspace, env: &str) -> String {
+    env_setting(ws, env, "postgres_owner_url_env")
+        .unwrap_or_else(|| DEFAULT_OWNER_URL_VAR.to_string())
+}
+
+fn set_var(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|u| !u.is_empty())
+}
+
+/// The owner's URL of a deployment and the variable it came from: the owner variable when
+/// set, else the application's.
+fn owner_url(ws: &Workspace, env: &str) -> Result<(String, String), PostgresError> {
+    let (owner_var, app_var) = (owner_url_var(ws, env), url_var(ws, env));
+    if let Some(url) = set_var(&owner_var) {
+        return Ok((url, owner_var));
+    }
+    set_var(&app_var)
+        .map(|url| (url, app_var.clone()))
+        .ok_or_else(|| PostgresError::NoEndpoint {
+            env: env.to_string(),
+            var: app_var,
+            owner_var,
+        })
 }
 
 /// How messages name the target's database.
@@ -114,6 +170,106 @@ where
     Ok(client)
 }
 
+/// A failure to create or grant the application's role, with what to do about it.
+fn role_error(target: &Target, what: &str, source: tokio_postgres::Error) -> PostgresError {
+    let denied = source.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+    let help = match (denied, target) {
+        (true, Target::Env(env)) => format!(
+            "the role migrations run as (the owner URL of `{env}`, see {DEFAULT_OWNER_URL_VAR}) must own the declared tables and be allowed to manage `{app}`: \
+             as a superuser, either `ALTER ROLE <owner> CREATEROLE`, or create the role once with `CREATE ROLE {app} NOLOGIN` and `GRANT {app} TO <owner> WITH ADMIN OPTION`; then apply again",
+            app = roles::APP_ROLE
+        ),
+        (true, Target::Dev) => "the dev Cell's superuser was refused: the data volume is not this Cell's; `cargo cell reset postgres` starts afresh (the dev data is lost)".into(),
+        (false, _) => "check the database runs and accepts the owner's connection (`cargo cell status`, `-v` shows more), then run again".into(),
+    };
+    PostgresError::Roles {
+        target: label(target),
+        what: what.to_string(),
+        help,
+        source,
+    }
+}
+
+/// After an apply, holding its lock: the group role given exactly what the declared tables
+/// need; in a deployment with two URLs, the application's login role made a member.
+async fn grant_app_role(
+    cx: &Context<'_>,
+    client: &mut tokio_postgres::Client,
+    planned: &Planned,
+) -> Result<(), CellError> {
+    let start = Instant::now();
+    let managed: Vec<String> = planned
+        .previous_lock
+        .iter()
+        .flat_map(|l| l.tables.keys().cloned())
+        .collect();
+    let statements = grants::sync(client, &planned.declared(), &managed)
+        .await
+        .map_err(|source| role_error(&cx.target, "grant the application's role", source))?;
+    if !statements.is_empty() {
+        let msg = format!(
+            "postgres: role `{}` holds exactly what the code needs ({})",
+            roles::APP_ROLE,
+            roles::summary(&statements)
+        );
+        match cx.target {
+            Target::Dev => cx.ui.verbose(&msg),
+            Target::Env(_) => cx.ui.info(&msg),
+        }
+    }
+    if let Target::Env(env) = &cx.target {
+        member_of_app_role(cx, client, env).await?;
+    }
+    cx.timings.stage("roles", start, ());
+    Ok(())
+}
+
+/// In a deployment with an owner URL, the application URL's role made a member of the
+/// group role; a warning when there is no such role, or it is the owner.
+async fn member_of_app_role(
+    cx: &Context<'_>,
+    client: &tokio_postgres::Client,
+    env: &str,
+) -> Result<(), CellError> {
+    let (owner_var, app_var) = (owner_url_var(cx.ws, env), url_var(cx.ws, env));
+    if set_var(&owner_var).is_none() {
+        cx.ui.warn(&format!(
+            "postgres: `{env}` migrations ran with {app_var}, so the application connects as the tables' owner: set {owner_var} to the owner's URL and {app_var} to a login role's, which `apply` makes a member of `{}`",
+            roles::APP_ROLE
+        ));
+        return Ok(());
+    }
+    let Some(login) = set_var(&app_var)
+        .and_then(|u| u.parse::<tokio_postgres::Config>().ok())
+        .and_then(|c| c.get_user().map(str::to_string))
+    else {
+        return Ok(());
+    };
+    let membership = grants::ensure_member(client, &login)
+        .await
+        .map_err(|source| {
+            role_error(
+                &cx.target,
+                "make the application's login role a member",
+                source,
+            )
+        })?;
+    let app = roles::APP_ROLE;
+    match membership {
+        grants::Membership::Member { added: true } => cx
+            .ui
+            .info(&format!("postgres: `{login}` ({app_var}) is now a member of `{app}`")),
+        grants::Membership::Member { added: false } => {}
+        grants::Membership::Owner => cx.ui.warn(&format!(
+            "postgres: {app_var} and {owner_var} name the same role `{login}`: the application connects as the tables' owner; give {app_var} a login role of its own (`CREATE ROLE app LOGIN PASSWORD '...'`), which `apply` makes a member of `{app}`"
+        )),
+        grants::Membership::NoSuchRole => cx.ui.warn(&format!(
+            "postgres: {app_var} names the role `{login}`, which `{env}` does not have: create it as a login role (`CREATE ROLE \"{login}\" LOGIN PASSWORD '...'`) and apply again, which makes it a member of `{app}`"
+        )),
+    }
+    Ok(())
+}
+
 fn pg_error(source: tokio_postgres::Error) -> PostgresError {
     PostgresError::Postgres {
         cell: CELL_NAME.into(),
@@ -121,14 +277,12 @@ fn pg_error(source: tokio_postgres::Error) -> PostgresError {
     }
 }
 
-async fn connect_remote(env: &str, var: &str) -> Result<tokio_postgres::Client, PostgresError> {
-    let url = std::env::var(var)
-        .ok()
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| PostgresError::NoEndpoint {
-            env: env.to_string(),
-            var: var.to_string(),
-        })?;
+async fn connect_remote(
+    ws: &Workspace,
+    env: &str,
+) -> Result<tokio_postgres::Client, PostgresError> {
+    let (url, var) = owner_url(ws, env)?;
+    let var = var.as_str();
     let tls = crate::tls::connector().map_err(|source| PostgresError::TlsConfig { source })?;
     connect_with(&url, tls).await.map_err(|source| {
         let (env, url, var) = (env.to_string(), cell::redact(&url), var.to_string());
@@ -160,7 +314,7 @@ async fn client(cx: &Context<'_>) -> Result<tokio_postgres::Client, CellError> {
         }
         Target::Env(env) => {
             let start = Instant::now();
-            let client = connect_remote(env, &url_var(cx.ws, env)).await?;
+            let client = connect_remote(cx.ws, env).await?;
             cx.timings.stage("connect", start, ());
             Ok(client)
         }
@@ -589,8 +743,54 @@ impl LiveCell for PostgresCell {
                     .map(|(_, v)| v.clone())
             })
             .or_else(|| known_password(ws, Some(running)))?;
-        let state = State::of(password, running);
-        Some(Endpoint::single(self, state.url.clone(), running).with_state(&state))
+        // Kept across runs; a new one only where `after_up` follows and sets it (`spec` is
+        // given by `up`, not by `status`).
+        let app_password = read_state(ws)
+            .and_then(|s| s.app_password)
+            .or_else(|| spec.map(|_| cell_core::live::random_secret(32)));
+        let state = State::of(password, app_password, running);
+        let mut endpoint = Endpoint::single(self, state.url.clone(), running).with_state(&state);
+        // `run` and `test` give the program the application's role; migrations keep `url`.
+        if let Some(app_url) = &state.app_url {
+            endpoint.env = vec![(URL_ENV.to_string(), app_url.clone())];
+        }
+        Some(endpoint)
+    }
+
+    /// The application's login role, with the state's password, a member of the group role
+    /// (both created when missing); and, when no apply holds the schema lock, the group
+    /// role's grants brought to the lock's tables, so a workspace built before roles
+    /// existed works at once.
+    async fn after_up(&self, cx: &Context<'_>, endpoint: &Endpoint) -> Result<(), CellError> {
+        let Some(state) = State::from_endpoint(endpoint) else {
+            return Ok(());
+        };
+        let (Some(user), Some(password)) = (&state.app_user, &state.app_password) else {
+            return Ok(());
+        };
+        let mut client = connect(&endpoint.url).await.map_err(pg_error)?;
+        grants::ensure_login(&client, user, password)
+            .await
+            .map_err(|source| {
+                role_error(&Target::Dev, "create the application's login role", source)
+            })?;
+        let tables: Vec<String> = Lock::read(&cx.ws.lock_path(LOCK_FILE))
+            .ok()
+            .flatten()
+            .map(|l| l.tables.keys().cloned().collect())
+            .unwrap_or_default();
+        // An apply holding the lock grants when it is done.
+        if live::ApplyLock::acquire(&client, Duration::ZERO)
+            .await
+            .is_ok()
+        {
+            let synced = grants::sync(&mut client, &tables, &tables).await;
+            let _ = unlock(&client).await;
+            synced.map_err(|source| {
+                role_error(&Target::Dev, "grant the application's role", source)
+            })?;
+        }
+        Ok(())
     }
 
     async fn probe(&self, endpoint: &Endpoint) -> Result<(), BoxError> {
@@ -692,6 +892,8 @@ async fn converge_locked(
                 .trim_end()
         ));
     }
+    cx.timings.stage("apply", start, ());
+    grant_app_role(cx, client, &planned).await?;
     let (written, existed) = write_lock(ws, client, &planned).await?;
     if written {
         ui.info(&format!(
@@ -699,7 +901,6 @@ async fn converge_locked(
             ws.lock_path(LOCK_FILE).display()
         ));
     }
-    cx.timings.stage("apply", start, ());
     let start = Instant::now();
     let queries_created = write_queries_lock(cx, &s.queries, client).await?;
     cx.timings.stage("describe", start, ());
@@ -787,6 +988,7 @@ async fn apply_locked(
             planned.plan.summary(),
         ));
     }
+    grant_app_role(cx, client, &planned).await?;
     match &cx.target {
         Target::Dev => {
             let (written, existed) = write_lock(ws, client, &planned).await?;
@@ -848,4 +1050,103 @@ async fn use_saved_plan(
     planned.plan = Plan { steps: saved.steps };
     planned.counts = live::count_rows(client, &planned.plan, &planned.live).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(password: &str) -> RunningCell {
+        RunningCell {
+            cell: CELL_NAME.into(),
+            container_id: "c0ffee".into(),
+            container_name: "cell-postgres".into(),
+            image: "postgres:17".into(),
+            host_port: 54321,
+            env: vec![("POSTGRES_PASSWORD".into(), password.into())],
+            created: false,
+        }
+    }
+
+    /// A folder of its own under the system's temporary one, empty.
+    fn workspace(name: &str) -> (std::path::PathBuf, Workspace) {
+        let root =
+            std::env::temp_dir().join(format!("cell-postgres-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let ws = Workspace::bare(&root);
+        (root, ws)
+    }
+
+    #[test]
+    fn a_state_from_before_roles_still_reads() {
+        let old = r#"{"url":"postgres://cell:pw@127.0.0.1:5432/cell","user":"cell","password":"pw",
+            "database":"cell","container_id":"c0ffee","host_port":5432}"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        assert_eq!(state.password, "pw");
+        assert_eq!(
+            (state.app_user, state.app_password, state.app_url),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn run_and_test_get_the_app_role_and_migrations_keep_the_owner() {
+        let (root, ws) = workspace("endpoint");
+        let spec = spec(&ws, "ownerpw");
+        let endpoint = PostgresCell
+            .endpoint(&ws, &running("ownerpw"), Some(&spec))
+            .unwrap();
+        assert_eq!(endpoint.url, "postgres://cell:ownerpw@127.0.0.1:54321/cell");
+        let state = State::from_endpoint(&endpoint).unwrap();
+        let password = state.app_password.clone().unwrap();
+        assert_eq!(password.len(), 32);
+        let app_url = format!("postgres://cell_app_dev:{password}@127.0.0.1:54321/cell");
+        assert_eq!(state.app_url.as_deref(), Some(app_url.as_str()));
+        assert_eq!(state.app_user.as_deref(), Some(roles::DEV_LOGIN_ROLE));
+        assert_eq!(endpoint.env, [(URL_ENV.to_string(), app_url.clone())]);
+
+        // The next run keeps the password the state holds.
+        cell_core::state::write(&ws, CELL_NAME, &state).unwrap();
+        let again = PostgresCell
+            .endpoint(&ws, &running("ownerpw"), Some(&spec))
+            .unwrap();
+        assert_eq!(again.env, [(URL_ENV.to_string(), app_url)]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn status_invents_no_app_password() {
+        let (root, ws) = workspace("status");
+        let endpoint = PostgresCell
+            .endpoint(&ws, &running("ownerpw"), None)
+            .unwrap();
+        let state = State::from_endpoint(&endpoint).unwrap();
+        assert_eq!(state.app_password, None);
+        assert_eq!(endpoint.env, [(URL_ENV.to_string(), endpoint.url.clone())]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_deployment_names_its_owner_url_variable() {
+        let (root, mut ws) = workspace("owner-url");
+        assert_eq!(owner_url_var(&ws, "prod"), "CELL_POSTGRES_OWNER_URL");
+        assert_eq!(url_var(&ws, "prod"), "CELL_POSTGRES_URL");
+        ws.config = serde_json::json!({"environments": {"prod": {
+            "postgres_url_env": "PROD_APP_URL",
+            "postgres_owner_url_env": "PROD_OWNER_URL",
+        }}});
+        assert_eq!(owner_url_var(&ws, "prod"), "PROD_OWNER_URL");
+        assert_eq!(url_var(&ws, "prod"), "PROD_APP_URL");
+        assert_eq!(owner_url_var(&ws, "staging"), "CELL_POSTGRES_OWNER_URL");
+        // Neither set: the error names both, and says what each is for.
+        let e = owner_url(&ws, "prod").unwrap_err();
+        let text = format!("{e} {}", miette::Diagnostic::help(&e).unwrap());
+        assert!(
+            text.contains("$PROD_OWNER_URL") && text.contains("$PROD_APP_URL"),
+            "{text}"
+        );
+        assert!(text.contains("migrations run as"), "{text}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
 }
