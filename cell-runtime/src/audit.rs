@@ -56,6 +56,20 @@ impl Pending {
         .await
         .map(|_| ())
     }
+
+    /// Written through `executor`, else through the pool of calls without one.
+    async fn write_through<X: Executor>(&self, executor: Option<&X>) -> Result<(), Error> {
+        match executor {
+            Some(db) => self.write(db).await,
+            None => self.write(pool().await?).await,
+        }
+    }
+
+    /// A failed call's record that could not be written: logged, as the call has its own
+    /// error to return.
+    fn not_written(&self, e: &Error) {
+        tracing::error!(event = self.event, error = %e, "audit record of a failed call not written");
+    }
 }
 
 /// The key sensitive arguments are hashed with: `CELL_AUDIT_KEY`, else the dev key in the
@@ -238,11 +252,7 @@ impl Call {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        let record = self.pending("ok".into());
-        match executor {
-            Some(db) => record.write(db).await,
-            None => record.write(pool().await?).await,
-        }
+        self.pending("ok".into()).write_through(executor).await
     }
 
     /// The body returned `Err`: the record, after `executor`'s transaction ends (or at once).
@@ -255,24 +265,18 @@ impl Call {
     ) {
         let record = self.pending(kind(error));
         if let Some(e) = self.failed.take() {
-            tracing::error!(event = record.event, error = %e, "audit record not written");
+            record.not_written(&e);
             return;
         }
-        let now = match executor {
+        // Inside a transaction the record waits for its end; otherwise it is written now.
+        let record = match executor {
             Some(db) => db.defer_audit(record),
             None => Some(record),
         };
-        if let Some(record) = now {
-            let written = match executor {
-                Some(db) if !db.in_transaction() => record.write(db).await,
-                _ => match pool().await {
-                    Ok(p) => record.write(p).await,
-                    Err(e) => Err(e),
-                },
-            };
-            if let Err(e) = written {
-                tracing::error!(event = record.event, error = %e, "audit record of a failed call not written");
-            }
+        if let Some(record) = record
+            && let Err(e) = record.write_through(executor).await
+        {
+            record.not_written(&e);
         }
     }
 }
@@ -281,7 +285,7 @@ impl Call {
 pub(crate) async fn write_deferred(db: &PostgresConnection, records: Vec<Pending>) {
     for record in records {
         if let Err(e) = record.write(db).await {
-            tracing::error!(event = record.event, error = %e, "audit record of a failed call not written");
+            record.not_written(&e);
         }
     }
 }
