@@ -11,6 +11,10 @@
 //!
 //! Calls without an executor argument write through a pool connected on first use
 //! ([`PostgresConnection::connect`]).
+//!
+//! The actor of an audited call is in scope while its body runs ([`acting_as`]): a call or
+//! a read of protected health information (`#[Security::hipaa]`) inside it, without an
+//! `AuthContext` of its own, is recorded as that actor's.
 
 use std::sync::OnceLock;
 
@@ -53,8 +57,9 @@ impl Pending {
                 &self.trace_id,
             ],
         )
-        .await
-        .map(|_| ())
+        .await?;
+        db.appended_audit();
+        Ok(())
     }
 
     /// Written through `executor`, else through the pool of calls without one.
@@ -70,6 +75,39 @@ impl Pending {
     fn not_written(&self, e: &Error) {
         tracing::error!(event = self.event, error = %e, "audit record of a failed call not written");
     }
+}
+
+tokio::task_local! {
+    /// The actor in scope: set by [`acting_as`] and around every audited call's body.
+    static ACTOR: Option<String>;
+}
+
+/// The actor records made while `work` runs are attributed to, when they have no
+/// `AuthContext` of their own: an audited call, a read of `#[Security::hipaa]` fields. An
+/// audited call with an `AuthContext` puts its actor in scope for its body by itself.
+///
+/// ```no_run
+/// # async fn f(db: &cell_runtime::PostgresConnection) {
+/// cell_runtime::Audit::acting_as("dr.grey", async {
+///     // reads here are recorded as dr.grey's
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn acting_as<F: std::future::Future>(actor: impl Into<String>, work: F) -> F::Output {
+    ACTOR.scope(Some(actor.into()), work).await
+}
+
+/// The actor in scope, if any.
+pub fn current_actor() -> Option<String> {
+    ACTOR.try_with(Clone::clone).ok().flatten()
+}
+
+/// `work` with `actor` in scope, else the actor already in scope (what audited bodies run
+/// in).
+pub async fn in_scope<F: std::future::Future>(actor: Option<String>, work: F) -> F::Output {
+    let actor = actor.or_else(current_actor);
+    ACTOR.scope(actor, work).await
 }
 
 /// The key sensitive arguments are hashed with: `CELL_AUDIT_KEY`, else the dev key in the
@@ -185,10 +223,11 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call by `actor`, else by the actor in scope ([`acting_as`]).
     pub fn new(event: &'static Event, actor: Option<String>) -> Call {
         Call {
             event,
-            actor,
+            actor: actor.or_else(current_actor),
             args: serde_json::Map::new(),
             failed: None,
         }
@@ -279,6 +318,51 @@ impl Call {
             record.not_written(&e);
         }
     }
+}
+
+/// A read of protected health information (`#[Security::hipaa]`) through `db`: which rows
+/// of `table` (their primary keys) and which fields, by the actor in scope. Written through
+/// the pool before the rows reach the caller, committed on its own: a read in a transaction
+/// that rolls back still happened. A read that finds no row discloses nothing and is not
+/// recorded; a record that cannot be written fails the read.
+///
+/// One exception: a transaction that already appended to the trail holds the chain's head
+/// until it ends, and the pool's append would wait for it while it waits for the read. The
+/// record is then written as a failed call's is, through the pool once the transaction
+/// ended, committed or not.
+pub async fn phi_read(
+    read: &'static crate::__private::security::PhiRead,
+    table: &'static str,
+    keys: Vec<serde_json::Value>,
+    db: &impl Executor,
+) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let record = Pending {
+        event: read.event,
+        actor: current_actor(),
+        args: serde_json::json!({
+            "type": read.subject,
+            "table": table,
+            "fields": read.fields,
+            "keys": keys,
+        }),
+        outcome: "ok".into(),
+        trace_id: trace_id(),
+    };
+    if db.holds_audit_chain() {
+        let kept = db.defer_audit(record);
+        debug_assert!(kept.is_none(), "only a transaction holds the chain");
+        return Ok(());
+    }
+    record.write(pool().await?).await.map_err(|e| Error::Audit {
+        message: format!(
+            "the read of {} ({table}) was not returned: its audit record could not be written: {e}",
+            read.subject
+        ),
+        help: "protected health information is returned only once its read is on record: check that the Postgres Cell is reachable and that `cargo cell build` installed the audit trail".into(),
+    })
 }
 
 /// Writes the records a transaction deferred (failed calls), after it ended.

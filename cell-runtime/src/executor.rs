@@ -83,6 +83,20 @@ pub trait Executor: Send + Sync + private::Sealed {
     fn defer_audit(&self, record: crate::audit::Pending) -> Option<crate::audit::Pending> {
         Some(record)
     }
+
+    /// Whether this is a transaction that appended to the audit trail: it holds the chain's
+    /// head row until it ends, so a record written through another connection meanwhile
+    /// would wait for it forever.
+    #[cfg(feature = "audit")]
+    #[doc(hidden)]
+    fn holds_audit_chain(&self) -> bool {
+        false
+    }
+
+    /// Notes that a record was appended through this executor.
+    #[cfg(feature = "audit")]
+    #[doc(hidden)]
+    fn appended_audit(&self) {}
 }
 
 /// How `insert_many` lists one row's values for [`Executor::copy_in`].
@@ -221,6 +235,16 @@ impl<E: Executor> Executor for &E {
     #[cfg(feature = "audit")]
     fn defer_audit(&self, record: crate::audit::Pending) -> Option<crate::audit::Pending> {
         E::defer_audit(self, record)
+    }
+
+    #[cfg(feature = "audit")]
+    fn holds_audit_chain(&self) -> bool {
+        E::holds_audit_chain(self)
+    }
+
+    #[cfg(feature = "audit")]
+    fn appended_audit(&self) {
+        E::appended_audit(self)
     }
 }
 

@@ -189,6 +189,10 @@ pub mod RateLimit {
 /// changed. See docs/security.md.
 #[allow(non_snake_case)]
 pub mod Security {
+    #[cfg(feature = "audit")]
+    pub use cell_stub_macros::security_hipaa as hipaa;
+    #[cfg(not(feature = "audit"))]
+    pub use cell_stub_macros::security_hipaa_without_feature as hipaa;
     pub use cell_stub_macros::security_pii as pii;
 }
 
@@ -201,6 +205,7 @@ pub mod Security {
 #[cfg(feature = "audit")]
 #[allow(non_snake_case)]
 pub mod Audit {
+    pub use crate::audit::acting_as;
     pub use cell_stub_macros::audit_log as log;
 }
 
@@ -315,6 +320,87 @@ pub mod __private {
         }
 
         impl<T: ?Sized> PiiFields for T {}
+
+        /// What a table's reads resolve: `<T>::__CELL_PHI` is `Some` for a struct with
+        /// `#[Security::hipaa(protected_health_info = true)]` (its inherent const), else this
+        /// trait's `None`, and the read's record is compiled out.
+        pub trait PhiReads {
+            const __CELL_PHI: Option<&'static PhiRead> = None;
+        }
+
+        impl<T: ?Sized> PhiReads for T {}
+
+        /// A struct whose reads are audited.
+        #[derive(Debug)]
+        pub struct PhiRead {
+            /// The audit event (`phi_read` unless named).
+            pub event: &'static str,
+            /// `{crate}::{module}::{Struct}`, as the audit lock names it.
+            pub subject: &'static str,
+            /// The protected fields (its `#[Security::pii]` fields).
+            pub fields: &'static [&'static str],
+        }
+
+        /// A row's primary key, as its read's record holds it. Every `#[Postgres::table]`
+        /// implements it.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is not a #[Postgres::table]: #[Security::hipaa] audits the reads of a table's rows",
+            label = "not a table",
+            note = "put `#[Postgres::table(name = \"...\")]` on it (reads then go through its methods, each on record), or remove #[Security::hipaa]"
+        )]
+        pub trait RowKey {
+            fn row_key(&self) -> serde_json::Value;
+        }
+
+        /// A key wrapped for [`KeyJson`] (keys that serialise) and, one autoref later,
+        /// [`KeyUnrecordable`] (the rest, recorded as `null`).
+        pub struct Key<'a, T: ?Sized>(pub &'a T);
+
+        pub trait KeyJson {
+            fn key_json(&self) -> serde_json::Value;
+        }
+
+        impl<T: serde::Serialize + ?Sized> KeyJson for Key<'_, T> {
+            fn key_json(&self) -> serde_json::Value {
+                serde_json::to_value(self.0).unwrap_or(serde_json::Value::Null)
+            }
+        }
+
+        pub trait KeyUnrecordable {
+            fn key_json(&self) -> serde_json::Value;
+        }
+
+        impl<T: ?Sized> KeyUnrecordable for &Key<'_, T> {
+            fn key_json(&self) -> serde_json::Value {
+                serde_json::Value::Null
+            }
+        }
+
+        /// The record of a read of `rows` through `db` (see [`crate::audit::phi_read`]).
+        pub async fn phi_read<'r, T: RowKey + 'r>(
+            read: &'static PhiRead,
+            table: &'static str,
+            rows: impl IntoIterator<Item = &'r T>,
+            db: &impl crate::Executor,
+        ) -> Result<(), crate::Error> {
+            let keys: Vec<serde_json::Value> = rows.into_iter().map(RowKey::row_key).collect();
+            #[cfg(feature = "audit")]
+            {
+                crate::audit::phi_read(read, table, keys, db).await
+            }
+            // `#[Security::hipaa]` needs the feature, so no struct gets here without it.
+            #[cfg(not(feature = "audit"))]
+            {
+                let _ = (table, keys, db);
+                Err(crate::Error::Audit {
+                    message: format!(
+                        "{} is protected health information, but cell-runtime was built without the `audit` feature",
+                        read.subject
+                    ),
+                    help: "enable cell-runtime's `audit` feature".into(),
+                })
+            }
+        }
     }
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;

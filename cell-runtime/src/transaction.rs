@@ -99,6 +99,10 @@ struct Inner {
     /// Audit records of failed calls, written once the transaction ended either way.
     #[cfg(feature = "audit")]
     audits: Mutex<Vec<crate::audit::Pending>>,
+    /// Whether a record was appended through this transaction (it then holds the chain's
+    /// head row until it ends).
+    #[cfg(feature = "audit")]
+    chained: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -230,6 +234,20 @@ impl Executor for Transaction {
         queued(&self.inner.audits).push(record);
         None
     }
+
+    #[cfg(feature = "audit")]
+    fn holds_audit_chain(&self) -> bool {
+        self.inner
+            .chained
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[cfg(feature = "audit")]
+    fn appended_audit(&self) {
+        self.inner
+            .chained
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// What a transaction queued for after its commit (cache keys, tags). A panic elsewhere
@@ -353,6 +371,8 @@ impl PostgresConnection {
                 tags: Mutex::new(Vec::new()),
                 #[cfg(feature = "audit")]
                 audits: Mutex::new(Vec::new()),
+                #[cfg(feature = "audit")]
+                chained: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         let result = body(tx.clone()).await;

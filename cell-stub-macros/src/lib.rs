@@ -18,6 +18,7 @@ mod ratelimit;
 mod record;
 mod redis;
 mod search;
+mod security;
 mod service;
 mod telemetry;
 
@@ -242,25 +243,21 @@ pub fn ratelimit_global(args: TokenStream, item: TokenStream) -> TokenStream {
 /// arguments. See `cell_runtime::Security`.
 #[proc_macro_attribute]
 pub fn security_pii(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args: proc_macro2::TokenStream = args.into();
-    let mut item: syn::ItemStruct = match syn::parse(item.clone()) {
-        Ok(s) => s,
-        Err(_) => {
-            let err = cell_core::macros::compile_error(
-                proc_macro2::Span::call_site(),
-                "#[Security::pii] goes on a struct (and on its personal fields)\n\nhelp: write `#[Security::pii(fields = [\"email\"])] struct User { ... }`, or put it on a struct whose value is personal as a whole, such as `struct Email(String)`",
-            );
-            let item: proc_macro2::TokenStream = item.into();
-            return quote::quote!(#err #item).into();
-        }
-    };
-    match cell_security::parse::parse(args, &mut item) {
-        Ok(pii) => cell_security::expand::expand(item, &pii).into(),
-        Err(e) => {
-            let err = e.to_compile_error();
-            quote::quote!(#item #err).into()
-        }
-    }
+    security::pii(args.into(), item.into()).into()
+}
+
+/// `#[Security::hipaa(protected_health_info = true)]` on a `#[Postgres::table]` struct with
+/// `#[Security::pii]` fields: every read of its rows is an audit record. See
+/// `cell_runtime::Security`.
+#[proc_macro_attribute]
+pub fn security_hipaa(args: TokenStream, item: TokenStream) -> TokenStream {
+    security::hipaa(args.into(), item.into()).into()
+}
+
+/// Without cell-runtime's `audit` feature, `#[Security::hipaa]` is an error naming it.
+#[proc_macro_attribute]
+pub fn security_hipaa_without_feature(_args: TokenStream, item: TokenStream) -> TokenStream {
+    without_feature("Security::hipaa", "audit", item)
 }
 
 /// `#[Audit::log(event = "user_deleted", sensitive_fields = ["email"], retention = "7y")]`:

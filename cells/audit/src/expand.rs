@@ -8,6 +8,8 @@
 //!   rolled-back attempt is still on record, outside it), else at once; a failure to write it
 //!   is logged, and the call's own error returned.
 //!
+//! The body runs with the call's actor in scope (`cell_runtime::Audit::acting_as`).
+//!
 //! It cannot fail: [`crate::parse`] validated everything. The generated code names everything
 //! through `::cell_runtime::__private::audit` and leaks no names.
 
@@ -128,10 +130,13 @@ pub fn expand(
     let body = quote!({
         #track
         static __CELL_AUDIT_EVENT: #rt::Event = #rt::Event { event: #event, function: #function };
-        let mut __cell_audit_call = #rt::Call::new(&__CELL_AUDIT_EVENT, #actor);
+        let __cell_audit_actor: ::core::option::Option<::std::string::String> = #actor;
+        let mut __cell_audit_call = #rt::Call::new(&__CELL_AUDIT_EVENT, ::core::clone::Clone::clone(&__cell_audit_actor));
         #(#args)*
         #executor
-        let __cell_audit_result: #output = async #block.await;
+        // The body runs with the call's actor in scope: its reads of protected health
+        // information, and audited calls without an `AuthContext`, are recorded as its.
+        let __cell_audit_result: #output = #rt::in_scope(__cell_audit_actor, async #block).await;
         match &__cell_audit_result {
             ::core::result::Result::Ok(_) => {
                 if let ::core::result::Result::Err(__cell_audit_failed) =
@@ -191,6 +196,10 @@ mod tests {
         assert!(out.contains("arg (\"id\" , & id)"), "{out}");
         assert!(out.contains("sensitive (\"email\" , & email)"), "{out}");
         assert!(out.contains("Some (tx)"), "{out}");
+        assert!(
+            out.contains("in_scope (__cell_audit_actor , async { Ok (1) }) . await"),
+            "the body runs as the call's actor: {out}"
+        );
         let captured = out.find("sensitive (").unwrap();
         let body = out.find("Ok (1)").unwrap();
         assert!(

@@ -56,7 +56,7 @@ fn string(expr: &Expr) -> Option<LitStr> {
 }
 
 /// An event name: lowercase letters, digits, `_`, `.` and `-`, as `user_deleted`.
-fn valid_event(e: &str) -> bool {
+pub fn valid_event(e: &str) -> bool {
     !e.is_empty()
         && e.len() <= 100
         && e.bytes()

@@ -297,6 +297,22 @@ pub fn refuse_pii(
     }
 }
 
+/// The statement that records a read of `rows` (an iterator of `&Self`, from a table's read
+/// method, through `executor`) when `Self` is protected health information (`#[Security::hipaa]`), before the
+/// rows are returned. `<Self>::__CELL_PHI` is then the struct's inherent const, else the
+/// blanket trait's `None`, and the branch is compiled out: other tables pay nothing.
+pub fn audited_read(table: &str, rows: TokenStream, executor: &syn::Ident) -> TokenStream {
+    let p = quote::quote!(::cell_runtime::__private);
+    quote::quote! {
+        if let ::core::option::Option::Some(__cell_phi) = {
+            use #p::security::PhiReads as _;
+            <Self>::__CELL_PHI
+        } {
+            #p::security::phi_read::<Self>(__cell_phi, #table, #rows, #executor).await?;
+        }
+    }
+}
+
 /// Whether `ty` can be named in a `const` inside the function: no generic parameter of the
 /// function, no `Self`, no `impl Trait`, no inferred `_`.
 fn checkable(ty: &syn::Type, generics: &syn::Generics) -> bool {

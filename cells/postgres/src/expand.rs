@@ -86,6 +86,7 @@ fn generate(
     let pk_ty = &parsed.field_types[pk_index];
     let pk_col = q(columns[pk_index]);
     let pk_param = param_type(pk_ty);
+    let pk_field = &fields[pk_index];
 
     // How a value of field `i` is bound: enum fields go through `enum_column`, so a field
     // whose type does not derive `Postgres::Enum` gives one error, at its type.
@@ -123,6 +124,39 @@ fn generate(
             quote!(row.try_get(#index)?)
         }
     });
+
+    // A read's rows, recorded first when the struct is protected health information
+    // (`#[Security::hipaa]`); `rows` iterates the `Option<Self>` or `Vec<Self>` read.
+    let audited = |read: TokenStream, rows: TokenStream, conn: &syn::Ident| -> TokenStream {
+        let record = cell_core::macros::audited_read(table, rows, conn);
+        quote! {
+            let __cell_rows = #read;
+            #record
+            ::core::result::Result::Ok(__cell_rows)
+        }
+    };
+    let read_one = |sql: &str, binds: TokenStream, conn: &syn::Ident| {
+        audited(
+            quote! {
+                match #rt::Executor::query_opt(#conn, #sql, &[#binds]).await? {
+                    ::core::option::Option::Some(row) => ::core::option::Option::Some(<Self as #p::FromRow>::from_row(&row)?),
+                    ::core::option::Option::None => ::core::option::Option::None,
+                }
+            },
+            quote!(__cell_rows.as_slice()),
+            conn,
+        )
+    };
+    let read_many = |sql: &str, binds: TokenStream, conn: &syn::Ident| {
+        audited(
+            quote! {
+                #rt::Executor::query(#conn, #sql, &[#binds]).await?.iter().map(<Self as #p::FromRow>::from_row).collect::<::core::result::Result<::std::vec::Vec<Self>, #rt::Error>>()?
+            },
+            quote!(&__cell_rows),
+            conn,
+        )
+    };
+    let db = format_ident!("db");
 
     let others: Vec<usize> = (0..columns.len()).filter(|&i| i != pk_index).collect();
     let update = if others.is_empty() {
@@ -163,12 +197,7 @@ fn generate(
         let value = bind_key(i, &format_ident!("value"));
         if unique {
             let doc = format!("The row whose `{}` is `value`, if any.", c.name);
-            let b = body(quote! {
-                match #rt::Executor::query_opt(db, #sql, &[#value]).await? {
-                    ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
-                    ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
-                }
-            });
+            let b = body(read_one(&sql, quote!(#value), &db));
             quote! {
                 #[doc = #doc]
                 pub async fn #method(db: &impl #rt::Executor, value: #ty) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
@@ -176,7 +205,7 @@ fn generate(
         } else {
             let doc = format!("Every row whose `{}` is `value`, in primary key order.", c.name);
             let sql = format!("{sql} ORDER BY {pk_col}");
-            let b = body(quote!(#rt::Executor::query(db, #sql, &[#value]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
+            let b = body(read_many(&sql, quote!(#value), &db));
             quote! {
                 #[doc = #doc]
                 pub async fn #method(db: &impl #rt::Executor, value: #ty) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
@@ -223,12 +252,7 @@ fn generate(
         let cols = ix.columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
         if ix.unique {
             let doc = format!("The row with these {cols}, if any (a unique index).");
-            let b = body(quote! {
-                match #rt::Executor::query_opt(#conn, #sql, &[#(#binds),*]).await? {
-                    ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
-                    ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
-                }
-            });
+            let b = body(read_one(&sql, quote!(#(#binds),*), &conn));
             Some(quote! {
                 #[doc = #doc]
                 pub async fn #method(#conn: &impl #rt::Executor, #(#params),*) -> ::core::result::Result<::core::option::Option<Self>, #rt::Error> #b
@@ -236,7 +260,7 @@ fn generate(
         } else {
             let doc = format!("Every row with these {cols}, in primary key order.");
             let sql = format!("{sql} ORDER BY {pk_col}");
-            let b = body(quote!(#rt::Executor::query(#conn, #sql, &[#(#binds),*]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()));
+            let b = body(read_many(&sql, quote!(#(#binds),*), &conn));
             Some(quote! {
                 #[doc = #doc]
                 pub async fn #method(#conn: &impl #rt::Executor, #(#params),*) -> ::core::result::Result<::std::vec::Vec<Self>, #rt::Error> #b
@@ -325,9 +349,7 @@ fn generate(
     let id_bind = bind_key(pk_index, &format_ident!("id"));
     let b_delete_by_id =
         body(quote!(#rt::Executor::execute(db, #delete_sql, &[#id_bind]).await.map(|n| n == 1)));
-    let b_all = body(
-        quote!(#rt::Executor::query(db, #all_sql, &[&limit, &offset]).await?.iter().map(<Self as #p::FromRow>::from_row).collect()),
-    );
+    let b_all = body(read_many(&all_sql, quote!(&limit, &offset), &db));
     let b_count = body(quote! {
         let row = #rt::Executor::query_one(db, #count_sql, &[]).await?;
         ::core::result::Result::Ok(row.try_get(0)?)
@@ -399,6 +421,12 @@ fn generate(
                 impl #p::FromRow for #ident {
                     fn from_row(row: &#p::Row) -> ::core::result::Result<Self, #rt::Error> {
                         ::core::result::Result::Ok(Self { #(#fields: #reads,)* })
+                    }
+                }
+                impl #p::security::RowKey for #ident {
+                    fn row_key(&self) -> #rt::serde_json::Value {
+                        use #p::security::{KeyJson as _, KeyUnrecordable as _};
+                        (&#p::security::Key(&self.#pk_field)).key_json()
                     }
                 }
             };
@@ -635,6 +663,34 @@ mod tests {
             !out.contains("Postgres :: primary_key"),
             "field attributes stripped: {out}"
         );
+    }
+
+    #[test]
+    fn reads_are_recorded_for_protected_health_information_and_writes_are_not() {
+        let out = expand_str(users(), LockView::Absent);
+        // find_by_id, find_by_email (unique), find_by_age (many) and all.
+        let record = "if let :: core :: option :: Option :: Some (__cell_phi) = { use :: cell_runtime :: __private :: security :: PhiReads as _ ; < Self > :: __CELL_PHI }";
+        assert_eq!(out.matches(record).count(), 4, "{out}");
+        assert!(
+            out.contains("phi_read :: < Self > (__cell_phi , \"users\" , __cell_rows . as_slice () , db) . await ?"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "phi_read :: < Self > (__cell_phi , \"users\" , & __cell_rows , db) . await ?"
+            ),
+            "{out}"
+        );
+        let insert = &out[out.find("pub async fn insert (").unwrap()..];
+        let insert = &insert[..insert.find("pub async fn").map_or(insert.len(), |_| {
+            insert[1..].find("pub async fn").unwrap() + 1
+        })];
+        assert!(!insert.contains("__CELL_PHI"), "{insert}");
+        assert!(
+            out.contains("impl :: cell_runtime :: __private :: security :: RowKey for User"),
+            "{out}"
+        );
+        assert!(out.contains("Key (& self . id)) . key_json ()"), "{out}");
     }
 
     #[test]

@@ -347,7 +347,16 @@ pub fn cached_table(
         "Read through the Redis Cell (`{ns}`, ttl {}); writes invalidate after commit.",
         crate::duration::format(ttl)
     );
+    let no_phi = format!(
+        "`{ident}` is protected health information (#[Security::hipaa]): it is not cached in Redis\n\nhelp: remove #[Redis::cache] from `{ident}`: a cache hit would be a read the audit trail never sees, and a copy of the data outside the database"
+    );
     let generated = quote! {
+        const _: () = {
+            use ::cell_runtime::__private::security::PhiReads as _;
+            if <#ident>::__CELL_PHI.is_some() {
+                ::core::panic!(#no_phi);
+            }
+        };
         const _: () = {
             #[derive(#p::serde::Serialize)]
             #[serde(crate = #serde_path)]

@@ -28,12 +28,19 @@ pub fn methods(decl: &SearchDecl, table: &Table<'_>) -> TokenStream {
         if table.placeholder {
             quote!({ ::core::unreachable!("this table has compile errors") })
         } else {
+            let record = cell_core::macros::audited_read(
+                table.name,
+                quote!(__cell_hits.iter().map(|h| &h.row)),
+                &quote::format_ident!("db"),
+            );
             quote!({
-                #rt::Executor::query(db, #sql, &[&query, &limit, &offset])
+                let __cell_hits = #rt::Executor::query(db, #sql, &[&query, &limit, &offset])
                     .await?
                     .iter()
                     .map(|row| #p::search_hit::<Self>(row, #rank_at, #highlight))
-                    .collect()
+                    .collect::<::core::result::Result<::std::vec::Vec<#rt::search::Hit<Self>>, #rt::Error>>()?;
+                #record
+                ::core::result::Result::Ok(__cell_hits)
             })
         }
     };
@@ -107,5 +114,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("& [& query , & limit , & offset]"), "{out}");
+        assert_eq!(
+            out.matches("phi_read :: < Self > (__cell_phi , \"products\" , __cell_hits . iter () . map (| h | & h . row) , db) . await ?").count(),
+            2,
+            "hits of a #[Security::hipaa] table are recorded: {out}"
+        );
     }
 }

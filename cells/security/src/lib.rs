@@ -11,7 +11,12 @@
 //! - `Serialize` is left as it is: an API that returns such a struct returns its fields, on
 //!   purpose (skip one with `#[serde(skip_serializing)]`).
 //!
-//! The Cell has no lock and nothing live: everything it guarantees is checked by rustc.
+//! - `#[Security::hipaa(protected_health_info = true)]` next to it, on a `#[Postgres::table]`
+//!   struct, makes every read of the table's rows an audit record ([`hipaa`]).
+//!
+//! The Cell has no lock and nothing live: what `pii` guarantees is checked by rustc, and the
+//! audits of `hipaa` are the Audit Cell's (declared, planned and locked with its own).
 
 pub mod expand;
+pub mod hipaa;
 pub mod parse;
