@@ -10,7 +10,10 @@
 //! - `cargo cell audit verify` names the row a superuser changed, and a signed checkpoint
 //!   catches a chain a superuser rewrote consistently;
 //! - 8 concurrent writers for 10,000 audited calls leave a chain with no gap and no fork;
-//! - removing an audit from the code is `LOOSENED: needs review` (exit 2).
+//! - removing an audit from the code is `LOOSENED: needs review` (exit 2);
+//! - every read of a `#[Security::hipaa]` table is on record (who, which rows, which
+//!   fields) before the rows are returned, also when the reading transaction rolls back, and
+//!   removing `#[Security::hipaa]` is `LOOSENED: needs review`.
 
 use std::process::Command;
 
@@ -378,5 +381,90 @@ fn prune_drops_expired_months_and_verification_goes_on_from_its_checkpoint() {
         again.stdout.contains("audit: nothing to prune"),
         "{}",
         again.output()
+    );
+}
+
+#[test]
+fn every_read_of_protected_health_information_is_on_record() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("audit-app");
+    app.cargo_cell(&["build"]).assert_success();
+    let lock: serde_json::Value =
+        serde_json::from_str(&app.read(".cell/audit.lock.json")).expect("the lock");
+    assert_eq!(
+        lock["audits"]["audit_app::Patient"],
+        serde_json::json!({"event": "phi_read", "args": ["table", "fields", "keys"], "retention": "6y"}),
+        "{lock}"
+    );
+    let run = |args: &[&str]| {
+        let mut cmd = app.program(&cell_e2e::apps_target_dir().join("debug").join("audit-app"));
+        cmd.args(args);
+        let out = cmd.output().expect("the app runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
+    };
+    assert_eq!(
+        run(&["admit", "7", "Ada", "flu"]),
+        (
+            true,
+            "admitted Patient { id: 7, name: [redacted], diagnosis: [redacted] }".into()
+        ),
+        "a write is not a read, and Debug redacts"
+    );
+    assert!(run(&["admit", "8", "Bob", "gout"]).0);
+    assert_eq!(app.psql("SELECT count(*) FROM cell_audit.records"), "0");
+
+    assert_eq!(run(&["chart", "7"]), (true, "7: flu".into()));
+    assert_eq!(run(&["chart", "99"]), (true, "no chart".into()));
+    assert_eq!(run(&["ward"]), (true, "2 patients".into()));
+    assert_eq!(
+        run(&["chart-then-roll-back", "8"]),
+        (false, "failed: RolledBack".into())
+    );
+    assert_eq!(run(&["review", "8"]), (true, "reviewed 8".into()));
+    assert_eq!(
+        run(&["open-and-chart", "3", "7"]),
+        (true, "opened 3, chart 7".into()),
+        "a read in a transaction holding the trail's head does not wait for itself"
+    );
+
+    let records = app.psql(
+        "SELECT seq, event, coalesce(actor, '-'), args->>'table', args->'fields', args->'keys', args->>'type' \
+         FROM cell_audit.records ORDER BY seq",
+    );
+    assert_eq!(
+        records,
+        [
+            r#"1|phi_read|dr.grey|patients|["name", "diagnosis"]|[7]|audit_app::Patient"#,
+            r#"2|phi_read|-|patients|["name", "diagnosis"]|[7, 8]|audit_app::Patient"#,
+            r#"3|phi_read|-|patients|["name", "diagnosis"]|[8]|audit_app::Patient"#,
+            r#"4|phi_read|anonymous|patients|["name", "diagnosis"]|[8]|audit_app::Patient"#,
+            "5|chart_reviewed|anonymous||||",
+            "6|account_opened|anonymous||||",
+            r#"7|phi_read|-|patients|["name", "diagnosis"]|[7]|audit_app::Patient"#,
+        ]
+        .join("\n"),
+        "a read with a row is recorded before it returns (the missing chart read nothing), \
+         the rolled-back read stays on record, and an audited call's actor is the read's"
+    );
+    let all = app.psql("SELECT string_agg(args::text, ' ') FROM cell_audit.records");
+    assert!(!all.contains("flu") && !all.contains("Ada"), "{all}");
+    app.cargo_cell(&["audit", "verify"]).assert_success();
+
+    app.edit(
+        "src/main.rs",
+        "#[Security::hipaa(protected_health_info = true)]\n",
+        "",
+    );
+    let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
+    let text = plan.output();
+    assert_eq!(plan.status.code(), Some(2), "a change exits 2:\n{text}");
+    assert!(
+        text.contains("- audit_app::Patient: audit removed (was event phi_read, args table fields keys, kept 6y; calls are no longer recorded)   LOOSENED: needs review"),
+        "{text}"
     );
 }
