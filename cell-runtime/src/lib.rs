@@ -186,7 +186,12 @@ pub mod RateLimit {
 /// `struct Email(String)`). Its `Debug` prints `[redacted]` for them (a `derive(Debug)` is
 /// replaced), and naming such an argument in `#[Telemetry::span(fields = [...])]`, in metric
 /// `labels` or among an audit's clear-text arguments is a compile error. `Serialize` is not
-/// changed. See docs/security.md.
+/// changed.
+///
+/// `#[Security::hipaa(protected_health_info = true)]` next to it on a `#[Postgres::table]`
+/// struct (`event = "phi_read"`, `retention = "6y"` unless written): every read of its rows
+/// through the table's methods is an audit record, written before the rows are returned.
+/// Needs the `audit` feature. See docs/security.md.
 #[allow(non_snake_case)]
 pub mod Security {
     #[cfg(feature = "audit")]
