@@ -4,10 +4,13 @@
 //! telling to review it with `cargo cell plan` and lock it with `cargo cell build` (as the
 //! RateLimit Cell's limits do).
 
+use std::path::Path;
+
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemFn;
 
+use cell_audit::declare::AuditDecl;
 use cell_audit::expand::{check_against_lock, declaration, expand};
 use cell_audit::lock::Lock;
 use cell_audit::parse::{parse_args, parse_fn};
@@ -33,10 +36,28 @@ pub fn log(args: TokenStream, input: TokenStream) -> TokenStream {
             return quote!(#item #err);
         }
     };
+    declared(
+        &item.sig.ident.to_string(),
+        "audit",
+        |function| declaration(function, &parsed),
+        |decl, _, lock| expand(item.clone(), decl, &parsed, lock),
+    )
+}
+
+/// The expansion of an audit declared on the item named `ident` (a function, or a struct
+/// whose reads are audited), named `{crate}::{module}::{ident}` in the lock: recorded in
+/// phase 1, else checked against `.cell/audit.lock.json`. `expand` gets the declaration, the
+/// item's path and the lock it was checked against.
+pub fn declared(
+    ident: &str,
+    what: &str,
+    declaration: impl FnOnce(&str) -> AuditDecl,
+    expand: impl Fn(&AuditDecl, &str, Option<&Path>) -> TokenStream,
+) -> TokenStream {
     let crate_name = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
     let file = proc_macro::Span::call_site().file();
-    let function = function_path(&crate_name, &file, &item.sig.ident.to_string());
-    let decl = declaration(&function, &parsed);
+    let path = function_path(&crate_name, &file, ident);
+    let decl = declaration(&path);
     let name = decl.name().replace("::", "-");
     crate::checked::expand::<Lock>(
         crate::checked::Declared {
@@ -45,9 +66,9 @@ pub fn log(args: TokenStream, input: TokenStream) -> TokenStream {
             kind: "audit",
             name: &name,
             value: serde_json::to_value(&decl).expect("declarations serialise"),
-            what: "audit",
+            what,
         },
-        |lock| expand(item.clone(), &decl, &parsed, lock),
+        |lock| expand(&decl, &path, lock),
         |lock, path| check_against_lock(&decl, lock, path),
     )
 }

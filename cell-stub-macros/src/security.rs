@@ -1,15 +1,11 @@
 //! The Security Cell's attributes. `#[Security::pii]` needs nothing but the struct.
-//! `#[Security::hipaa]` is an audit of reads: recorded with the Audit Cell in phase 1, else
-//! expanded and checked against `.cell/audit.lock.json` as `#[Audit::log]` is.
+//! `#[Security::hipaa]` is an audit of reads, declared as `#[Audit::log]`'s are
+//! ([`crate::audit::declared`]).
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemStruct;
 
-use cell_audit::expand::check_against_lock;
-use cell_audit::lock::Lock;
-use cell_audit::{CELL_NAME, LOCK_FILE};
-use cell_auth::rule::function_path;
 use cell_core::macros::compile_error;
 
 fn the_struct(input: TokenStream, message: &str) -> Result<ItemStruct, TokenStream> {
@@ -51,29 +47,18 @@ pub fn hipaa(args: TokenStream, input: TokenStream) -> TokenStream {
             return quote!(#item #err);
         }
     };
-    let crate_name = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
-    let file = proc_macro::Span::call_site().file();
-    let subject = function_path(&crate_name, &file, &item.ident.to_string());
-    let decl = hipaa.declaration(&subject);
-    let name = decl.name().replace("::", "-");
-    crate::checked::expand::<Lock>(
-        crate::checked::Declared {
-            cell: CELL_NAME,
-            lock_file: LOCK_FILE,
-            kind: "audit",
-            name: &name,
-            value: serde_json::to_value(&decl).expect("declarations serialise"),
-            what: "audit of reads",
-        },
-        |lock| {
+    crate::audit::declared(
+        &item.ident.to_string(),
+        "audit of reads",
+        |subject| hipaa.declaration(subject),
+        |_, subject, lock| {
             let track = lock.map(|path| {
                 let path = path.display().to_string();
                 quote!(
                     const _: &[u8] = ::core::include_bytes!(#path);
                 )
             });
-            cell_security::hipaa::expand(&item, &hipaa, &subject, quote!(#track))
+            cell_security::hipaa::expand(&item, &hipaa, subject, quote!(#track))
         },
-        |lock, path| check_against_lock(&decl, lock, path),
     )
 }

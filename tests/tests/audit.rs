@@ -70,6 +70,29 @@ fn rewrite_consistently(seq: i64) -> String {
     )
 }
 
+/// `audit-app ARGS...`: whether it succeeded, and its output.
+fn run_app(app: &App, args: &[&str]) -> (bool, String) {
+    let mut cmd = app.program(&cell_e2e::apps_target_dir().join("debug").join("audit-app"));
+    cmd.args(args);
+    let out = cmd.output().expect("the app runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// Removes `attribute` (a line of the app) and expects the plan to show `removed` and exit 2.
+fn removal_needs_review(app: &App, attribute: &str, removed: &str) {
+    app.edit("src/main.rs", attribute, "");
+    let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
+    let text = plan.output();
+    assert_eq!(plan.status.code(), Some(2), "a change exits 2:\n{text}");
+    assert!(
+        text.contains(&format!("{removed}   LOOSENED: needs review")),
+        "{text}"
+    );
+}
+
 #[test]
 fn records_follow_the_transaction_and_the_database_keeps_them() {
     if !docker_available() {
@@ -91,15 +114,7 @@ fn records_follow_the_transaction_and_the_database_keeps_them() {
         .unwrap();
     assert_eq!(months, 15, "last month, this one, 12 ahead and the default");
 
-    let run = |args: &[&str]| {
-        let mut cmd = app.program(&cell_e2e::apps_target_dir().join("debug").join("audit-app"));
-        cmd.args(args);
-        let out = cmd.output().expect("the app runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        )
-    };
+    let run = |args: &[&str]| run_app(&app, args);
     assert_eq!(
         run(&["open", "1", "ada@example.com"]),
         (true, "opened".into())
@@ -275,17 +290,10 @@ fn concurrent_writers_leave_one_chain_and_a_removed_audit_needs_review() {
         verify.output()
     );
 
-    app.edit(
-        "src/main.rs",
+    removal_needs_review(
+        &app,
         "#[Audit::log(event = \"account_closed\", retention = \"1y\")]\n",
-        "",
-    );
-    let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
-    let text = plan.output();
-    assert_eq!(plan.status.code(), Some(2), "a change exits 2:\n{text}");
-    assert!(
-        text.contains("- audit_app::close: audit removed (was event account_closed, args id, kept 1y; calls are no longer recorded)   LOOSENED: needs review"),
-        "{text}"
+        "- audit_app::close: audit removed (was event account_closed, args id, kept 1y; calls are no longer recorded)",
     );
     let check = app.cargo_cell(&["check"]);
     check.assert_failure();
@@ -398,15 +406,7 @@ fn every_read_of_protected_health_information_is_on_record() {
         serde_json::json!({"event": "phi_read", "args": ["table", "fields", "keys"], "retention": "6y"}),
         "{lock}"
     );
-    let run = |args: &[&str]| {
-        let mut cmd = app.program(&cell_e2e::apps_target_dir().join("debug").join("audit-app"));
-        cmd.args(args);
-        let out = cmd.output().expect("the app runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        )
-    };
+    let run = |args: &[&str]| run_app(&app, args);
     assert_eq!(
         run(&["admit", "7", "Ada", "flu"]),
         (
@@ -455,16 +455,9 @@ fn every_read_of_protected_health_information_is_on_record() {
     assert!(!all.contains("flu") && !all.contains("Ada"), "{all}");
     app.cargo_cell(&["audit", "verify"]).assert_success();
 
-    app.edit(
-        "src/main.rs",
+    removal_needs_review(
+        &app,
         "#[Security::hipaa(protected_health_info = true)]\n",
-        "",
-    );
-    let plan = app.cargo_cell(&["plan", "--detailed-exitcode"]);
-    let text = plan.output();
-    assert_eq!(plan.status.code(), Some(2), "a change exits 2:\n{text}");
-    assert!(
-        text.contains("- audit_app::Patient: audit removed (was event phi_read, args table fields keys, kept 6y; calls are no longer recorded)   LOOSENED: needs review"),
-        "{text}"
+        "- audit_app::Patient: audit removed (was event phi_read, args table fields keys, kept 6y; calls are no longer recorded)",
     );
 }
