@@ -73,6 +73,10 @@ pub enum Error {
     /// argument that does not serialise): the audited call fails rather than go unrecorded.
     #[error("{message}\nhelp: {help}")]
     Audit { message: String, help: String },
+    /// An encrypted field could not be encrypted or decrypted (no key ring, a missing data
+    /// key, a value changed or copied from another row). Never carries a key or plaintext.
+    #[error("{message}\nhelp: {help}")]
+    Encrypted { message: String, help: String },
 }
 
 struct SchemaList<'a>(&'a [String]);

@@ -19,6 +19,8 @@
 
 pub mod cache;
 mod dev_state;
+#[doc(hidden)]
+pub mod encrypted;
 mod error;
 mod executor;
 pub mod filter;
@@ -410,6 +412,7 @@ pub mod __private {
     #[cfg(feature = "auth")]
     pub use crate::auth::__private as auth;
     pub use crate::cache::private as cache;
+    pub use crate::encrypted;
     pub use crate::executor::CopyValues;
     pub use crate::filter::sql as filter_sql;
     pub use crate::postgres_types::{

@@ -16,6 +16,7 @@ fn ui() {
     t.compile_fail("tests/ui/misplaced/*.rs");
     t.compile_fail("tests/ui/service/*.rs");
     t.compile_fail("tests/ui/enum/*.rs");
+    t.compile_fail("tests/ui/encrypted/*.rs");
     t.pass("tests/ui/redis/pass/*.rs");
     t.compile_fail("tests/ui/redis/fail/*.rs");
     t.compile_fail("tests/ui/telemetry/*.rs");

@@ -413,6 +413,7 @@ mod tests {
         ColumnDecl {
             rust_type: rust_type.into(),
             enum_type: Some("OrderStatus".into()),
+            encrypted: false,
             nullable: rust_type.starts_with("Option"),
             ..fixtures::column("status", placeholder)
         }

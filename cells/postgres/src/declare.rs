@@ -82,6 +82,10 @@ pub struct ColumnDecl {
     /// (`OrderStatus`, or `OrderStatus[]` for a `Vec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_type: Option<String>,
+    /// `#[Postgres::encrypted]`: stored as `bytea`, AES-256-GCM under the column's data key,
+    /// bound to its table, column and row (`cell_security::crypto`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -417,6 +421,7 @@ pub(crate) mod fixtures {
             foreign_key: None,
             renamed_from: None,
             enum_type: None,
+            encrypted: false,
         }
     }
 
@@ -534,6 +539,7 @@ mod tests {
         ColumnDecl {
             rust_type: rust.into(),
             enum_type: Some("OrderStatus".into()),
+            encrypted: false,
             ..fixtures::column(name, placeholder)
         }
     }

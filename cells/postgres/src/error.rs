@@ -188,6 +188,20 @@ pub enum PostgresError {
         #[source]
         source: tokio_postgres::Error,
     },
+
+    #[cfg(feature = "live")]
+    #[error("cannot write the dev key ring of encrypted fields to {path}")]
+    #[diagnostic(
+        code(cell::postgres::keys),
+        help(
+            "check that `.cell/state` can be written (it is git-ignored and holds the dev Cells' secrets), then run again"
+        )
+    )]
+    DevKeys {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<PostgresError> for cell_core::CellError {

@@ -46,11 +46,25 @@ fn generate(
     lock: LockView<'_>,
     placeholder: bool,
 ) -> TokenStream {
+    // A table with encrypted fields has its data keys in the process before any statement.
+    let encrypted_columns: Vec<&str> = parsed
+        .decl
+        .columns
+        .iter()
+        .filter(|c| c.encrypted)
+        .map(|c| c.name.as_str())
+        .collect();
+    let prepare = if encrypted_columns.is_empty() {
+        quote!()
+    } else {
+        let table = &parsed.decl.name;
+        quote!(::cell_runtime::__private::encrypted::prepare(#table, &[#(#encrypted_columns),*]).await?;)
+    };
     let body = |real: TokenStream| {
         if placeholder {
             quote!({ ::core::unreachable!("this table has compile errors") })
         } else {
-            quote!({ #real })
+            quote!({ #prepare #real })
         }
     };
     let decl = &parsed.decl;
@@ -108,12 +122,32 @@ fn generate(
             None => quote!(&#key),
         }
     };
+    // An encrypted field is sealed for its table, column and row as it is sent.
+    let encrypted: Vec<usize> = (0..columns.len())
+        .filter(|&i| decl.columns[i].encrypted)
+        .collect();
     let self_binds: Vec<TokenStream> = fields
         .iter()
         .enumerate()
-        .map(|(i, f)| bind(i, quote!(&self.#f)))
+        .map(|(i, f)| {
+            if encrypted.contains(&i) {
+                let column = columns[i];
+                quote!(&#p::encrypted::Sealed::new(#table, #column, #p::security::RowKey::row_key(self).to_string(), &self.#f))
+            } else {
+                bind(i, quote!(&self.#f))
+            }
+        })
         .collect();
     let reads = (0..columns.len()).map(|i| match &parsed.field_enums[i] {
+        _ if encrypted.contains(&i) => {
+            let column = columns[i];
+            let pk_ty = &parsed.field_types[pk_index];
+            quote!(#p::encrypted::open(row, #i, #table, #column, &{
+                use #p::security::{KeyJson as _, KeyUnrecordable as _};
+                let key: #pk_ty = row.try_get(#pk_index)?;
+                (&#p::security::Key(&key)).key_json().to_string()
+            })?)
+        }
         Some(_) => {
             let ty = &parsed.field_types[i];
             let ops = quote_spanned!(ty.span()=> #p::enum_column::<#ty>());
@@ -302,28 +336,67 @@ fn generate(
         .iter()
         .enumerate()
         .map(|(i, f)| bind(i, quote!(&row.#f)));
-    let b_insert_many = body(quote! {
-        fn values<'r>(row: &'r #ident, out: &mut ::std::vec::Vec<&'r (dyn #p::ToSql + ::core::marker::Sync)>) {
-            out.extend_from_slice(&[#(#row_binds),*]);
-        }
-        #rt::Executor::copy_in(db, #types_sql, #copy_sql, rows, values).await
-    });
+    let b_insert_many = if encrypted.is_empty() {
+        body(quote! {
+            fn values<'r>(row: &'r #ident, out: &mut ::std::vec::Vec<&'r (dyn #p::ToSql + ::core::marker::Sync)>) {
+                out.extend_from_slice(&[#(#row_binds),*]);
+            }
+            #rt::Executor::copy_in(db, #types_sql, #copy_sql, rows, values).await
+        })
+    } else {
+        // Each row beside its sealed fields, which the COPY then reads.
+        let sealed_fields = encrypted.iter().map(|&i| {
+            let (f, ty) = (&fields[i], &parsed.field_types[i]);
+            quote!(#f: #p::encrypted::Sealed<'a, #ty>)
+        });
+        let sealed_values = encrypted.iter().map(|&i| {
+            let (f, column) = (&fields[i], columns[i]);
+            quote!(#f: #p::encrypted::Sealed::new(#table, #column, #p::security::RowKey::row_key(row).to_string(), &row.#f))
+        });
+        let binds = (0..columns.len()).map(|i| {
+            let f = &fields[i];
+            if encrypted.contains(&i) {
+                quote!(&r.#f)
+            } else {
+                bind(i, quote!(&r.row.#f))
+            }
+        });
+        body(quote! {
+            struct __CellSealedRow<'a> {
+                row: &'a #ident,
+                #(#sealed_fields,)*
+            }
+            let sealed: ::std::vec::Vec<__CellSealedRow<'_>> = rows
+                .iter()
+                .map(|row| __CellSealedRow { row, #(#sealed_values,)* })
+                .collect();
+            let values: #p::CopyValues<__CellSealedRow<'_>> = |r, out| {
+                out.extend_from_slice(&[#(#binds),*]);
+            };
+            #rt::Executor::copy_in(db, #types_sql, #copy_sql, &sealed, values).await
+        })
+    };
 
     // Typed columns, and update_where / delete_where.
     let columns_ident = format_ident!("{}Columns", ident);
     let vis = &item.vis;
-    let column_fields = fields
-        .iter()
-        .zip(&parsed.field_types)
-        .zip(&columns)
+    // Encrypted columns have no typed column: the database cannot compare ciphertexts, and a
+    // `Set` would write the value unencrypted.
+    let in_clear = |i: &usize| !encrypted.contains(i);
+    let column_fields = (0..columns.len())
+        .filter(in_clear)
+        .map(|i| ((&fields[i], &parsed.field_types[i]), &columns[i]))
         .map(|((f, ty), c)| {
             let doc = format!("The column `{table}.{c}`.");
             quote!(#[doc = #doc] pub #f: #rt::Column<#ident, #ty>)
         });
-    let column_values = fields.iter().zip(&columns).map(|(f, c)| {
-        let quoted = q(c);
-        quote!(#f: #rt::Column::new(#quoted))
-    });
+    let column_values = (0..columns.len())
+        .filter(in_clear)
+        .map(|i| (&fields[i], &columns[i]))
+        .map(|(f, c)| {
+            let quoted = q(c);
+            quote!(#f: #rt::Column::new(#quoted))
+        });
     let columns_doc = format!(
         "The columns of `{table}`, for the filters of `{ident}::update_where` and `{ident}::delete_where`: `{ident}::columns()`."
     );
@@ -442,6 +515,7 @@ fn generate(
                 primary_key: columns[pk_index],
                 columns: columns.len(),
                 placeholder,
+                prepare: &prepare,
             },
         )
     });
@@ -663,6 +737,36 @@ mod tests {
             !out.contains("Postgres :: primary_key"),
             "field attributes stripped: {out}"
         );
+    }
+
+    #[test]
+    fn encrypted_fields_are_sealed_on_write_opened_on_read_and_have_no_typed_column() {
+        let out = expand_str(
+            quote! {
+                struct Person {
+                    #[Postgres::primary_key] id: i64,
+                    name: String,
+                    #[Postgres::encrypted] ssn: String,
+                }
+            },
+            LockView::Absent,
+        );
+        assert!(
+            out.contains("encrypted :: prepare (\"persons\" , & [\"ssn\"]) . await ?"),
+            "every method has the data keys first: {out}"
+        );
+        assert!(
+            out.contains("& :: cell_runtime :: __private :: encrypted :: Sealed :: new (\"persons\" , \"ssn\" , :: cell_runtime :: __private :: security :: RowKey :: row_key (self) . to_string () , & self . ssn)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("encrypted :: open (row , 2usize , \"persons\" , \"ssn\""),
+            "{out}"
+        );
+        assert!(out.contains("struct __CellSealedRow"), "COPY seals too: {out}");
+        let columns = &out[out.find("struct PersonColumns").unwrap()..];
+        let columns = &columns[..columns.find('}').unwrap()];
+        assert!(columns.contains("pub name") && !columns.contains("ssn"), "{columns}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod cell_impl;
 pub mod check;
 pub mod declare;
 pub mod diff;
+pub mod encryption;
 #[cfg(feature = "cell")]
 pub mod error;
 pub mod ident;

@@ -18,7 +18,7 @@ const TABLE_KEYS_HELP: &str = "supported keys: `name = \"...\"` (default: the st
 const FIELD_ATTRS_HELP: &str = "supported field attributes: `#[Postgres::primary_key]`, `#[Postgres::index]`, \
      `#[Postgres::index(unique)]`, `#[Postgres::unique]`, `#[Postgres::default(\"SQL expression\")]`, \
      `#[Postgres::foreign_key(ref = \"table.column\", on_delete = \"cascade\")]`, `#[Postgres::varchar(255)]`, \
-     `#[Postgres::check(\"price >= 0\")]`, `#[Postgres::renamed_from(\"old_name\")]`";
+     `#[Postgres::check(\"price >= 0\")]`, `#[Postgres::renamed_from(\"old_name\")]`, `#[Postgres::encrypted]`";
 const STRUCT_ATTRS_HELP: &str = "supported struct attributes besides #[Postgres::table]: \
      `#[Postgres::check(\"SQL boolean expression\")]`, `#[Postgres::renamed_from(\"old_table\")]`; \
      full-text search is `#[Search::index(fields = [\"name\"])]`";
@@ -33,6 +33,7 @@ const FIELD_ATTRS: &[&str] = &[
     "default",
     "foreign_key",
     "varchar",
+    "encrypted",
 ];
 
 /// A parsed table with the spans of what it came from.
@@ -249,6 +250,7 @@ struct FieldOut {
 #[derive(Default)]
 struct FieldExtras {
     varchar: Option<(u32, Attribute)>,
+    encrypted: Option<Attribute>,
     checks: Vec<LitStr>,
     renamed_from: Option<LitStr>,
 }
@@ -307,6 +309,7 @@ fn parse_field(
         foreign_key: None,
         renamed_from: None,
         enum_type,
+        encrypted: false,
     };
 
     let mut extras = FieldExtras::default();
@@ -323,7 +326,11 @@ fn parse_field(
     }
     *attrs = kept;
 
-    if let Some((len, attr)) = extras.varchar {
+    if let Some(attr) = &extras.encrypted {
+        encrypt(&mut column, attr, ty, &extras, errors);
+    }
+    // (An encrypted field's varchar is reported by `encrypt`.)
+    if let Some((len, attr)) = extras.varchar.clone().filter(|_| !column.encrypted) {
         match column.sql_type.as_str() {
             "text" => column.sql_type = types::varchar(len),
             "text[]" => column.sql_type = format!("{}[]", types::varchar(len)),
@@ -346,6 +353,65 @@ fn parse_field(
         checks: extras.checks,
         renamed_from: extras.renamed_from,
     }
+}
+
+/// `#[Postgres::encrypted]` on `column`: a `String` or `Vec<u8>` (or an `Option` of one),
+/// stored as `bytea`; what it cannot be combined with is reported at the attribute.
+fn encrypt(
+    column: &mut ColumnDecl,
+    attr: &Attribute,
+    ty: &syn::Type,
+    extras: &FieldExtras,
+    errors: &mut Errors,
+) {
+    let name = column.name.clone();
+    if !matches!(column.sql_type.as_str(), "text" | "bytea") || column.enum_type.is_some() {
+        if !column.sql_type.is_empty() {
+            errors.push(error_spanned(
+                ty,
+                &format!(
+                    "#[Postgres::encrypted] cannot encrypt field `{name}` of type `{}`",
+                    type_text(ty)
+                ),
+                "encrypted fields are `String`, `Vec<u8>` or an `Option` of one: store other values in one of those (their text or bytes), or leave the field in the clear",
+            ));
+        }
+        return;
+    }
+    let refuse = |what: &str, why: &str| {
+        error_spanned(
+            attr,
+            &format!("field `{name}` is encrypted and {what}"),
+            why,
+        )
+    };
+    if column.primary_key {
+        errors.push(refuse(
+            "the primary key",
+            "every encrypted value is bound to its row's primary key, which must stay readable: encrypt another field",
+        ));
+    }
+    if column.index.is_some() {
+        errors.push(refuse(
+            "indexed",
+            "an index over ciphertext finds nothing; blind indexes (lookups of an encrypted field by equality) are not built yet: remove the index",
+        ));
+    }
+    for (what, set) in [
+        ("has a default", column.default.is_some()),
+        ("is a foreign key", column.foreign_key.is_some()),
+        ("has a varchar length", extras.varchar.is_some()),
+        ("has a check", !extras.checks.is_empty()),
+    ] {
+        if set {
+            errors.push(refuse(
+                what,
+                "the database sees only ciphertext, so it cannot compute, compare or constrain the value: remove that attribute, or leave the field in the clear",
+            ));
+        }
+    }
+    column.sql_type = "bytea".into();
+    column.encrypted = true;
 }
 
 /// The enum inside a field type: `Option<Vec<models::Status>>` → `models::Status`.
@@ -749,6 +815,31 @@ fn apply_field_attr(
                 column: col,
                 on_delete,
             });
+        }
+        "encrypted" => {
+            if let Meta::List(_) = attr.meta {
+                attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("algorithm") {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        if lit.value() == "aes-256-gcm" {
+                            Ok(())
+                        } else {
+                            Err(error(
+                                lit.span(),
+                                &format!("`{}` is not an algorithm cargo-cell encrypts with", lit.value()),
+                                "write `algorithm = \"aes-256-gcm\"` (the default), or leave it out",
+                            ))
+                        }
+                    } else {
+                        Err(unknown_key(
+                            &meta.path,
+                            "Postgres::encrypted",
+                            "the one key is `algorithm = \"aes-256-gcm\"`",
+                        ))
+                    }
+                })?;
+            }
+            extras.encrypted = Some(attr.clone());
         }
         other => {
             let name = attr.path().segments.last().expect("namespaced path");

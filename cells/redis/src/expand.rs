@@ -98,8 +98,18 @@ pub fn cached_table(
     let Ok(mut file) = syn::parse2::<syn::File>(out.clone()) else {
         return out;
     };
-    let decl = table_decl(parsed, cache, app);
     let ident = &item.ident;
+    if let Some(c) = parsed.decl.columns.iter().find(|c| c.encrypted) {
+        let err = cell_core::macros::compile_error(
+            proc_macro2::Span::call_site(),
+            &format!(
+                "`{ident}` has an encrypted field (`{}`): it is not cached in Redis\n\nhelp: remove #[Redis::cache] from `{ident}`: the cache would keep the decrypted row outside the database",
+                c.name
+            ),
+        );
+        return quote!(#out #err);
+    }
+    let decl = table_decl(parsed, cache, app);
     let p = private();
     let rt = quote!(::cell_runtime);
     let ns = &decl.namespace;

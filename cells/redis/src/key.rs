@@ -80,6 +80,7 @@ mod tests {
                 foreign_key: None,
                 renamed_from: None,
                 enum_type: None,
+                encrypted: false,
             }],
             renamed_from: None,
             indexes: vec![],

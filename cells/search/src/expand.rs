@@ -18,6 +18,8 @@ pub struct Table<'a> {
     pub columns: usize,
     /// For a table with compile errors: bodies that never run.
     pub placeholder: bool,
+    /// What runs before the query (a table with encrypted fields loads its data keys).
+    pub prepare: &'a TokenStream,
 }
 
 pub fn methods(decl: &SearchDecl, table: &Table<'_>) -> TokenStream {
@@ -33,7 +35,9 @@ pub fn methods(decl: &SearchDecl, table: &Table<'_>) -> TokenStream {
                 quote!(__cell_hits.iter().map(|h| &h.row)),
                 &quote::format_ident!("db"),
             );
+            let prepare = table.prepare;
             quote!({
+                #prepare
                 let __cell_hits = #rt::Executor::query(db, #sql, &[&query, &limit, &offset])
                     .await?
                     .iter()
@@ -100,6 +104,7 @@ mod tests {
                 primary_key: "id",
                 columns: 2,
                 placeholder: false,
+                prepare: &quote!(),
             },
         )
         .to_string();

@@ -12,13 +12,13 @@
 //!   purpose (skip one with `#[serde(skip_serializing)]`).
 //! - `#[Security::hipaa(protected_health_info = true)]` next to it, on a `#[Postgres::table]`
 //!   struct, makes every read of the table's rows an audit record ([`hipaa`]).
-//! - Encrypted fields' core ([`crypto`]): the stored layout, the key ring and blind indexes
-//!   (the attribute and its migrations are not built yet).
+//! - Encrypted fields' core ([`crypto`], the `cell-crypto` crate in `crypto/`): the stored
+//!   layout, the key ring and blind indexes. The attribute is `#[Postgres::encrypted]`.
 //!
 //! The Cell has no lock and nothing live: what `pii` guarantees is checked by rustc, and the
 //! audits of `hipaa` are the Audit Cell's (declared, planned and locked with its own).
 
-pub mod crypto;
+pub use cell_crypto as crypto;
 #[cfg(feature = "macros")]
 pub mod expand;
 #[cfg(feature = "macros")]

@@ -220,7 +220,33 @@ async fn grant_app_role(
     if let Target::Env(env) = &cx.target {
         member_of_app_role(cx, client, env).await?;
     }
+    if planned.encrypted {
+        encryption_keys(cx, client).await?;
+    }
     cx.timings.stage("roles", start, ());
+    Ok(())
+}
+
+/// For encrypted fields: the table of wrapped data keys, readable and extendable by the
+/// application's role (the program makes the keys: the build never holds a deployment's
+/// key-encryption keys); in dev, the dev key ring in `.cell/state/security.json`.
+async fn encryption_keys(
+    cx: &Context<'_>,
+    client: &tokio_postgres::Client,
+) -> Result<(), CellError> {
+    use cell_crypto::{KEY_TABLE_SQL, KeyRing, KeyState, STATE_NAME, key_table_grants};
+    let sql = format!(
+        "{KEY_TABLE_SQL}\n{}",
+        key_table_grants(&cell_core::sql::quote(roles::APP_ROLE))
+    );
+    client.batch_execute(&sql).await.map_err(|source| {
+        role_error(&cx.target, "make the key table of encrypted fields", source)
+    })?;
+    if cx.target == Target::Dev && cell_core::state::read::<KeyState>(cx.ws, STATE_NAME).is_none() {
+        let keys = KeyRing::generate_entry("dev1");
+        cell_core::state::write(cx.ws, STATE_NAME, &KeyState { keys })
+            .map_err(|(path, source)| PostgresError::DevKeys { path, source })?;
+    }
     Ok(())
 }
 
@@ -339,8 +365,11 @@ pub struct Planned {
     pub previous_lock: Option<Lock>,
     /// The declared schema's fingerprint, before Postgres normalised its defaults.
     pub declared_fingerprint: String,
-    /// Steps that would break a locked query the code still runs.
+    /// Steps that would break a locked query the code still runs, or turn encryption on for
+    /// a column in the clear.
     pub query_breaks: Vec<safety::Refusal>,
+    /// Whether a declared field is encrypted: the key table is then made.
+    pub encrypted: bool,
 }
 
 impl Planned {
@@ -444,9 +473,11 @@ pub async fn plan_against(
     let queries_lock =
         crate::queries::QueriesLock::read(&ws.lock_path(crate::queries::QUERIES_LOCK_FILE))?
             .unwrap_or_default();
-    let query_breaks = crate::queries::broken_by(&plan.steps, &queries_lock, queries);
+    let mut query_breaks = crate::queries::broken_by(&plan.steps, &queries_lock, queries);
+    query_breaks.extend(crate::encryption::refusals(&plan.steps, decls));
     Ok(Planned {
         query_breaks,
+        encrypted: decls.iter().any(|t| t.columns.iter().any(|c| c.encrypted)),
         desired,
         live: live_schema,
         plan,
@@ -769,7 +800,7 @@ impl LiveCell for PostgresCell {
             return Ok(());
         };
         let mut client = connect(&endpoint.url).await.map_err(pg_error)?;
-        grants::ensure_login(&client, user, password)
+        grants::ensure_login(&mut client, user, password)
             .await
             .map_err(|source| {
                 role_error(&Target::Dev, "create the application's login role", source)

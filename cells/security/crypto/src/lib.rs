@@ -32,6 +32,47 @@ use ring::rand::{SecureRandom, SystemRandom};
 /// The variable holding the key-encryption keys in deployment.
 pub const KEYS_ENV: &str = "CELL_ENCRYPTION_KEYS";
 
+/// The dev key ring's state file (`.cell/state/security.json`, git-ignored) holds
+/// `{"keys": "dev1:<hex>"}`, written by `cargo cell build` when a field is encrypted.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeyState {
+    pub keys: String,
+}
+
+/// The state file's cell name (`.cell/state/security.json`).
+pub const STATE_NAME: &str = "security";
+
+/// Where the wrapped data keys live: one row per key, at most one current (not retired) key
+/// per table and column, made by the first program that writes an encrypted value. The
+/// application's role may read and add keys, never change or remove one.
+pub const KEY_TABLE_SQL: &str = "CREATE SCHEMA IF NOT EXISTS cell_crypto;
+CREATE TABLE IF NOT EXISTS cell_crypto.data_keys (
+    id bytea PRIMARY KEY CHECK (length(id) = 16),
+    table_name text NOT NULL,
+    column_name text NOT NULL,
+    kek text NOT NULL,
+    wrapped bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    retired boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX IF NOT EXISTS data_keys_current
+    ON cell_crypto.data_keys (table_name, column_name) WHERE NOT retired;";
+
+/// What the application's role (`role`, quoted) holds on the key table.
+pub fn key_table_grants(role: &str) -> String {
+    format!(
+        "GRANT USAGE ON SCHEMA cell_crypto TO {role};
+GRANT SELECT, INSERT ON cell_crypto.data_keys TO {role};"
+    )
+}
+
+/// The data keys of one table, for a program: `id`, `column_name`, `kek`, `wrapped`,
+/// `retired`.
+pub const LOAD_KEYS_SQL: &str = "SELECT id, column_name, kek, wrapped, retired FROM cell_crypto.data_keys WHERE table_name = $1";
+
+/// A new current key for a table and column, unless another program made one first.
+pub const ADD_KEY_SQL: &str = "INSERT INTO cell_crypto.data_keys (id, table_name, column_name, kek, wrapped) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+
 /// The only layout so far.
 pub const VERSION: u8 = 1;
 

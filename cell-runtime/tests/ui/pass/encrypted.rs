@@ -1,0 +1,35 @@
+//! Encrypted fields of every supported type compile with the whole table API (insert_many
+//! included), and the typed columns leave them out.
+use cell_runtime::prelude::*;
+
+#[Postgres::table(name = "people")]
+struct Person {
+    #[Postgres::primary_key]
+    id: uuid::Uuid,
+    #[Postgres::index]
+    name: String,
+    #[Postgres::encrypted]
+    ssn: String,
+    #[Postgres::encrypted]
+    note: Option<String>,
+    #[Postgres::encrypted(algorithm = "aes-256-gcm")]
+    photo: Vec<u8>,
+    #[Postgres::encrypted]
+    scan: Option<Vec<u8>>,
+}
+
+async fn all(db: &PostgresConnection, p: &Person) -> Result<(), Error> {
+    p.insert(db).await?;
+    Person::insert_many(db, std::slice::from_ref(p)).await?;
+    p.update(db).await?;
+    p.upsert(db).await?;
+    let _ = Person::find_by_id(db, &p.id).await?;
+    let _ = Person::find_by_name(db, "Ada").await?;
+    let _ = Person::all(db, 10, 0).await?;
+    Person::delete_where(db, Person::columns().name.eq("Ada".to_string())).await?;
+    Ok(())
+}
+
+fn main() {
+    let _ = all;
+}
