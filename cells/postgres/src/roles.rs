@@ -173,6 +173,12 @@ pub fn login_role(login: &str, password: &str) -> Vec<String> {
 /// A deployment's PUBLIC is not the Cell's to change (see docs/postgres.md).
 pub const DEV_PUBLIC_SCHEMA: &str = "REVOKE CREATE ON SCHEMA public FROM PUBLIC";
 
+/// Taken first by every transaction that changes roles or grants: two builds at once would
+/// otherwise update one role's catalog row together, and Postgres fails the second with
+/// "tuple concurrently updated". The keys are "cell" and 2 (the apply's lock is 1);
+/// released at the transaction's end.
+pub const ROLES_LOCK: &str = "SELECT pg_advisory_xact_lock(1667591276, 2)";
+
 /// Makes `login` a member of [`APP_ROLE`].
 pub fn membership(login: &str) -> String {
     format!("GRANT {} TO {}", quote(APP_ROLE), quote(login))

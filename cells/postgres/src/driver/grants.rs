@@ -105,6 +105,7 @@ pub async fn sync(
     managed: &[String],
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    tx.batch_execute(roles::ROLES_LOCK).await?;
     ensure_group_role(&tx).await?;
     let wanted = wanted(&tx, declared, managed).await?;
     let granted = granted(&tx).await?;
@@ -118,18 +119,21 @@ pub async fn sync(
 
 /// The dev login role with `password`, a member of [`APP_ROLE`] (which is created if
 /// missing), and PUBLIC's CREATE on the `public` schema taken (older images grant it).
-/// Idempotent.
+/// Idempotent, and safe to run from two builds at once (one transaction, under
+/// [`roles::ROLES_LOCK`]).
 pub async fn ensure_login(
-    client: &Client,
+    client: &mut Client,
     login: &str,
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    ensure_group_role(client).await?;
-    client.batch_execute(roles::DEV_PUBLIC_SCHEMA).await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute(roles::ROLES_LOCK).await?;
+    ensure_group_role(&tx).await?;
+    tx.batch_execute(roles::DEV_PUBLIC_SCHEMA).await?;
     for sql in roles::login_role(login, password) {
-        client.batch_execute(&sql).await?;
+        tx.batch_execute(&sql).await?;
     }
-    Ok(())
+    tx.commit().await
 }
 
 /// What [`ensure_member`] found.
