@@ -479,6 +479,30 @@ impl App {
     pub fn psql(&self, sql: &str) -> String {
         self.psql_in(&self.cell_container("postgres"), "cell", sql)
     }
+
+    /// `psql` as the program's own login (the Postgres Cell's `app_user`, from its state
+    /// file), over TCP as the program connects, expected to fail: its error output.
+    pub fn psql_refused_as_app(&self, sql: &str) -> String {
+        let state: serde_json::Value =
+            serde_json::from_str(&self.read(".cell/state/postgres.json")).expect("the state");
+        let (user, password) = (
+            state["app_user"].as_str().expect("an app login"),
+            state["app_password"].as_str().expect("its password"),
+        );
+        let out = Command::new("docker")
+            .args(["exec", "-e", &format!("PGPASSWORD={password}")])
+            .args([&self.cell_container("postgres"), "psql", "-X", "-q", "-At"])
+            .args(["-h", "127.0.0.1", "-U", user, "-d", "cell"])
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("docker exec psql");
+        assert!(
+            !out.status.success(),
+            "`{sql}` was not refused to {user}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
 }
 
 impl Drop for App {

@@ -165,12 +165,6 @@ fn records_follow_the_transaction_and_the_database_keeps_them() {
     }
     // The application's login (the role the program connects as) lacks the privileges:
     // Postgres refuses before any trigger runs.
-    let state: serde_json::Value =
-        serde_json::from_str(&app.read(".cell/state/postgres.json")).expect("the state");
-    let (user, password) = (
-        state["app_user"].as_str().expect("an app login"),
-        state["app_password"].as_str().expect("its password"),
-    );
     for sql in [
         "UPDATE cell_audit.records SET actor = 'mallory'",
         "DELETE FROM cell_audit.records",
@@ -178,28 +172,8 @@ fn records_follow_the_transaction_and_the_database_keeps_them() {
         "INSERT INTO cell_audit.records SELECT * FROM cell_audit.records",
         "UPDATE cell_audit.head SET seq = 0",
     ] {
-        let out = Command::new("docker")
-            .args(["exec", "-e", &format!("PGPASSWORD={password}")])
-            .args([&app.cell_container("postgres"), "psql", "-X", "-q", "-At"])
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                user,
-                "-d",
-                "cell",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("docker exec psql");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains("permission denied"),
-            "{sql}: {err}"
-        );
+        let err = app.psql_refused_as_app(sql);
+        assert!(err.contains("permission denied"), "{sql}: {err}");
     }
     assert_eq!(
         app.psql("SET ROLE cell_app; SELECT count(*) FROM cell_audit.records"),
