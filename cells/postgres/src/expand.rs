@@ -763,10 +763,16 @@ mod tests {
             out.contains("encrypted :: open (row , 2usize , \"persons\" , \"ssn\""),
             "{out}"
         );
-        assert!(out.contains("struct __CellSealedRow"), "COPY seals too: {out}");
+        assert!(
+            out.contains("struct __CellSealedRow"),
+            "COPY seals too: {out}"
+        );
         let columns = &out[out.find("struct PersonColumns").unwrap()..];
         let columns = &columns[..columns.find('}').unwrap()];
-        assert!(columns.contains("pub name") && !columns.contains("ssn"), "{columns}");
+        assert!(
+            columns.contains("pub name") && !columns.contains("ssn"),
+            "{columns}"
+        );
     }
 
     #[test]
