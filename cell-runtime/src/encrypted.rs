@@ -189,8 +189,8 @@ pub async fn prepare(table: &'static str, columns: &[&'static str]) -> Result<()
 /// What an encrypted field can be: its plaintext is bytes.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an encrypted field",
-    label = "#[Postgres::encrypted] encrypts `String`, `Vec<u8>` and an `Option` of one",
-    note = "store other values in one of those (their text or bytes), or leave the field in the clear"
+    label = "#[Postgres::encrypted] encrypts `String` and `Option<String>`",
+    note = "store other values as their text (bytes as base64), or leave the field in the clear"
 )]
 pub trait EncryptedValue: Sized {
     /// The bytes to encrypt; `None` is stored as NULL.

@@ -355,8 +355,13 @@ fn parse_field(
     }
 }
 
-/// `#[Postgres::encrypted]` on `column`: a `String` or `Vec<u8>` (or an `Option` of one),
-/// stored as `bytea`; what it cannot be combined with is reported at the attribute.
+/// `#[Postgres::encrypted]` on `column`: a `String` or `Option<String>`, stored as `bytea`;
+/// what it cannot be combined with is reported at the attribute.
+///
+/// Not `Vec<u8>`: its column is `bytea` in the clear too, so turning encryption on or off
+/// would change no column type, and the plan (which sees types) could not refuse it. Until
+/// the lock records which columns are encrypted, only a field whose clear type differs
+/// can be encrypted.
 fn encrypt(
     column: &mut ColumnDecl,
     attr: &Attribute,
@@ -365,7 +370,7 @@ fn encrypt(
     errors: &mut Errors,
 ) {
     let name = column.name.clone();
-    if !matches!(column.sql_type.as_str(), "text" | "bytea") || column.enum_type.is_some() {
+    if column.sql_type != "text" || column.enum_type.is_some() {
         if !column.sql_type.is_empty() {
             errors.push(error_spanned(
                 ty,
@@ -373,7 +378,7 @@ fn encrypt(
                     "#[Postgres::encrypted] cannot encrypt field `{name}` of type `{}`",
                     type_text(ty)
                 ),
-                "encrypted fields are `String`, `Vec<u8>` or an `Option` of one: store other values in one of those (their text or bytes), or leave the field in the clear",
+                "an encrypted field is a `String` or an `Option<String>`: store other values as their text (bytes as base64), or leave the field in the clear",
             ));
         }
         return;

@@ -6,6 +6,9 @@ struct Person {
     id: i64,
     #[Postgres::encrypted]
     born: NaiveDate,
+    // Its clear column would be `bytea` too: the plan could not tell the two apart.
+    #[Postgres::encrypted]
+    scan: Vec<u8>,
 }
 
 fn main() {}

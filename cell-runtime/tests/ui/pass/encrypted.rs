@@ -13,9 +13,8 @@ struct Person {
     #[Postgres::encrypted]
     note: Option<String>,
     #[Postgres::encrypted(algorithm = "aes-256-gcm")]
+    diagnosis: String,
     photo: Vec<u8>,
-    #[Postgres::encrypted]
-    scan: Option<Vec<u8>>,
 }
 
 async fn all(db: &PostgresConnection, p: &Person) -> Result<(), Error> {
