@@ -46,19 +46,17 @@ fn generate(
     lock: LockView<'_>,
     placeholder: bool,
 ) -> TokenStream {
-    // A table with encrypted fields has its data keys in the process before any statement.
-    let encrypted_columns: Vec<&str> = parsed
-        .decl
-        .columns
-        .iter()
-        .filter(|c| c.encrypted)
-        .map(|c| c.name.as_str())
+    // The encrypted fields, by index. A table with any has its data keys in the process
+    // before any statement.
+    let encrypted: Vec<usize> = (0..parsed.decl.columns.len())
+        .filter(|&i| parsed.decl.columns[i].encrypted)
         .collect();
-    let prepare = if encrypted_columns.is_empty() {
+    let prepare = if encrypted.is_empty() {
         quote!()
     } else {
         let table = &parsed.decl.name;
-        quote!(::cell_runtime::__private::encrypted::prepare(#table, &[#(#encrypted_columns),*]).await?;)
+        let names = encrypted.iter().map(|&i| &parsed.decl.columns[i].name);
+        quote!(::cell_runtime::__private::encrypted::prepare(#table, &[#(#names),*]).await?;)
     };
     let body = |real: TokenStream| {
         if placeholder {
@@ -122,17 +120,19 @@ fn generate(
             None => quote!(&#key),
         }
     };
-    // An encrypted field is sealed for its table, column and row as it is sent.
-    let encrypted: Vec<usize> = (0..columns.len())
-        .filter(|&i| decl.columns[i].encrypted)
-        .collect();
+    // Encrypted field `i` of the row `owner`, sealed for its table, column and row as it is
+    // sent.
+    let sealed = |i: usize, owner: TokenStream| {
+        let (f, column) = (&fields[i], columns[i]);
+        quote!(#p::encrypted::Sealed::new(#table, #column, #p::security::RowKey::row_key(#owner).to_string(), &#owner.#f))
+    };
     let self_binds: Vec<TokenStream> = fields
         .iter()
         .enumerate()
         .map(|(i, f)| {
             if encrypted.contains(&i) {
-                let column = columns[i];
-                quote!(&#p::encrypted::Sealed::new(#table, #column, #p::security::RowKey::row_key(self).to_string(), &self.#f))
+                let value = sealed(i, quote!(self));
+                quote!(&#value)
             } else {
                 bind(i, quote!(&self.#f))
             }
@@ -141,7 +141,6 @@ fn generate(
     let reads = (0..columns.len()).map(|i| match &parsed.field_enums[i] {
         _ if encrypted.contains(&i) => {
             let column = columns[i];
-            let pk_ty = &parsed.field_types[pk_index];
             quote!(#p::encrypted::open(row, #i, #table, #column, &{
                 use #p::security::{KeyJson as _, KeyUnrecordable as _};
                 let key: #pk_ty = row.try_get(#pk_index)?;
@@ -350,8 +349,8 @@ fn generate(
             quote!(#f: #p::encrypted::Sealed<'a, #ty>)
         });
         let sealed_values = encrypted.iter().map(|&i| {
-            let (f, column) = (&fields[i], columns[i]);
-            quote!(#f: #p::encrypted::Sealed::new(#table, #column, #p::security::RowKey::row_key(row).to_string(), &row.#f))
+            let (f, value) = (&fields[i], sealed(i, quote!(row)));
+            quote!(#f: #value)
         });
         let binds = (0..columns.len()).map(|i| {
             let f = &fields[i];
