@@ -13,22 +13,48 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::BufMut as _;
 use cell_crypto::{
-    self as crypto, DataKey, KEYS_ENV, KeyId, KeyRing, KeyState, OpenError, Place, STATE_NAME,
-    WrappedKey,
+    self as crypto, DataKey, KEY_REFRESH_SECS, KEYS_ENV, KeyId, KeyRing, KeyState, KeyStatus,
+    OpenError, Place, Purpose, STATE_NAME, WrappedKey,
 };
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::{Error, PostgresConnection};
 
-/// The data keys this process has unwrapped, and each column's current one.
+/// The keys this process has unwrapped, each column's current ones, and when each table's
+/// keys were last read.
 #[derive(Default)]
 struct Keys {
     by_id: HashMap<KeyId, Arc<DataKey>>,
-    /// (table, column) → the key new values are sealed with.
-    current: BTreeMap<(String, String), KeyId>,
+    /// (table, column, purpose) → the key new values (or blind indexes) use.
+    current: BTreeMap<(String, String, Purpose), KeyId>,
+    loaded: HashMap<String, Instant>,
+}
+
+impl Keys {
+    fn current(&self, table: &str, column: &str, purpose: Purpose) -> Option<&Arc<DataKey>> {
+        self.current
+            .get(&(table.to_string(), column.to_string(), purpose))
+            .and_then(|id| self.by_id.get(id))
+    }
+
+    /// Whether `table`'s keys were read within [`KEY_REFRESH_SECS`] and each of `needed`
+    /// has a current key.
+    fn fresh(&self, table: &str, needed: &[(&str, Purpose)]) -> bool {
+        self.loaded
+            .get(table)
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(KEY_REFRESH_SECS))
+            && self.has_all(table, needed)
+    }
+
+    fn has_all(&self, table: &str, needed: &[(&str, Purpose)]) -> bool {
+        needed
+            .iter()
+            .all(|&(column, purpose)| self.current(table, column, purpose).is_some())
+    }
 }
 
 fn keys() -> &'static RwLock<Keys> {
@@ -78,7 +104,12 @@ async fn pool() -> Result<&'static PostgresConnection, Error> {
 
 const KEY_TABLE_HELP: &str = "the key table `cell_crypto.data_keys` is made by `cargo cell build` (or `apply`) for a table with an encrypted field: run it, and check the program's role may read it";
 
-/// Reads `table`'s data keys into the process.
+fn key_table_error(table: &str, why: &str) -> Error {
+    error(format!("a key of `{table}` {why}"), KEY_TABLE_HELP)
+}
+
+/// Reads `table`'s keys into the process: every key (a pending or retired one still opens
+/// values), and the current one of each column and purpose.
 async fn load(db: &PostgresConnection, table: &str) -> Result<(), Error> {
     let ring = ring()?;
     let rows = db
@@ -94,66 +125,79 @@ async fn load(db: &PostgresConnection, table: &str) -> Result<(), Error> {
     for row in rows {
         let id: Vec<u8> = row.try_get(0)?;
         let column: String = row.try_get(1)?;
-        let wrapped = WrappedKey {
-            id: KeyId(id.try_into().map_err(|_| {
-                error(
-                    format!("a data key of `{table}` has an id that is not 16 bytes"),
-                    KEY_TABLE_HELP,
-                )
-            })?),
-            kek: row.try_get(2)?,
-            bytes: row.try_get(3)?,
+        let purpose = match row.try_get::<_, &str>(2)? {
+            "value" => Purpose::Value,
+            "index" => Purpose::Index,
+            other => {
+                return Err(key_table_error(
+                    table,
+                    &format!("has the unknown purpose `{other}`"),
+                ));
+            }
         };
-        let retired: bool = row.try_get(4)?;
+        let wrapped = WrappedKey {
+            id: KeyId(
+                id.try_into()
+                    .map_err(|_| key_table_error(table, "has an id that is not 16 bytes"))?,
+            ),
+            kek: row.try_get(3)?,
+            bytes: row.try_get(4)?,
+        };
+        let status = KeyStatus::parse(row.try_get(5)?)
+            .ok_or_else(|| key_table_error(table, "has an unknown state"))?;
         let key = wrapped.unwrap_with(ring).map_err(|e| {
             error(
                 format!("a data key of `{table}.{column}` cannot be used: {e}"),
                 "the program's CELL_ENCRYPTION_KEYS must hold every key-encryption key its data keys are wrapped under (the old ones too, until `cargo cell keys rotate` rewrapped them)",
             )
         })?;
-        unwrapped.push((column, retired, key));
+        unwrapped.push((column, purpose, status, key));
     }
     let mut keys = keys().write().unwrap_or_else(|e| e.into_inner());
-    for (column, retired, key) in unwrapped {
-        if !retired {
-            keys.current.insert((table.to_string(), column), key.id());
+    keys.current.retain(|(t, _, _), _| t != table);
+    for (column, purpose, status, key) in unwrapped {
+        if status == KeyStatus::Current {
+            keys.current
+                .insert((table.to_string(), column, purpose), key.id());
         }
         keys.by_id.entry(key.id()).or_insert_with(|| Arc::new(key));
     }
+    keys.loaded.insert(table.to_string(), Instant::now());
     Ok(())
 }
 
-/// Before a method of `table` runs: its data keys are in the process, and each of
-/// `columns` (its encrypted ones) has a current key.
-pub async fn prepare(table: &'static str, columns: &[&'static str]) -> Result<(), Error> {
-    let has_all = |keys: &Keys| {
-        columns.iter().all(|c| {
-            keys.current
-                .contains_key(&(table.to_string(), c.to_string()))
-        })
-    };
-    if has_all(&read_keys()) {
+/// Before a method of `table` runs: its keys are in the process (read again every
+/// [`KEY_REFRESH_SECS`], so a rotation's next key reaches it), and each of `columns` (its
+/// encrypted ones) has a current key, and each of `indexed` (those with a blind index) a
+/// current index key.
+pub async fn prepare(
+    table: &'static str,
+    columns: &[&'static str],
+    indexed: &[&'static str],
+) -> Result<(), Error> {
+    let needed: Vec<(&str, Purpose)> = columns
+        .iter()
+        .map(|&c| (c, Purpose::Value))
+        .chain(indexed.iter().map(|&c| (c, Purpose::Index)))
+        .collect();
+    if read_keys().fresh(table, &needed) {
         return Ok(());
     }
     let db = pool().await?;
     load(db, table).await?;
-    let missing: Vec<&str> = {
+    let missing: Vec<(&str, Purpose)> = {
         let keys = read_keys();
-        columns
+        needed
             .iter()
             .copied()
-            .filter(|c| {
-                !keys
-                    .current
-                    .contains_key(&(table.to_string(), c.to_string()))
-            })
+            .filter(|&(c, purpose)| keys.current(table, c, purpose).is_none())
             .collect()
     };
     if missing.is_empty() {
         return Ok(());
     }
     let kek = ring()?.current();
-    for column in missing {
+    for (column, purpose) in missing {
         let key = DataKey::generate();
         let wrapped = key.wrap(kek);
         db.execute(
@@ -164,6 +208,7 @@ pub async fn prepare(table: &'static str, columns: &[&'static str]) -> Result<()
                 &column,
                 &wrapped.kek,
                 &wrapped.bytes,
+                &purpose.as_str(),
             ],
         )
         .await
@@ -176,7 +221,7 @@ pub async fn prepare(table: &'static str, columns: &[&'static str]) -> Result<()
     }
     // The keys as stored: ours, or the ones another program added first.
     load(db, table).await?;
-    if has_all(&read_keys()) {
+    if read_keys().has_all(table, &needed) {
         Ok(())
     } else {
         Err(error(
@@ -267,9 +312,7 @@ impl<V: EncryptedValue + Sync> ToSql for Sealed<'_, V> {
         };
         let keys = read_keys();
         let key = keys
-            .current
-            .get(&(self.table.to_string(), self.column.to_string()))
-            .and_then(|id| keys.by_id.get(id))
+            .current(self.table, self.column, Purpose::Value)
             .ok_or_else(|| {
                 format!(
                     "no data key for {}.{} in this process",
@@ -331,4 +374,65 @@ pub fn open<V: EncryptedValue>(
         }
     };
     V::from_plaintext(plain).map_err(fail)
+}
+
+/// The blind index of an encrypted field's value (HMAC-SHA256 under the column's index key,
+/// `cell_crypto::IndexKey`), computed as it is sent: what an `index`/`unique` encrypted
+/// field is stored beside and found by. `Debug` shows only the place.
+pub struct BlindIndex<'a> {
+    table: &'static str,
+    column: &'static str,
+    value: Option<&'a [u8]>,
+}
+
+impl<'a> BlindIndex<'a> {
+    /// `value` (its plaintext; `None` is NULL) of `table.column`.
+    pub fn new(table: &'static str, column: &'static str, value: Option<&'a [u8]>) -> Self {
+        BlindIndex {
+            table,
+            column,
+            value,
+        }
+    }
+}
+
+impl std::fmt::Debug for BlindIndex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlindIndex({}.{}, [hashed])", self.table, self.column)
+    }
+}
+
+impl ToSql for BlindIndex<'_> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let Some(plain) = self.value else {
+            return Ok(IsNull::Yes);
+        };
+        let keys = read_keys();
+        let key = keys
+            .current(self.table, self.column, Purpose::Index)
+            .ok_or_else(|| {
+                format!(
+                    "no blind-index key for {}.{} in this process",
+                    self.table, self.column
+                )
+            })?;
+        let text = std::str::from_utf8(plain).map_err(|_| "an encrypted value is not UTF-8")?;
+        out.put_slice(&key.index_key().blind_index(
+            self.table,
+            self.column,
+            text,
+            crypto::Normalise::Exact,
+        ));
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::BYTEA
+    }
+
+    to_sql_checked!();
 }

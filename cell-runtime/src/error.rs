@@ -49,7 +49,10 @@ pub enum Error {
     /// The live schema differs from the one this program was compiled against.
     #[error("the database schema does not match this program: {}\nhelp: run `cargo cell apply` (deployment: `cargo cell apply --env <name>`) and rebuild", SchemaList(.tables))]
     SchemaMismatch { tables: Vec<String> },
-    #[error("database error: {0}")]
+    /// A statement failed. The message is the server's (`duplicate key value violates
+    /// unique constraint ...`), or the client's with its cause: tokio-postgres' own Display
+    /// says only `db error`.
+    #[error("database error: {}", query_message(.0))]
     Query(#[from] tokio_postgres::Error),
     /// A [`Transaction`](crate::Transaction) used after its commit or rollback (a clone kept
     /// outside the transaction's body).
@@ -96,5 +99,22 @@ impl fmt::Debug for Error {
             source = cause.source();
         }
         Ok(())
+    }
+}
+
+/// What went wrong in `e`, in words a person can act on. The server's DETAIL is left out:
+/// it quotes the row's values (`Key (email)=(ada@example.com) already exists`), which are
+/// not for logs.
+fn query_message(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{} ({})", db.message(), db.code().code());
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("\nhelp: {hint}"));
+        }
+        return text;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }

@@ -4,12 +4,15 @@
 //! - `cargo cell build` makes the key table and the dev key ring; the program makes one data
 //!   key per encrypted column, stored only wrapped;
 //! - `pg_dump` of the database holds no plaintext of any encrypted field, and no key;
-//! - the program reads back what it wrote (one row, a row updated, rows written by COPY);
+//! - the program reads back what it wrote (one row, a row updated, rows written by COPY),
+//!   and finds a row by an encrypted unique field (its blind index);
 //! - a ciphertext copied from one row into another fails to decrypt, with an error naming
 //!   the place, and no panic;
 //! - the application's role may read and add data keys, never change or remove one;
 //! - turning encryption on for a column in the clear is refused by the plan, and turning it
-//!   off (a cast of ciphertext to text) is refused as destructive.
+//!   off (a cast of ciphertext to text) is refused as destructive;
+//! - `cargo cell keys rotate` re-encrypts 100,000 rows under new data keys while a reader
+//!   loops, resumes after a `kill -9` half way, and the reader sees no error.
 
 use std::process::Command;
 
@@ -105,6 +108,29 @@ fn encrypted_fields_leave_no_plaintext_and_stay_in_their_row() {
         run(&app, &["show", "101"]),
         (true, "101 p101 ssn-101 batch photo of p101".into())
     );
+    // Found by the blind index of an encrypted field, which stays unique.
+    assert_eq!(
+        run(&app, &["by-email", "bob@example.com"]),
+        (true, "2 Bob".into())
+    );
+    assert_eq!(
+        run(&app, &["by-email", "p101@example.com"]),
+        (true, "101 p101".into()),
+        "COPY writes the blind index too"
+    );
+    assert_eq!(
+        run(&app, &["by-email", "Bob@example.com"]),
+        (true, "none".into())
+    );
+    let (ok, out) = run(&app, &["add", "3", "Ada", "000-00-0000"]);
+    assert!(
+        !ok && out.contains("duplicate key value violates unique constraint \"people_email_key\""),
+        "{out}"
+    );
+    assert_eq!(
+        app.psql("SELECT length(email_bidx) FROM people WHERE id = 1"),
+        "32"
+    );
 
     // What a stolen dump holds: names in the clear, nothing of the encrypted fields, no key.
     let dump = pg_dump(&app);
@@ -118,6 +144,7 @@ fn encrypted_fields_leave_no_plaintext_and_stay_in_their_row() {
         "555-55-5555",
         "penicillin",
         "ssn-101",
+        "@example.com",
         &dev_key,
     ] {
         assert!(
@@ -126,9 +153,9 @@ fn encrypted_fields_leave_no_plaintext_and_stay_in_their_row() {
         );
     }
     assert_eq!(
-        app.psql("SELECT column_name, count(*) FILTER (WHERE NOT retired), min(length(wrapped)) FROM cell_crypto.data_keys WHERE table_name = 'people' GROUP BY column_name ORDER BY 1"),
-        "note|1|60\nssn|1|60",
-        "one current data key per encrypted column, wrapped (nonce, key, tag)"
+        app.psql("SELECT column_name, purpose, count(*) FILTER (WHERE state = 'current'), min(length(wrapped)) FROM cell_crypto.data_keys WHERE table_name = 'people' GROUP BY 1, 2 ORDER BY 1, 2"),
+        "email|index|1|60\nemail|value|1|60\nnote|value|1|60\nssn|value|1|60",
+        "one current data key per encrypted column and one index key per blind index, wrapped (nonce, key, tag)"
     );
     assert_eq!(
         app.psql("SELECT get_byte(ssn, 0), length(ssn) FROM people WHERE id = 1"),
@@ -152,7 +179,7 @@ fn encrypted_fields_leave_no_plaintext_and_stay_in_their_row() {
 
     // The program's own login may add keys, not rewrite or drop them.
     for sql in [
-        "UPDATE cell_crypto.data_keys SET retired = true",
+        "UPDATE cell_crypto.data_keys SET state = 'retired'",
         "DELETE FROM cell_crypto.data_keys",
     ] {
         let err = app.psql_refused_as_app(sql);
@@ -196,5 +223,153 @@ fn encrypted_fields_leave_no_plaintext_and_stay_in_their_row() {
         app.psql("SELECT get_byte(ssn, 0) FROM people WHERE id = 2"),
         "1",
         "the ciphertext is kept"
+    );
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct Killed(Option<std::process::Child>);
+
+impl Killed {
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().unwrap()
+    }
+    fn take(&mut self) -> std::process::Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// How many values of `people.column` are not under the column's current data key.
+fn under_old_keys(app: &App, column: &str) -> i64 {
+    app.psql(&format!(
+        "SELECT count(*) FROM people WHERE substring({column} FROM 2 FOR 16) <> \
+         (SELECT id FROM cell_crypto.data_keys WHERE table_name = 'people' AND column_name = '{column}' AND purpose = 'value' AND state = 'current')"
+    ))
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn key_rotation_resumes_after_kill_9_while_a_reader_reads() {
+    if !docker_available() {
+        return;
+    }
+    const ROWS: i64 = 100_000;
+    let app = App::copy_fixture("crypto-app");
+    app.cargo_cell(&["build"]).assert_success();
+    assert_eq!(
+        run(&app, &["add-many", "1", &ROWS.to_string()]),
+        (true, format!("added {ROWS}"))
+    );
+    let first_keys = app.psql(
+        "SELECT string_agg(encode(id, 'hex'), ',' ORDER BY column_name) FROM cell_crypto.data_keys WHERE table_name = 'people' AND purpose = 'value'",
+    );
+
+    let stop = app.path().join("stop-reading");
+    let mut reader = Killed(Some(
+        app.program(&cell_e2e::apps_target_dir().join("debug").join("crypto-app"))
+            .args(["read-loop", &ROWS.to_string(), stop.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the reader starts"),
+    ));
+
+    // Three encrypted columns (email, note, ssn, rotated in that order): killed once half
+    // of their values are done.
+    const VALUES: i64 = 3 * ROWS;
+    let mut rotation = Killed(Some(
+        app.spawn_cargo_cell(&["keys", "rotate", "--batch", "500"], &[]),
+    ));
+    let started = std::time::Instant::now();
+    loop {
+        let done: i64 = app
+            .psql("SELECT coalesce(sum(rows_done), 0) FROM cell_crypto.rotations")
+            .parse()
+            .unwrap();
+        if done >= VALUES / 2 {
+            break;
+        }
+        assert!(
+            rotation.child().try_wait().unwrap().is_none(),
+            "the rotation ended before it was killed ({done} rows done)"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "the rotation did not get half way in 5 minutes ({done} rows done)"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SIGKILL: no cleanup runs.
+    let mut killed = rotation.take();
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let stopped: i64 = app
+        .psql("SELECT count(*) FROM cell_crypto.rotations WHERE finished_at IS NULL")
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=3).contains(&stopped),
+        "the journal holds the columns the stopped run had not finished: {stopped}"
+    );
+    let left: i64 = ["email", "note", "ssn"]
+        .iter()
+        .map(|c| under_old_keys(&app, c))
+        .sum();
+    assert!(
+        left > 0 && left < VALUES,
+        "half way: {left} values of {VALUES} under old keys"
+    );
+
+    let resumed = app.cargo_cell(&["keys", "rotate", "--batch", "500"]);
+    resumed.assert_success();
+    let out = resumed.output();
+    assert!(out.contains("resuming the rotation"), "{out}");
+    assert!(out.contains("(resumed: "), "{out}");
+    for column in ["email", "note", "ssn"] {
+        assert_eq!(under_old_keys(&app, column), 0, "{column}: {out}");
+    }
+    assert_eq!(
+        app.psql("SELECT count(*) FILTER (WHERE finished_at IS NULL), sum(rows_done) FROM cell_crypto.rotations"),
+        format!("0|{VALUES}"),
+        "every row re-encrypted once, across the two runs"
+    );
+    // The old keys are kept (retired): a backup taken before the rotation still opens.
+    assert_eq!(
+        app.psql("SELECT state, count(*) FROM cell_crypto.data_keys WHERE table_name = 'people' AND purpose = 'value' GROUP BY 1 ORDER BY 1"),
+        "current|3\nretired|3"
+    );
+    let retired = app.psql(
+        "SELECT string_agg(encode(id, 'hex'), ',' ORDER BY column_name) FROM cell_crypto.data_keys WHERE table_name = 'people' AND purpose = 'value' AND state = 'retired'",
+    );
+    assert_eq!(retired, first_keys);
+
+    std::fs::write(&stop, "").unwrap();
+    let read = reader.take().wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&read.stdout);
+    assert!(read.status.success(), "{said}");
+    let reads: u64 = said
+        .strip_prefix("reads ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(reads > 100, "the reader read throughout: {said}");
+    assert!(said.contains(" failed 0 "), "no read failed: {said}");
+
+    // The program reads the rows under the new keys, and finds them by their blind index.
+    assert_eq!(
+        run(&app, &["show", "77777"]).1,
+        "77777 p77777 ssn-77777 batch photo of p77777"
+    );
+    assert_eq!(
+        run(&app, &["by-email", "p77777@example.com"]).1,
+        "77777 p77777"
     );
 }

@@ -147,11 +147,27 @@ impl TableDecl {
             if c.primary_key {
                 table.primary_key.push(c.name.clone());
             }
+            // An encrypted field's index is over its blind index, in a column beside it.
+            let indexed = if c.encrypted && c.index.is_some() {
+                let sidecar = blind_index_column(&c.name);
+                table.columns.insert(
+                    sidecar.clone(),
+                    Column {
+                        sql_type: "bytea".into(),
+                        nullable: true,
+                        default: None,
+                        generated: None,
+                    },
+                );
+                sidecar
+            } else {
+                c.name.clone()
+            };
             if let Some(ix) = c.index {
                 table.indexes.insert(
                     self.index_name(&c.name, ix.unique),
                     Index {
-                        columns: vec![c.name.clone()],
+                        columns: vec![indexed],
                         unique: ix.unique,
                         ..Index::default()
                     },
@@ -199,6 +215,12 @@ impl TableDecl {
             .map(|_| TRIGRAM_EXTENSION)
             .into_iter()
     }
+}
+
+/// The column holding the blind index of encrypted field `column` (an HMAC-SHA256 of its
+/// value, `cell_crypto::IndexKey`), when the field is `index` or `unique`.
+pub fn blind_index_column(column: &str) -> String {
+    ident::truncate(format!("{column}_bidx"))
 }
 
 /// `#[Search::index]`'s objects: the stored generated `tsvector` column, its GIN index, and

@@ -4,6 +4,10 @@
 //! migration of its own (not built yet), so the step is refused, whatever the flags.
 
 use crate::declare::TableDecl;
+
+/// Primary-key types an encrypted value can be bound to: their JSON text is the same from
+/// Postgres (`to_jsonb`, as key rotation reads it) and from serde (as the program writes).
+pub const ROW_KEY_TYPES: &[&str] = &["smallint", "integer", "bigint", "text", "uuid"];
 use crate::plan::Step;
 use crate::safety::Refusal;
 

@@ -190,6 +190,25 @@ pub enum PostgresError {
     },
 
     #[cfg(feature = "live")]
+    #[error("{message}")]
+    #[diagnostic(code(cell::postgres::keys), help("{help}"))]
+    Keys { message: String, help: String },
+
+    #[cfg(feature = "live")]
+    #[error("the key rotation failed while {what}; run `cargo cell keys rotate` again to resume")]
+    #[diagnostic(
+        code(cell::postgres::keys),
+        help(
+            "every batch already committed is kept, and the journal (cell_crypto.rotations) says where the rotation stands; check the database is reachable (`cargo cell status`)"
+        )
+    )]
+    KeysDb {
+        what: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[cfg(feature = "live")]
     #[error("cannot write the dev key ring of encrypted fields to {path}")]
     #[diagnostic(
         code(cell::postgres::keys),

@@ -51,12 +51,20 @@ fn generate(
     let encrypted: Vec<usize> = (0..parsed.decl.columns.len())
         .filter(|&i| parsed.decl.columns[i].encrypted)
         .collect();
+    // Those with an index are stored beside their blind index (`<field>_bidx`) and found
+    // by it.
+    let blind: Vec<usize> = encrypted
+        .iter()
+        .copied()
+        .filter(|&i| parsed.decl.columns[i].index.is_some())
+        .collect();
     let prepare = if encrypted.is_empty() {
         quote!()
     } else {
         let table = &parsed.decl.name;
         let names = encrypted.iter().map(|&i| &parsed.decl.columns[i].name);
-        quote!(::cell_runtime::__private::encrypted::prepare(#table, &[#(#names),*]).await?;)
+        let indexed = blind.iter().map(|&i| &parsed.decl.columns[i].name);
+        quote!(::cell_runtime::__private::encrypted::prepare(#table, &[#(#names),*], &[#(#indexed),*]).await?;)
     };
     let body = |real: TokenStream| {
         if placeholder {
@@ -85,14 +93,27 @@ fn generate(
         quote!(#[doc = #doc] pub const #name: &'static str = #c;)
     });
 
-    let placeholders = (1..=columns.len())
+    // What a write stores: every field's column, then the blind indexes.
+    let sidecars: Vec<String> = blind
+        .iter()
+        .map(|&i| crate::declare::blind_index_column(columns[i]))
+        .collect();
+    let write_columns: Vec<&str> = columns
+        .iter()
+        .copied()
+        .chain(sidecars.iter().map(String::as_str))
+        .collect();
+    let write_list = write_columns
+        .iter()
+        .map(|c| q(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let placeholders = (1..=write_columns.len())
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let insert_sql = format!(
-        "{} RETURNING {select_list}",
-        insert_sql_head(&qt, &select_list, &placeholders)
-    );
+    let insert_head = insert_sql_head(&qt, &write_list, &placeholders);
+    let insert_sql = format!("{insert_head} RETURNING {select_list}");
 
     let pk_index = decl.columns.iter().position(|c| c.primary_key).unwrap_or(0);
     let pk_ty = &parsed.field_types[pk_index];
@@ -126,6 +147,11 @@ fn generate(
         let (f, column) = (&fields[i], columns[i]);
         quote!(#p::encrypted::Sealed::new(#table, #column, #p::security::RowKey::row_key(#owner).to_string(), &#owner.#f))
     };
+    // The blind index of encrypted field `i` of the row `owner`.
+    let blind_index = |i: usize, owner: TokenStream| {
+        let (f, column) = (&fields[i], columns[i]);
+        quote!(#p::encrypted::BlindIndex::new(#table, #column, #p::encrypted::EncryptedValue::plaintext(&#owner.#f)))
+    };
     let self_binds: Vec<TokenStream> = fields
         .iter()
         .enumerate()
@@ -137,6 +163,15 @@ fn generate(
                 bind(i, quote!(&self.#f))
             }
         })
+        .collect();
+    // A write's binds: the fields', then the blind indexes'.
+    let write_binds: Vec<TokenStream> = self_binds
+        .iter()
+        .cloned()
+        .chain(blind.iter().map(|&i| {
+            let value = blind_index(i, quote!(self));
+            quote!(&#value)
+        }))
         .collect();
     let reads = (0..columns.len()).map(|i| match &parsed.field_enums[i] {
         _ if encrypted.contains(&i) => {
@@ -197,15 +232,20 @@ fn generate(
     } else {
         let sets = others
             .iter()
+            .map(|&i| columns[i])
+            .chain(sidecars.iter().map(String::as_str))
             .enumerate()
-            .map(|(n, &i)| format!("{} = ${}", q(columns[i]), n + 2))
+            .map(|(n, c)| format!("{} = ${}", q(c), n + 2))
             .collect::<Vec<_>>();
         let sql = format!(
             "UPDATE {qt} SET {} WHERE {pk_col} = $1 RETURNING {select_list}",
             sets.join(", ")
         );
         let pk_bind = &self_binds[pk_index];
-        let other_binds = others.iter().map(|&i| &self_binds[i]);
+        let other_binds = others
+            .iter()
+            .map(|&i| &self_binds[i])
+            .chain(&write_binds[columns.len()..]);
         let b = body(quote! {
             match #rt::Executor::query_opt(db, #sql, &[#pk_bind #(, #other_binds)*]).await? {
                 ::core::option::Option::Some(row) => <Self as #p::FromRow>::from_row(&row).map(::core::option::Option::Some),
@@ -225,9 +265,22 @@ fn generate(
         let method = format_ident!("find_by_{}", f.to_string().trim_start_matches("r#"));
         find_by_names.insert(method.to_string());
         let ty = param_type(&parsed.field_types[i]);
-        let sql = format!("SELECT {select_list} FROM {qt} WHERE {} = $1", q(&c.name));
+        let key = format_ident!("value");
+        // An encrypted field is found by its blind index.
+        let (by, value) = match blind.iter().position(|&b| b == i) {
+            Some(n) => {
+                let column = columns[i];
+                let plaintext = if ty.to_string() == "& str" {
+                    quote!(::core::option::Option::Some(#key.as_bytes()))
+                } else {
+                    quote!(#p::encrypted::EncryptedValue::plaintext(#key))
+                };
+                (sidecars[n].as_str(), quote!(&#p::encrypted::BlindIndex::new(#table, #column, #plaintext)))
+            }
+            None => (c.name.as_str(), bind_key(i, &key)),
+        };
+        let sql = format!("SELECT {select_list} FROM {qt} WHERE {} = $1", q(by));
         let unique = c.primary_key || c.index.is_some_and(|ix| ix.unique);
-        let value = bind_key(i, &format_ident!("value"));
         if unique {
             let doc = format!("The row whose `{}` is `value`, if any.", c.name);
             let b = body(read_one(&sql, quote!(#value), &db));
@@ -309,9 +362,9 @@ fn generate(
                 .map(|(m, cols)| (format_ident!("{}", m), cols)),
         )
         .map(|(method, target)| {
-            let sql = upsert_sql(&insert_sql_head(&qt, &select_list, &placeholders), &columns, &target, pk_index, &select_list);
+            let sql = upsert_sql(&insert_head, &write_columns, &target, pk_index, &select_list);
             let b = body(quote! {
-                let row = #rt::Executor::query_one(db, #sql, &[#(#self_binds),*]).await?;
+                let row = #rt::Executor::query_one(db, #sql, &[#(#write_binds),*]).await?;
                 <Self as #p::FromRow>::from_row(&row)
             });
             let doc = if method == "upsert" {
@@ -329,8 +382,8 @@ fn generate(
 
     // insert_many: binary COPY, twice as fast as INSERT ... SELECT FROM UNNEST in
     // BENCHMARKS.md (section 11), and it takes array columns, which UNNEST flattens.
-    let copy_sql = format!("COPY {qt} ({select_list}) FROM STDIN BINARY");
-    let types_sql = format!("SELECT {select_list} FROM {qt} LIMIT 0");
+    let copy_sql = format!("COPY {qt} ({write_list}) FROM STDIN BINARY");
+    let types_sql = format!("SELECT {write_list} FROM {qt} LIMIT 0");
     let row_binds = fields
         .iter()
         .enumerate()
@@ -352,22 +405,37 @@ fn generate(
             let (f, value) = (&fields[i], sealed(i, quote!(row)));
             quote!(#f: #value)
         });
-        let binds = (0..columns.len()).map(|i| {
-            let f = &fields[i];
-            if encrypted.contains(&i) {
-                quote!(&r.#f)
-            } else {
-                bind(i, quote!(&r.row.#f))
-            }
+        let index_name = |i: usize| format_ident!("__cell_bidx_{}", i);
+        let index_fields = blind.iter().map(|&i| {
+            let f = index_name(i);
+            quote!(#f: #p::encrypted::BlindIndex<'a>)
         });
+        let index_values = blind.iter().map(|&i| {
+            let (f, value) = (index_name(i), blind_index(i, quote!(row)));
+            quote!(#f: #value)
+        });
+        let binds = (0..columns.len())
+            .map(|i| {
+                let f = &fields[i];
+                if encrypted.contains(&i) {
+                    quote!(&r.#f)
+                } else {
+                    bind(i, quote!(&r.row.#f))
+                }
+            })
+            .chain(blind.iter().map(|&i| {
+                let f = index_name(i);
+                quote!(&r.#f)
+            }));
         body(quote! {
             struct __CellSealedRow<'a> {
                 row: &'a #ident,
                 #(#sealed_fields,)*
+                #(#index_fields,)*
             }
             let sealed: ::std::vec::Vec<__CellSealedRow<'_>> = rows
                 .iter()
-                .map(|row| __CellSealedRow { row, #(#sealed_values,)* })
+                .map(|row| __CellSealedRow { row, #(#sealed_values,)* #(#index_values,)* })
                 .collect();
             let values: #p::CopyValues<__CellSealedRow<'_>> = |r, out| {
                 out.extend_from_slice(&[#(#binds),*]);
@@ -412,7 +480,7 @@ fn generate(
     let all_sql = format!("SELECT {select_list} FROM {qt} ORDER BY {pk_col} LIMIT $1 OFFSET $2");
     let count_sql = format!("SELECT count(*) FROM {qt}");
     let b_insert = body(quote! {
-        let row = #rt::Executor::query_one(db, #insert_sql, &[#(#self_binds),*]).await?;
+        let row = #rt::Executor::query_one(db, #insert_sql, &[#(#write_binds),*]).await?;
         <Self as #p::FromRow>::from_row(&row)
     });
     let pk_bind = &self_binds[pk_index];
@@ -625,8 +693,15 @@ fn upsert_sql(
 /// The unique indexes other than the primary key, as `(upsert_on_<fields>, column indexes)`:
 /// a field's `#[Postgres::index(unique)]` / `#[Postgres::unique]`, then each table-level
 /// unique index (one method per list of columns). The Redis Cell wraps the same methods.
+///
+/// None for a table with an encrypted field: a conflict over another unique index keeps
+/// the stored row's primary key, but the new values were encrypted for the new row's, and
+/// would never decrypt.
 pub fn upsert_targets(parsed: &ParsedTable) -> Vec<(String, Vec<usize>)> {
     let decl = &parsed.decl;
+    if decl.columns.iter().any(|c| c.encrypted) {
+        return Vec::new();
+    }
     let name = |i: usize| {
         parsed.field_idents[i]
             .to_string()
@@ -739,6 +814,59 @@ mod tests {
     }
 
     #[test]
+    fn an_indexed_encrypted_field_is_written_and_found_by_its_blind_index() {
+        let out = expand_str(
+            quote! {
+                struct Person {
+                    #[Postgres::primary_key] id: i64,
+                    #[Postgres::encrypted] #[Postgres::unique] email: String,
+                    #[Postgres::unique] handle: String,
+                }
+            },
+            LockView::Absent,
+        );
+        assert!(
+            out.contains("prepare (\"persons\" , & [\"email\"] , & [\"email\"])"),
+            "the index key is loaded too: {out}"
+        );
+        assert!(
+            out.contains("INSERT INTO \\\"persons\\\" (\\\"id\\\", \\\"email\\\", \\\"handle\\\", \\\"email_bidx\\\") VALUES ($1, $2, $3, $4) RETURNING \\\"id\\\", \\\"email\\\", \\\"handle\\\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("UPDATE \\\"persons\\\" SET \\\"email\\\" = $2, \\\"handle\\\" = $3, \\\"email_bidx\\\" = $4 WHERE"),
+            "{out}"
+        );
+        assert!(
+            out.contains("WHERE \\\"email_bidx\\\" = $1\" , & [& :: cell_runtime :: __private :: encrypted :: BlindIndex :: new (\"persons\" , \"email\" , :: core :: option :: Option :: Some (value . as_bytes ()))])"),
+            "find_by_email hashes its key: {out}"
+        );
+        assert!(
+            out.contains("COPY \\\"persons\\\" (\\\"id\\\", \\\"email\\\", \\\"handle\\\", \\\"email_bidx\\\")"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("upsert_on_"),
+            "a conflict over another unique index keeps the stored key, which the new ciphertexts are not bound to: {out}"
+        );
+        let decl = parse_table(
+            quote!(),
+            &mut syn::parse2(quote! {
+                struct Person {
+                    #[Postgres::primary_key] id: i64,
+                    #[Postgres::encrypted] #[Postgres::unique] email: String,
+                }
+            })
+            .unwrap(),
+        )
+        .unwrap()
+        .decl;
+        let table = decl.to_table();
+        assert_eq!(table.columns["email_bidx"].sql_type, "bytea");
+        assert_eq!(table.indexes["persons_email_key"].columns, ["email_bidx"]);
+    }
+
+    #[test]
     fn encrypted_fields_are_sealed_on_write_opened_on_read_and_have_no_typed_column() {
         let out = expand_str(
             quote! {
@@ -751,7 +879,7 @@ mod tests {
             LockView::Absent,
         );
         assert!(
-            out.contains("encrypted :: prepare (\"persons\" , & [\"ssn\"]) . await ?"),
+            out.contains("encrypted :: prepare (\"persons\" , & [\"ssn\"] , & []) . await ?"),
             "every method has the data keys first: {out}"
         );
         assert!(

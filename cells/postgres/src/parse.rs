@@ -396,12 +396,6 @@ fn encrypt(
             "every encrypted value is bound to its row's primary key, which must stay readable: encrypt another field",
         ));
     }
-    if column.index.is_some() {
-        errors.push(refuse(
-            "indexed",
-            "an index over ciphertext finds nothing; blind indexes (lookups of an encrypted field by equality) are not built yet: remove the index",
-        ));
-    }
     for (what, set) in [
         ("has a default", column.default.is_some()),
         ("is a foreign key", column.foreign_key.is_some()),
@@ -901,7 +895,22 @@ pub fn validate(parsed: &ParsedTable) -> Result<(), syn::Error> {
             &format!("table `{}` has no primary key", decl.name),
             "mark the identifying field with `#[Postgres::primary_key]`, e.g. `#[Postgres::primary_key] id: Uuid`",
         ),
-        [_] => {}
+        [pk] => {
+            let key = &decl.columns[*pk];
+            let encrypted = decl.columns.iter().find(|c| c.encrypted);
+            if let Some(field) = encrypted
+                && !crate::encryption::ROW_KEY_TYPES.contains(&key.sql_type.as_str())
+            {
+                errors.push(error_spanned(
+                    &parsed.field_types[*pk],
+                    &format!(
+                        "field `{}` is encrypted, but its values cannot be bound to the primary key `{}` of type `{}`",
+                        field.name, key.name, key.rust_type
+                    ),
+                    "a table with an encrypted field has a primary key of type i16, i32, i64, String or Uuid (its text is the same in Rust and in Postgres, which key rotation needs)",
+                ));
+            }
+        }
         [_, rest @ ..] => {
             for &i in rest {
                 errors.error(
@@ -936,9 +945,44 @@ pub fn validate(parsed: &ParsedTable) -> Result<(), syn::Error> {
         }
     }
     validate_indexes(parsed, &mut errors);
+    validate_blind_indexes(parsed, &mut errors);
     validate_renames(parsed, &mut errors);
     validate_checks(parsed, &mut errors);
     errors.finish()
+}
+
+/// An encrypted field's `index`/`unique` is a blind index in a column of its own
+/// (`<field>_bidx`): that name is taken, and a table-level index cannot mix it with others.
+fn validate_blind_indexes(parsed: &ParsedTable, errors: &mut Errors) {
+    let decl = &parsed.decl;
+    for c in decl
+        .columns
+        .iter()
+        .filter(|c| c.encrypted && c.index.is_some())
+    {
+        let sidecar = crate::declare::blind_index_column(&c.name);
+        if let Some(i) = decl.columns.iter().position(|d| d.name == sidecar) {
+            errors.error(
+                parsed.field_idents[i].span(),
+                &format!("field `{sidecar}` has the name of the blind index of encrypted field `{}`", c.name),
+                "the blind index of an indexed encrypted field is a column named `<field>_bidx`: rename this field",
+            );
+        }
+    }
+    for ix in &decl.indexes {
+        if let Some(c) = ix
+            .columns
+            .iter()
+            .filter_map(|name| decl.column(name))
+            .find(|c| c.encrypted)
+        {
+            errors.error(
+                parsed.struct_ident.span(),
+                &format!("the index on ({}) names encrypted field `{}`", ix.columns.join(", "), c.name),
+                "the database sees only ciphertext: an encrypted field is found by equality alone, through its own `#[Postgres::index]` or `#[Postgres::unique]` (a blind index); take it out of this index",
+            );
+        }
+    }
 }
 
 fn field_list(decl: &TableDecl) -> String {

@@ -5,6 +5,7 @@
 
 mod describe;
 pub mod grants;
+pub mod keys;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -872,6 +873,40 @@ impl LiveCell for PostgresCell {
             used: true,
             lock_created: result?,
         })
+    }
+
+    fn commands(&self) -> Vec<clap::Command> {
+        vec![keys::command()]
+    }
+
+    /// `cargo cell keys rotate`.
+    async fn run_command(
+        &self,
+        name: &str,
+        matches: &clap::ArgMatches,
+        load: &(dyn Fn() -> Result<Workspace, CellError> + Send + Sync),
+        ui: &cell_core::ui::Ui,
+    ) -> Result<std::process::ExitCode, CellError> {
+        use clap::FromArgMatches as _;
+        if name != keys::COMMAND {
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+        let args = keys::KeysArgs::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
+        let ws = load()?;
+        let timings = cell_core::live::Timings::default();
+        match args.command {
+            keys::KeysCommand::Rotate(rotate) => {
+                let target = rotate.env.as_deref().map_or(Target::Dev, Target::new);
+                let cx = Context::new(&ws, ui, target, &timings);
+                let ring = keys::ring_for(&ws, &cx.target)?;
+                let mut client = client(&cx).await?;
+                let rotated = keys::rotate(&mut client, &ring, &rotate, ui).await?;
+                for line in rotated.lines() {
+                    println!("{line}");
+                }
+                Ok(std::process::ExitCode::SUCCESS)
+            }
+        }
     }
 }
 

@@ -42,23 +42,46 @@ pub struct KeyState {
 /// The state file's cell name (`.cell/state/security.json`).
 pub const STATE_NAME: &str = "security";
 
-/// Where the wrapped data keys live: one row per key, at most one current (not retired) key
-/// per table and column, made by the first program that writes an encrypted value. The
-/// application's role may read and add keys, never change or remove one.
+/// Where the wrapped keys live: one row per key.
+///
+/// - `purpose`: `value` keys encrypt values, `index` keys compute blind indexes.
+/// - `state`: at most one `current` key per table, column and purpose, the one new values
+///   are sealed with. A `pending` key is readable but not yet written with: `cargo cell keys
+///   rotate` adds the next key as pending, waits until every program has reloaded its keys
+///   ([`ROTATION_GRACE_SECS`]), then makes it current. A `retired` key still opens the values
+///   it sealed.
+///
+/// The application's role may read and add keys, never change or remove one. The key
+/// table is made by the first `cargo cell build` or `apply` of a program with an encrypted
+/// field; the data keys by the first program that writes an encrypted value.
 pub const KEY_TABLE_SQL: &str = "CREATE SCHEMA IF NOT EXISTS cell_crypto;
 CREATE TABLE IF NOT EXISTS cell_crypto.data_keys (
     id bytea PRIMARY KEY CHECK (length(id) = 16),
     table_name text NOT NULL,
     column_name text NOT NULL,
+    purpose text NOT NULL DEFAULT 'value' CHECK (purpose IN ('value', 'index')),
     kek text NOT NULL,
     wrapped bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    retired boolean NOT NULL DEFAULT false
+    state text NOT NULL DEFAULT 'current' CHECK (state IN ('pending', 'current', 'retired'))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS data_keys_current
-    ON cell_crypto.data_keys (table_name, column_name) WHERE NOT retired;";
+    ON cell_crypto.data_keys (table_name, column_name, purpose) WHERE state = 'current';
+CREATE TABLE IF NOT EXISTS cell_crypto.rotations (
+    id bigserial PRIMARY KEY,
+    table_name text NOT NULL,
+    column_name text NOT NULL,
+    to_key bytea NOT NULL REFERENCES cell_crypto.data_keys (id),
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    rows_done bigint NOT NULL DEFAULT 0,
+    finished_at timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rotations_running
+    ON cell_crypto.rotations (table_name, column_name) WHERE finished_at IS NULL;";
 
-/// What the application's role (`role`, quoted) holds on the key table.
+/// What the application's role (`role`, quoted) holds on the key table: reading and adding
+/// keys. The rotation journal is the owner's.
 pub fn key_table_grants(role: &str) -> String {
     format!(
         "GRANT USAGE ON SCHEMA cell_crypto TO {role};
@@ -66,12 +89,58 @@ GRANT SELECT, INSERT ON cell_crypto.data_keys TO {role};"
     )
 }
 
-/// The data keys of one table, for a program: `id`, `column_name`, `kek`, `wrapped`,
-/// `retired`.
-pub const LOAD_KEYS_SQL: &str = "SELECT id, column_name, kek, wrapped, retired FROM cell_crypto.data_keys WHERE table_name = $1";
+/// The keys of one table, for a program: `id`, `column_name`, `purpose`, `kek`, `wrapped`,
+/// `state`.
+pub const LOAD_KEYS_SQL: &str = "SELECT id, column_name, purpose, kek, wrapped, state FROM cell_crypto.data_keys WHERE table_name = $1";
 
-/// A new current key for a table and column, unless another program made one first.
-pub const ADD_KEY_SQL: &str = "INSERT INTO cell_crypto.data_keys (id, table_name, column_name, kek, wrapped) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+/// A new current key for a table, column and purpose (`$6`), unless another program made
+/// one first.
+pub const ADD_KEY_SQL: &str = "INSERT INTO cell_crypto.data_keys (id, table_name, column_name, kek, wrapped, purpose) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+
+/// How often a program reloads a table's keys (before the next statement on the table):
+/// how long a rotation's new key takes to reach every program.
+pub const KEY_REFRESH_SECS: u64 = 5;
+
+/// How long a rotation waits between adding the next key (pending) and making it current:
+/// by then every running program has reloaded its keys and reads values under it.
+pub const ROTATION_GRACE_SECS: u64 = 2 * KEY_REFRESH_SECS + 2;
+
+/// What a key is for (the key table's `purpose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Purpose {
+    /// Encrypts values.
+    Value,
+    /// Computes blind indexes.
+    Index,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Value => "value",
+            Purpose::Index => "index",
+        }
+    }
+}
+
+/// A key's state in the key table (see [`KEY_TABLE_SQL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Pending,
+    Current,
+    Retired,
+}
+
+impl KeyStatus {
+    pub fn parse(text: &str) -> Option<KeyStatus> {
+        match text {
+            "pending" => Some(KeyStatus::Pending),
+            "current" => Some(KeyStatus::Current),
+            "retired" => Some(KeyStatus::Retired),
+            _ => None,
+        }
+    }
+}
 
 /// The only layout so far.
 pub const VERSION: u8 = 1;
@@ -164,6 +233,12 @@ impl DataKey {
 
     pub fn id(&self) -> KeyId {
         self.id
+    }
+
+    /// This key's bytes as a blind-index key (for a key of purpose `index` only: one key
+    /// never serves both).
+    pub fn index_key(&self) -> IndexKey {
+        IndexKey::new(&self.bytes)
     }
 
     /// `plaintext` encrypted for `place`, in the stored layout, under a fresh random nonce.
