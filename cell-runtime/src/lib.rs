@@ -24,6 +24,7 @@ pub mod encrypted;
 mod error;
 mod executor;
 pub mod filter;
+pub mod gdpr;
 mod postgres;
 mod postgres_types;
 mod query;
@@ -196,6 +197,7 @@ pub mod RateLimit {
 /// Needs the `audit` feature. See docs/security.md.
 #[allow(non_snake_case)]
 pub mod Security {
+    pub use cell_stub_macros::security_gdpr as gdpr;
     #[cfg(feature = "audit")]
     pub use cell_stub_macros::security_hipaa as hipaa;
     #[cfg(not(feature = "audit"))]
@@ -357,6 +359,16 @@ pub mod __private {
         )]
         pub trait RowKey {
             fn row_key(&self) -> serde_json::Value;
+        }
+
+        /// A table's name. Every `#[Postgres::table]` implements it.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is not a #[Postgres::table]: #[Security::gdpr] forgets a data subject's row and the rows that reference it",
+            label = "not a table, so no subject key",
+            note = "put `#[Postgres::table(name = \"...\")]` on it (its primary key identifies the subject), or remove #[Security::gdpr]"
+        )]
+        pub trait Table {
+            const TABLE: &'static str;
         }
 
         /// A key wrapped for [`KeyJson`] (keys that serialise) and, one autoref later,

@@ -254,6 +254,13 @@ pub fn security_hipaa(args: TokenStream, item: TokenStream) -> TokenStream {
     security::hipaa(args.into(), item.into()).into()
 }
 
+/// `#[Security::gdpr(right_to_be_forgotten = true)]` on the `#[Postgres::table]` struct of
+/// data subjects: `forget(&db, &subject)`. See `cell_runtime::Security`.
+#[proc_macro_attribute]
+pub fn security_gdpr(args: TokenStream, item: TokenStream) -> TokenStream {
+    security::gdpr(args.into(), item.into()).into()
+}
+
 /// Without cell-runtime's `audit` feature, `#[Security::hipaa]` is an error naming it.
 #[proc_macro_attribute]
 pub fn security_hipaa_without_feature(_args: TokenStream, item: TokenStream) -> TokenStream {

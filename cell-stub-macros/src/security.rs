@@ -1,6 +1,6 @@
 //! The Security Cell's attributes. `#[Security::pii]` needs nothing but the struct.
 //! `#[Security::hipaa]` is an audit of reads, declared as `#[Audit::log]`'s are
-//! ([`crate::audit::declared`]).
+//! ([`crate::audit::declared`]). `#[Security::gdpr]` adds `forget`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -25,6 +25,23 @@ pub fn pii(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     match cell_security::parse::parse(args, &mut item) {
         Ok(pii) => cell_security::expand::expand(item, &pii),
+        Err(e) => {
+            let err = e.to_compile_error();
+            quote!(#item #err)
+        }
+    }
+}
+
+pub fn gdpr(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = match the_struct(
+        input,
+        "#[Security::gdpr] goes on a #[Postgres::table] struct\n\nhelp: write `#[Security::gdpr(right_to_be_forgotten = true)]` on the table whose rows are the data subjects",
+    ) {
+        Ok(item) => item,
+        Err(out) => return out,
+    };
+    match cell_security::gdpr::parse(args, &item) {
+        Ok(gdpr) => cell_security::gdpr::expand(&item, &gdpr),
         Err(e) => {
             let err = e.to_compile_error();
             quote!(#item #err)

@@ -11,6 +11,8 @@
 //! - the application's role may read and add data keys, never change or remove one;
 //! - turning encryption on for a column in the clear is refused by the plan, and turning it
 //!   off (a cast of ciphertext to text) is refused as destructive;
+//! - `forget(subject)` removes the subject's row and the rows referencing it, two foreign
+//!   keys deep, and leaves nothing of the subject in `pg_dump`;
 //! - `cargo cell keys rotate` re-encrypts 100,000 rows under new data keys while a reader
 //!   loops, resumes after a `kill -9` half way, and the reader sees no error.
 
@@ -371,5 +373,74 @@ fn key_rotation_resumes_after_kill_9_while_a_reader_reads() {
     assert_eq!(
         run(&app, &["by-email", "p77777@example.com"]).1,
         "77777 p77777"
+    );
+}
+
+#[test]
+fn forget_removes_the_subject_and_every_row_that_references_it() {
+    if !docker_available() {
+        return;
+    }
+    let app = App::copy_fixture("crypto-app");
+    app.cargo_cell(&["build"]).assert_success();
+    for (args, said) in [
+        (
+            &["add", "1", "Zelda", "111-22-3333", "zelda's note"][..],
+            "added 1",
+        ),
+        (&["add", "2", "Yorick", "444-55-6666"], "added 2"),
+        (
+            &["order", "10", "1", "telescope", "1 Hyrule Road"],
+            "ordered 10",
+        ),
+        (
+            &["order", "11", "1", "lantern", "1 Hyrule Road"],
+            "ordered 11",
+        ),
+        (&["order", "20", "2", "skull", "Elsinore"], "ordered 20"),
+    ] {
+        assert_eq!(run(&app, args), (true, said.to_string()), "{args:?}");
+    }
+    // Deleting the person by hand is refused: their orders reference them.
+    assert!(
+        app.psql_as("cell", "DELETE FROM people WHERE id = 1")
+            .unwrap_err()
+            .contains("violates foreign key constraint")
+    );
+
+    assert_eq!(
+        run(&app, &["forget", "1"]),
+        (
+            true,
+            "forgot 5 rows (people 1, orders 2, shipments 2)".into()
+        )
+    );
+    let dump = pg_dump(&app);
+    for trace in ["Zelda", "zelda", "telescope", "lantern", "Hyrule"] {
+        assert!(!contains(&dump, trace), "`{trace}` is in pg_dump's output");
+    }
+    assert!(contains(&dump, "Yorick") && contains(&dump, "Elsinore"));
+    assert_eq!(run(&app, &["show", "1"]), (true, "none".into()));
+    assert_eq!(
+        run(&app, &["by-email", "zelda@example.com"]),
+        (true, "none".into()),
+        "no blind index is left to match the e-mail"
+    );
+    assert_eq!(
+        app.psql("SELECT count(*) FROM people"),
+        "1",
+        "the other subject is kept"
+    );
+    assert_eq!(
+        run(&app, &["show", "2"]).1,
+        "2 Yorick 444-55-6666 - photo of Yorick"
+    );
+    assert_eq!(
+        run(&app, &["forget", "1"]),
+        (
+            true,
+            "forgot 0 rows (people 0, orders 0, shipments 0)".into()
+        ),
+        "forgetting again finds nothing"
     );
 }

@@ -563,7 +563,10 @@ fn generate(
                         ::core::result::Result::Ok(Self { #(#fields: #reads,)* })
                     }
                 }
-                impl #p::security::RowKey for #ident {
+                impl #p::security::Table for #ident {
+                    const TABLE: &'static str = #table;
+                }
+                                impl #p::security::RowKey for #ident {
                     fn row_key(&self) -> #rt::serde_json::Value {
                         use #p::security::{KeyJson as _, KeyUnrecordable as _};
                         (&#p::security::Key(&self.#pk_field)).key_json()

@@ -12,6 +12,8 @@
 //!   purpose (skip one with `#[serde(skip_serializing)]`).
 //! - `#[Security::hipaa(protected_health_info = true)]` next to it, on a `#[Postgres::table]`
 //!   struct, makes every read of the table's rows an audit record ([`hipaa`]).
+//! - `#[Security::gdpr(right_to_be_forgotten = true)]` on the table of data subjects
+//!   generates `forget(&db, &subject)` ([`gdpr`]).
 //! - Encrypted fields' core ([`crypto`], the `cell-crypto` crate in `crypto/`): the stored
 //!   layout, the key ring and blind indexes. The attribute is `#[Postgres::encrypted]`.
 //!
@@ -22,6 +24,7 @@ pub use cell_crypto as crypto;
 #[cfg(feature = "macros")]
 pub mod expand;
 #[cfg(feature = "macros")]
+pub mod gdpr;
 pub mod hipaa;
 #[cfg(feature = "macros")]
 pub mod parse;
