@@ -33,6 +33,9 @@ use tokio_postgres::Client;
 use crate::encryption::ROW_KEY_TYPES;
 use crate::error::PostgresError;
 
+/// The advisory lock a rotation holds (the key space of `crate::roles::ROLES_LOCK`).
+const ROTATION_LOCK: (i32, i32) = (1667591276, 3);
+
 /// The Cell command's name: `cargo cell keys ...`.
 pub const COMMAND: &str = "keys";
 
@@ -175,6 +178,21 @@ pub async fn rotate(
         return Err(keys_error(
             "this database has no key table (cell_crypto.data_keys): no encrypted field was applied to it".into(),
             "`cargo cell build` (or `apply`) makes it for a program with a #[Postgres::encrypted] field",
+        ));
+    }
+    // One rotation at a time; the lock is the session's, so a killed run releases it.
+    let alone: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, $2)",
+            &[&ROTATION_LOCK.0, &ROTATION_LOCK.1],
+        )
+        .await
+        .map_err(db("taking the rotation lock"))?
+        .get(0);
+    if !alone {
+        return Err(keys_error(
+            "another `cargo cell keys rotate` is running on this database".into(),
+            "wait for it to finish (or stop it: a stopped rotation resumes when run again), then run again",
         ));
     }
     // As the owner: a key table made before the rotation journal existed gets it.
