@@ -271,6 +271,13 @@ fn key_rotation_resumes_after_kill_9_while_a_reader_reads() {
         run(&app, &["add-many", "1", &ROWS.to_string()]),
         (true, format!("added {ROWS}"))
     );
+    // Rows without a blind index, as if `unique` had been declared after they were written:
+    // the rotation fills it in.
+    app.psql("UPDATE people SET email_bidx = NULL WHERE id <= 10");
+    assert_eq!(
+        run(&app, &["by-email", "p5@example.com"]),
+        (true, "none".into())
+    );
     let first_keys = app.psql(
         "SELECT string_agg(encode(id, 'hex'), ',' ORDER BY column_name) FROM cell_crypto.data_keys WHERE table_name = 'people' AND purpose = 'value'",
     );
@@ -374,6 +381,11 @@ fn key_rotation_resumes_after_kill_9_while_a_reader_reads() {
         run(&app, &["by-email", "p77777@example.com"]).1,
         "77777 p77777"
     );
+    assert_eq!(
+        app.psql("SELECT count(*) FROM people WHERE email_bidx IS NULL"),
+        "0"
+    );
+    assert_eq!(run(&app, &["by-email", "p5@example.com"]).1, "5 p5");
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //!    transaction each, in primary-key order. A batch writes a row only if its value is
 //!    still the one read, so a program's concurrent write is never overwritten. A killed
 //!    rotation resumes from its journal: the rows already done are under the new key, and
-//!    are skipped.
+//!    are skipped. A blind-indexed column's rows without a blind index get one on the way.
 //!
 //! Readers work throughout: the old keys stay in the table (retired), and a value opens
 //! under whichever key sealed it.
@@ -398,6 +398,33 @@ async fn column_keys(
         .collect()
 }
 
+/// The current blind-index key of `table.column`, when it has a blind index.
+async fn index_key(
+    client: &Client,
+    ring: &KeyRing,
+    table: &str,
+    column: &str,
+) -> Result<Option<cell_crypto::IndexKey>, PostgresError> {
+    let row = client
+        .query_opt(
+            "SELECT id, kek, wrapped FROM cell_crypto.data_keys
+             WHERE table_name = $1 AND column_name = $2 AND purpose = 'index' AND state = 'current'",
+            &[&table, &column],
+        )
+        .await
+        .map_err(db("reading the blind-index key"))?;
+    let Some(r) = row else { return Ok(None) };
+    let key = wrapped_key(r.get(0), r.get(1), r.get(2))?
+        .unwrap_with(ring)
+        .map_err(|e| {
+            keys_error(
+                format!("the blind-index key of `{table}.{column}` cannot be used: {e}"),
+                "CELL_ENCRYPTION_KEYS must hold every key-encryption key the keys are wrapped under",
+            )
+        })?;
+    Ok(Some(key.index_key()))
+}
+
 async fn rotate_column(
     client: &mut Client,
     ring: &KeyRing,
@@ -419,15 +446,28 @@ async fn rotate_column(
         )
     })?;
     let to_id = run.to_key.0.as_slice();
-    let under_other = format!("{qc} IS NOT NULL AND substring({qc} FROM 2 FOR 16) <> $1");
+    // A blind-indexed column also gets the index of every row that has none (written
+    // before `unique` was declared on it), from the same decrypted value.
+    let index = index_key(client, ring, table, column).await?;
+    let qb = quote(&crate::declare::blind_index_column(column));
+    let (under_other, set_index) = match &index {
+        Some(_) => (
+            format!("{qc} IS NOT NULL AND (substring({qc} FROM 2 FOR 16) <> $1 OR {qb} IS NULL)"),
+            format!(", {qb} = v.bidx"),
+        ),
+        None => (
+            format!("{qc} IS NOT NULL AND substring({qc} FROM 2 FOR 16) <> $1"),
+            String::new(),
+        ),
+    };
     let select = format!(
         "SELECT {qpk}::text, to_jsonb({qpk})::text, {qc} FROM {qt}
          WHERE {under_other} AND ($2::text IS NULL OR {qpk} > $2::text::{pk_type})
          ORDER BY {qpk} LIMIT $3"
     );
     let update = format!(
-        "UPDATE {qt} AS t SET {qc} = v.new
-         FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS v(pk, old, new)
+        "UPDATE {qt} AS t SET {qc} = v.new{set_index}
+         FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[]) AS v(pk, old, new, bidx)
          WHERE t.{qpk} = v.pk::{pk_type} AND t.{qc} = v.old"
     );
     let count = format!("SELECT count(*) FROM {qt} WHERE {under_other}");
@@ -449,7 +489,12 @@ async fn rotate_column(
                 .map_err(db("reading a batch"))?;
             let Some(last) = rows.last() else { break };
             after = Some(last.get(0));
-            let (mut pks, mut olds, mut news) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut pks, mut olds, mut news, mut bidxs) = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::<Option<Vec<u8>>>::new(),
+            );
             for row in &rows {
                 let (pk_text, pk_json, old): (String, String, Vec<u8>) =
                     (row.get(0), row.get(1), row.get(2));
@@ -468,6 +513,10 @@ async fn rotate_column(
                     .and_then(|key| key.open(&place, &old).ok());
                 match plain {
                     Some(plain) => {
+                        bidxs.push(index.as_ref().and_then(|key| {
+                            let text = std::str::from_utf8(&plain).ok()?;
+                            Some(key.blind_index(table, column, text, crypto::Normalise::Exact))
+                        }));
                         news.push(to_key.seal(&place, &plain));
                         olds.push(old);
                         pks.push(pk_text);
@@ -478,7 +527,7 @@ async fn rotate_column(
             }
             let tx = client.transaction().await.map_err(db("starting a batch"))?;
             let written = tx
-                .execute(&update, &[&pks, &olds, &news])
+                .execute(&update, &[&pks, &olds, &news, &bidxs])
                 .await
                 .map_err(db("re-encrypting a batch"))?;
             tx.execute(
