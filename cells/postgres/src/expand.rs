@@ -270,7 +270,7 @@ fn generate(
         let (by, value) = match blind.iter().position(|&b| b == i) {
             Some(n) => {
                 let column = columns[i];
-                let plaintext = if ty.to_string() == "& str" {
+                let plaintext = if is_string(&parsed.field_types[i]) {
                     quote!(::core::option::Option::Some(#key.as_bytes()))
                 } else {
                     quote!(#p::encrypted::EncryptedValue::plaintext(#key))
@@ -749,14 +749,18 @@ pub fn upsert_targets(parsed: &ParsedTable) -> Vec<(String, Vec<usize>)> {
     out
 }
 
+/// Whether `ty` is `String` (a finder takes it as `&str`).
+fn is_string(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p
+        .path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "String" && s.arguments.is_empty()))
+}
+
 /// How a finder takes its key: `&str` for `String`, a reference otherwise.
 fn param_type(ty: &syn::Type) -> TokenStream {
-    if let syn::Type::Path(p) = ty
-        && p.path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "String" && s.arguments.is_empty())
-    {
+    if is_string(ty) {
         return quote!(&str);
     }
     quote!(&#ty)

@@ -262,14 +262,8 @@ async fn rewrap(client: &mut Client, ring: &KeyRing) -> Result<usize, PostgresEr
         .await
         .map_err(db("reading the data keys"))?;
     for row in &rows {
-        let wrapped = wrapped_key(row.get(0), row.get(1), row.get(2))?;
         let (table, column): (String, String) = (row.get(3), row.get(4));
-        let key = wrapped.unwrap_with(ring).map_err(|e| {
-            keys_error(
-                format!("a data key of `{table}.{column}` cannot be rewrapped: {e}"),
-                "CELL_ENCRYPTION_KEYS must hold the new key-encryption key first and every older one after it, until the rotation has rewrapped their data keys",
-            )
-        })?;
+        let key = unwrap_key(row, ring, &table, &column)?;
         let again = key.wrap(current);
         tx.execute(
             "UPDATE cell_crypto.data_keys SET kek = $2, wrapped = $3 WHERE id = $1",
@@ -282,17 +276,33 @@ async fn rewrap(client: &mut Client, ring: &KeyRing) -> Result<usize, PostgresEr
     Ok(rows.len())
 }
 
-fn wrapped_key(id: Vec<u8>, kek: String, bytes: Vec<u8>) -> Result<WrappedKey, PostgresError> {
-    let id = id.try_into().map_err(|_| {
+/// A key id as the key table stores it.
+fn key_id(id: Vec<u8>) -> Result<KeyId, PostgresError> {
+    id.try_into().map(KeyId).map_err(|_| {
         keys_error(
             "the key table holds a key whose id is not 16 bytes".into(),
             "the key table was changed by hand: restore it from a backup",
         )
-    })?;
-    Ok(WrappedKey {
-        id: KeyId(id),
-        kek,
-        bytes,
+    })
+}
+
+/// The key of a key-table row whose first columns are `id, kek, wrapped`, unwrapped.
+fn unwrap_key(
+    row: &tokio_postgres::Row,
+    ring: &KeyRing,
+    table: &str,
+    column: &str,
+) -> Result<DataKey, PostgresError> {
+    let wrapped = WrappedKey {
+        id: key_id(row.get(0))?,
+        kek: row.get(1),
+        bytes: row.get(2),
+    };
+    wrapped.unwrap_with(ring).map_err(|e| {
+        keys_error(
+            format!("a key of `{table}.{column}` cannot be used: {e}"),
+            "CELL_ENCRYPTION_KEYS must hold the current key-encryption key first and every older one after it, until `cargo cell keys rotate` has rewrapped the keys under it",
+        )
     })
 }
 
@@ -324,7 +334,7 @@ async fn running(client: &Client, table: Option<&str>) -> Result<Vec<Running>, P
                 id: r.get(0),
                 table: r.get(1),
                 column: r.get(2),
-                to_key: wrapped_key(r.get(3), String::new(), Vec::new())?.id,
+                to_key: key_id(r.get(3))?,
                 pending: r.get(4),
                 rows_done: r.get(5),
             })
@@ -384,17 +394,7 @@ async fn column_keys(
         .await
         .map_err(db("reading the data keys"))?;
     rows.iter()
-        .map(|r| {
-            let key = wrapped_key(r.get(0), r.get(1), r.get(2))?
-                .unwrap_with(ring)
-                .map_err(|e| {
-                    keys_error(
-                        format!("a data key of `{table}.{column}` cannot be used: {e}"),
-                        "CELL_ENCRYPTION_KEYS must hold every key-encryption key the data keys are wrapped under",
-                    )
-                })?;
-            Ok((key.id(), key))
-        })
+        .map(|r| unwrap_key(r, ring, table, column).map(|key| (key.id(), key)))
         .collect()
 }
 
@@ -413,16 +413,8 @@ async fn index_key(
         )
         .await
         .map_err(db("reading the blind-index key"))?;
-    let Some(r) = row else { return Ok(None) };
-    let key = wrapped_key(r.get(0), r.get(1), r.get(2))?
-        .unwrap_with(ring)
-        .map_err(|e| {
-            keys_error(
-                format!("the blind-index key of `{table}.{column}` cannot be used: {e}"),
-                "CELL_ENCRYPTION_KEYS must hold every key-encryption key the keys are wrapped under",
-            )
-        })?;
-    Ok(Some(key.index_key()))
+    row.map(|r| unwrap_key(&r, ring, table, column).map(|key| key.index_key()))
+        .transpose()
 }
 
 async fn rotate_column(
